@@ -1,0 +1,118 @@
+package io.mailgate;
+
+import io.mailgate.api.HttpVerticle;
+import io.mailgate.backend.BackendTypes;
+import io.mailgate.config.GatewayConfig;
+import io.mailgate.dispatch.Dispatcher;
+import io.mailgate.dispatch.RetryPolicy;
+import io.mailgate.job.JobIntake;
+import io.mailgate.job.JobService;
+import io.mailgate.stats.GatewayMetrics;
+import io.mailgate.stats.StatsRefresher;
+import io.mailgate.store.BackendStore;
+import io.mailgate.store.DbTarget;
+import io.mailgate.store.DispatchStore;
+import io.mailgate.store.JobStore;
+import io.mailgate.store.TenantStore;
+import io.mailgate.tenant.AdminService;
+import io.mailgate.tenant.SecretBox;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.ThreadingModel;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.PoolOptions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One gateway process: the database pool, the HTTP API and the dispatcher, wired from a {@link GatewayConfig}.
+ * The database must exist and be migrated. {@link Main} starts one; tests start several against one database.
+ */
+public final class Gateway {
+
+  private final Vertx vertx;
+  private final Pool pool;
+  private final List<HttpVerticle> http;
+  private final AdminService admin;
+
+  private Gateway(Vertx vertx, Pool pool, List<HttpVerticle> http, AdminService admin) {
+    this.vertx = vertx;
+    this.pool = pool;
+    this.http = http;
+    this.admin = admin;
+  }
+
+  public static Future<Gateway> start(GatewayConfig config, DbTarget db, String adminToken, SecretBox secrets) {
+    Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+    Pool pool = PgBuilder.pool()
+        .with(new PoolOptions().setMaxSize(config.dbPoolSize()).setMaxWaitQueueSize(10_000).setName("mailgate"))
+        .connectingTo(db.connectOptions())
+        .using(vertx)
+        .build();
+    GatewayMetrics metrics = new GatewayMetrics();
+    BackendTypes types = BackendTypes.standard();
+    BackendStore backends = new BackendStore(pool);
+    AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets);
+    JobStore jobStore = new JobStore(pool);
+    DispatchStore dispatchStore = new DispatchStore(pool);
+
+    AtomicReference<Dispatcher> dispatcher = new AtomicReference<>();
+    JobIntake intake = new JobIntake(jobStore, config.limits(), config.dispatch().chunkSize(), () -> {
+      metrics.jobAccepted();
+      Dispatcher d = dispatcher.get();
+      if (d != null) {
+        d.wakeUp();
+      }
+    });
+    JobService jobs = new JobService(jobStore);
+
+    List<HttpVerticle> verticles = new ArrayList<>();
+    Future<?> deployed = Future.succeededFuture();
+    if (config.dispatch().enabled()) {
+      Dispatcher d = new Dispatcher(dispatchStore, backends, secrets, types, config.dispatch(),
+          new RetryPolicy(config.retry()), metrics, config.nodeId());
+      dispatcher.set(d);
+      deployed = vertx.deployVerticle(d);
+    }
+    deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval())));
+    for (int i = 0; i < config.http().instances(); i++) {
+      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics);
+      verticles.add(v);
+      deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP)));
+    }
+    Gateway g = new Gateway(vertx, pool, verticles, admin);
+    // on failure the caller closes the Vert.x instance (closing it here would complete this future on a dead loop)
+    return deployed.map(x -> g);
+  }
+
+  public int httpPort() {
+    return http.get(0).actualPort();
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public Pool pool() {
+    return pool;
+  }
+
+  public AdminService admin() {
+    return admin;
+  }
+
+  /** Graceful: the dispatcher releases its chunks, then the servers and the pool close. */
+  public Future<Void> stop() {
+    return vertx.close();
+  }
+
+  /** Blocks until {@link #stop()} finishes, for shutdown hooks and tests (never on an event loop). */
+  public void stopAndWait(long timeoutSeconds) throws Exception {
+    stop().toCompletionStage().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
+  }
+}

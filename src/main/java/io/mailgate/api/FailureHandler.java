@@ -1,0 +1,124 @@
+package io.mailgate.api;
+
+import io.mailgate.error.ConflictException;
+import io.mailgate.error.InvalidInputException;
+import io.mailgate.error.MailgateException;
+import io.mailgate.error.NotFoundException;
+import io.mailgate.error.OverloadedException;
+import io.mailgate.error.PayloadTooLargeException;
+import io.mailgate.error.UnprocessableException;
+import io.vertx.core.Handler;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.HttpException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one place where failures become HTTP answers: status from the exception type, body
+ * {@code {"error":{"code","message","field"?,"line"?}}}. Unexpected failures answer 500 without details and are
+ * logged. A request whose body was not read to the end gets its connection closed after the answer.
+ */
+final class FailureHandler implements Handler<RoutingContext> {
+
+  private static final Logger LOG = LoggerFactory.getLogger(FailureHandler.class);
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    Throwable f = ctx.failure();
+    int status;
+    JsonObject error = new JsonObject();
+    if (f instanceof MailgateException m) {
+      status = statusOf(m);
+      error.put("code", m.code()).put("message", m.getMessage());
+      if (m instanceof InvalidInputException in) {
+        if (in.field() != null) {
+          error.put("field", in.field());
+        }
+        if (in.line() != null) {
+          error.put("line", in.line());
+        }
+      }
+      if (m instanceof OverloadedException o) {
+        ctx.response().putHeader("Retry-After", Integer.toString(o.retryAfterSeconds()));
+      }
+    } else if (f instanceof ApiException a) {
+      status = a.status;
+      error.put("code", a.code).put("message", a.getMessage());
+    } else if (f instanceof HttpException h) {
+      status = h.getStatusCode();
+      error.put("code", codeOf(status)).put("message", h.getPayload() != null ? h.getPayload() : messageOf(status));
+    } else if (f == null && ctx.statusCode() > 0) {
+      status = ctx.statusCode();
+      error.put("code", codeOf(status)).put("message", messageOf(status));
+    } else {
+      status = 500;
+      error.put("code", "internal").put("message", "internal error");
+      LOG.atError().addKeyValue("method", ctx.request().method()).addKeyValue("path", ctx.request().path())
+          .setCause(f).log("request failed");
+    }
+    HttpServerResponse resp = ctx.response();
+    if (resp.ended()) {
+      return;
+    }
+    HttpServerRequest req = ctx.request();
+    boolean unread = !req.isEnded();
+    if (unread) {
+      resp.putHeader("Connection", "close");
+    }
+    resp.setStatusCode(status)
+        .putHeader("Content-Type", "application/json")
+        .end(new JsonObject().put("error", error).encode())
+        .onComplete(ar -> {
+          if (unread) {
+            req.connection().close();
+          }
+        });
+  }
+
+  private static int statusOf(MailgateException m) {
+    if (m instanceof InvalidInputException) {
+      return 400;
+    }
+    if (m instanceof NotFoundException) {
+      return 404;
+    }
+    if (m instanceof ConflictException) {
+      return 409;
+    }
+    if (m instanceof PayloadTooLargeException) {
+      return 413;
+    }
+    if (m instanceof UnprocessableException) {
+      return 422;
+    }
+    if (m instanceof OverloadedException) {
+      return 503;
+    }
+    return 500;
+  }
+
+  private static String codeOf(int status) {
+    return switch (status) {
+      case 400 -> "bad_request";
+      case 401 -> "unauthorized";
+      case 403 -> "forbidden";
+      case 404 -> "not_found";
+      case 405 -> "method_not_allowed";
+      case 413 -> "payload_too_large";
+      case 415 -> "unsupported_media_type";
+      default -> status >= 500 ? "internal" : "error";
+    };
+  }
+
+  private static String messageOf(int status) {
+    return switch (status) {
+      case 404 -> "no such resource";
+      case 405 -> "method not allowed";
+      case 413 -> "request body too large";
+      default -> "request failed";
+    };
+  }
+}

@@ -1,0 +1,80 @@
+package io.mailgate.api;
+
+import io.mailgate.config.GatewayConfig;
+import io.mailgate.job.JobIntake;
+import io.mailgate.job.JobService;
+import io.mailgate.stats.GatewayMetrics;
+import io.mailgate.tenant.AdminService;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.sqlclient.Pool;
+import java.util.concurrent.TimeUnit;
+
+/** The HTTP API. Several instances share the port, one per event loop. */
+public final class HttpVerticle extends VerticleBase {
+
+  private static final long ADMIN_BODY_LIMIT = 256 * 1024;
+
+  private final GatewayConfig config;
+  private final Pool pool;
+  private final AdminService admin;
+  private final String adminToken;
+  private final JobIntake intake;
+  private final JobService jobs;
+  private final GatewayMetrics metrics;
+  private HttpServer server;
+
+  public HttpVerticle(GatewayConfig config, Pool pool, AdminService admin, String adminToken, JobIntake intake,
+                      JobService jobs, GatewayMetrics metrics) {
+    this.config = config;
+    this.pool = pool;
+    this.admin = admin;
+    this.adminToken = adminToken;
+    this.intake = intake;
+    this.jobs = jobs;
+    this.metrics = metrics;
+  }
+
+  @Override
+  public Future<?> start() {
+    Router router = Router.router(vertx);
+    Auth auth = new Auth(admin, adminToken);
+    int maxPage = config.limits().maxPageSize();
+
+    router.get("/health").handler(ctx -> pool.query("SELECT 1").execute()
+        .timeout(2, TimeUnit.SECONDS)
+        .onComplete(ar -> ctx.response()
+            .setStatusCode(ar.succeeded() ? 200 : 503)
+            .putHeader("Content-Type", "application/json")
+            .end(ar.succeeded() ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\",\"database\":\"down\"}")));
+    router.get("/metrics").handler(ctx -> ctx.response()
+        .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        .end(metrics.scrape()));
+
+    AdminRoutes.mount(router, auth, admin, maxPage, ADMIN_BODY_LIMIT);
+    JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
+
+    FailureHandler failures = new FailureHandler();
+    router.route().failureHandler(failures);
+    router.errorHandler(404, failures);
+    router.errorHandler(405, failures);
+
+    HttpServerOptions options = new HttpServerOptions()
+        .setHost(config.http().host())
+        .setPort(config.http().port())
+        .setMaxHeaderSize(16 * 1024)
+        .setMaxInitialLineLength(4096)
+        .setIdleTimeout(120)
+        .setIdleTimeoutUnit(TimeUnit.SECONDS)
+        .setCompressionSupported(true)
+        .setDecompressionSupported(false);
+    return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
+  }
+
+  public int actualPort() {
+    return server == null ? -1 : server.actualPort();
+  }
+}

@@ -1,0 +1,22 @@
+package io.mailgate.api;
+
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.function.Function;
+
+/** Handlers written as functions from the request to a future JSON answer; failures go to the failure handler. */
+final class Responses {
+  private Responses() {}
+
+  static Handler<RoutingContext> json(int status, Function<RoutingContext, Future<JsonObject>> body) {
+    return ctx -> Params.attempt(() -> body.apply(ctx)).onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.fail(ar.cause());
+      } else if (!ctx.response().ended()) {
+        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(ar.result().encode());
+      }
+    });
+  }
+}

@@ -1,0 +1,21 @@
+package io.mailgate.backend;
+
+import io.vertx.core.Future;
+
+/**
+ * Where mail leaves the gateway: an SMTP server, a provider's HTTP API, a directory. One instance per configured
+ * backend (and version of its settings) per dispatcher; it owns its connections and limits.
+ */
+public interface MailBackend {
+
+  /**
+   * Sends the delivery's recipients in the backend's own shape (one SMTP transaction each, provider batches...),
+   * reporting every started recipient. The future completes when all started sends are reported.
+   */
+  Future<Void> deliver(Delivery delivery);
+
+  /** How many chunks the dispatcher may hand this backend at once; the dispatcher claims no more than that. */
+  int chunkConcurrency();
+
+  Future<Void> close();
+}

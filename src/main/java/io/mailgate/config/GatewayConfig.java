@@ -1,0 +1,130 @@
+package io.mailgate.config;
+
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Every setting of the gateway, parsed once from the environment and handed to constructors.
+ * README's "Configuration" table lists the variables; the defaults live here and only here.
+ */
+public record GatewayConfig(
+    Path dataDir,
+    Optional<String> dbUrl,
+    int dbPoolSize,
+    Optional<String> adminToken,
+    Optional<String> secretKey,
+    String nodeId,
+    HttpConfig http,
+    LimitsConfig limits,
+    DispatchConfig dispatch,
+    RetryConfig retry) {
+
+  /** HTTP server. */
+  public record HttpConfig(String host, int port, int instances) {}
+
+  /** Request limits: each bad or oversized request is refused with a clear error before it is stored. */
+  public record LimitsConfig(
+      long maxJsonBodyBytes,
+      int maxNdjsonLineBytes,
+      int maxRecipientsPerJob,
+      int maxTemplateBytes,
+      int maxSubjectChars,
+      int maxHeaders,
+      int maxHeaderValueChars,
+      int maxTags,
+      int maxTagChars,
+      int maxVarsPerRecipient,
+      int maxIdempotencyKeyChars,
+      int maxConcurrentIngests,
+      int ingestBatchRows,
+      int ingestBatchesInFlight,
+      int maxPageSize) {}
+
+  /** Dispatch: chunking, leases, the process-wide bound on work in memory, batched state writes. */
+  public record DispatchConfig(
+      boolean enabled,
+      int chunkSize,
+      Duration leaseTime,
+      int maxChunksInFlight,
+      Duration pollInterval,
+      Duration controlPollInterval,
+      Duration stateFlushInterval,
+      int stateFlushBatch,
+      Duration shutdownGrace,
+      Duration statsInterval) {}
+
+  /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
+  public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
+
+  public static GatewayConfig fromEnvironment() {
+    return from(System.getenv());
+  }
+
+  public static GatewayConfig from(Map<String, String> env) {
+    Settings s = new Settings(env);
+    int cores = Runtime.getRuntime().availableProcessors();
+    return new GatewayConfig(
+        Paths.get(s.string("MAILGATE_DATA_DIR", "./data")).toAbsolutePath().normalize(),
+        Optional.ofNullable(s.string("MAILGATE_DB_URL", null)),
+        s.integer("MAILGATE_DB_POOL_SIZE", 16, 2, 500),
+        Optional.ofNullable(s.string("MAILGATE_ADMIN_TOKEN", null)),
+        Optional.ofNullable(s.string("MAILGATE_SECRET_KEY", null)),
+        s.string("MAILGATE_NODE_ID", NodeIds.generate()),
+        new HttpConfig(
+            s.string("MAILGATE_HTTP_HOST", "0.0.0.0"),
+            s.integer("MAILGATE_HTTP_PORT", 8080, 0, 65535),
+            s.integer("MAILGATE_HTTP_INSTANCES", cores, 1, 64)),
+        new LimitsConfig(
+            s.bytes("MAILGATE_MAX_JSON_BODY", 16L * 1024 * 1024),
+            (int) s.bytes("MAILGATE_MAX_NDJSON_LINE", 64 * 1024),
+            s.integer("MAILGATE_MAX_RECIPIENTS", 10_000_000, 1, Integer.MAX_VALUE - 1),
+            (int) s.bytes("MAILGATE_MAX_TEMPLATE_BYTES", 1024 * 1024),
+            s.integer("MAILGATE_MAX_SUBJECT_CHARS", 998, 1, 10_000),
+            s.integer("MAILGATE_MAX_HEADERS", 50, 0, 1000),
+            s.integer("MAILGATE_MAX_HEADER_VALUE_CHARS", 998, 1, 10_000),
+            s.integer("MAILGATE_MAX_TAGS", 10, 0, 1000),
+            s.integer("MAILGATE_MAX_TAG_CHARS", 128, 1, 1000),
+            s.integer("MAILGATE_MAX_VARS", 100, 0, 10_000),
+            s.integer("MAILGATE_MAX_IDEMPOTENCY_KEY_CHARS", 255, 1, 10_000),
+            s.integer("MAILGATE_INGEST_MAX_CONCURRENT", 4, 1, 1000),
+            s.integer("MAILGATE_INGEST_BATCH_ROWS", 5000, 1, 100_000),
+            s.integer("MAILGATE_INGEST_BATCHES_IN_FLIGHT", 2, 1, 64),
+            s.integer("MAILGATE_MAX_PAGE_SIZE", 1000, 1, 100_000)),
+        new DispatchConfig(
+            s.bool("MAILGATE_DISPATCH_ENABLED", true),
+            s.integer("MAILGATE_CHUNK_SIZE", 500, 1, 100_000),
+            s.duration("MAILGATE_LEASE_TIME", Duration.ofSeconds(60)),
+            s.integer("MAILGATE_DISPATCH_MAX_CHUNKS", 8, 1, 10_000),
+            s.duration("MAILGATE_DISPATCH_POLL_INTERVAL", Duration.ofMillis(250)),
+            s.duration("MAILGATE_CONTROL_POLL_INTERVAL", Duration.ofMillis(500)),
+            s.duration("MAILGATE_STATE_FLUSH_INTERVAL", Duration.ofMillis(100)),
+            s.integer("MAILGATE_STATE_FLUSH_BATCH", 500, 1, 100_000),
+            s.duration("MAILGATE_SHUTDOWN_GRACE", Duration.ofSeconds(30)),
+            s.duration("MAILGATE_STATS_INTERVAL", Duration.ofSeconds(5))),
+        new RetryConfig(
+            s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
+            s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),
+            s.integer("MAILGATE_RETRY_MAX_ATTEMPTS", 10, 1, 1000),
+            s.duration("MAILGATE_RETRY_MAX_AGE", Duration.ofHours(8)),
+            0.5));
+  }
+
+  public GatewayConfig withHttp(HttpConfig http) {
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+  }
+
+  public GatewayConfig withDispatch(DispatchConfig dispatch) {
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+  }
+
+  public GatewayConfig withRetry(RetryConfig retry) {
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+  }
+
+  public GatewayConfig withLimits(LimitsConfig limits) {
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+  }
+}

@@ -1,0 +1,117 @@
+package io.mailgate.dispatch;
+
+import io.mailgate.backend.Delivery;
+import io.mailgate.backend.OutboundRecipient;
+import io.mailgate.backend.Outcome;
+import io.mailgate.message.Campaign;
+import io.mailgate.message.MimeComposer;
+import io.mailgate.stats.GatewayMetrics;
+import io.mailgate.store.DispatchStore.Claim;
+import io.mailgate.store.DispatchStore.Update;
+import io.vertx.core.Future;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+
+/**
+ * One leased chunk being sent: the {@link Delivery} its backend works through. Turns each outcome into the
+ * recipient's next state (sent, deferred with a retry time, failed) and hands it to the {@link StateWriter}.
+ */
+final class ChunkRun implements Delivery {
+
+  /** Why a run stopped before its end; decides what happens to recipients not yet sent. */
+  enum Stop { PAUSED, CANCELLED, LEASE_LOST, SHUTDOWN }
+
+  final Claim claim;
+  private final JobContext job;
+  private final List<OutboundRecipient> recipients;
+  private final boolean[] reported;
+  private final StateWriter writer;
+  private final RetryPolicy retry;
+  private final GatewayMetrics metrics;
+  private final String backendName;
+  private Future<Void> lastWrite = Future.succeededFuture();
+  private Stop stop;
+
+  ChunkRun(Claim claim, JobContext job, List<OutboundRecipient> recipients, StateWriter writer, RetryPolicy retry,
+           GatewayMetrics metrics, String backendName) {
+    this.claim = claim;
+    this.job = job;
+    this.recipients = recipients;
+    this.reported = new boolean[claim.endSeq() - claim.firstSeq()];
+    this.writer = writer;
+    this.retry = retry;
+    this.metrics = metrics;
+    this.backendName = backendName;
+  }
+
+  @Override
+  public Campaign campaign() {
+    return job.campaign();
+  }
+
+  @Override
+  public MimeComposer composer() {
+    return job.composer();
+  }
+
+  @Override
+  public List<OutboundRecipient> recipients() {
+    return recipients;
+  }
+
+  @Override
+  public boolean stopped() {
+    return stop != null;
+  }
+
+  Stop stopReason() {
+    return stop;
+  }
+
+  void stop(Stop reason) {
+    if (stop == null || reason == Stop.LEASE_LOST || reason == Stop.CANCELLED) {
+      stop = reason;
+    }
+  }
+
+  @Override
+  public void report(OutboundRecipient r, Outcome outcome, long latencyNanos) {
+    int idx = r.seq() - claim.firstSeq();
+    if (reported[idx]) {
+      return;
+    }
+    reported[idx] = true;
+    Update u = toUpdate(r, outcome);
+    metrics.send(backendName, u.state(), latencyNanos);
+    lastWrite = writer.add(u);
+  }
+
+  /** Completes when every outcome reported so far is in the database (batches are written in order). */
+  Future<Void> written() {
+    return lastWrite;
+  }
+
+  /** Recipients marked sending for this run that no backend call reported. */
+  int[] unreported() {
+    return recipients.stream().filter(r -> !reported[r.seq() - claim.firstSeq()]).mapToInt(OutboundRecipient::seq).toArray();
+  }
+
+  private Update toUpdate(OutboundRecipient r, Outcome outcome) {
+    int chunk = claim.chunkNo();
+    if (outcome instanceof Outcome.Sent s) {
+      return new Update(claim.jobId(), r.seq(), chunk, "sent", s.code(), s.message(), s.messageId(), null, false);
+    }
+    if (outcome instanceof Outcome.Permanent p) {
+      return new Update(claim.jobId(), r.seq(), chunk, "failed", p.code(), p.message(), null, null, false);
+    }
+    Outcome.Temporary t = (Outcome.Temporary) outcome;
+    RetryPolicy.Decision d = retry.next(r.attempt(), t.retryAfter(), job.createdAt(), OffsetDateTime.now(ZoneOffset.UTC));
+    if (d.giveUp()) {
+      return new Update(claim.jobId(), r.seq(), chunk, "failed", t.code(), d.reason() + "; last: " + t.message(), null,
+          null, t.possibleDuplicate());
+    }
+    return new Update(claim.jobId(), r.seq(), chunk, "deferred", t.code(), t.message(), null, d.delay().toMillis(),
+        t.possibleDuplicate());
+  }
+}

@@ -1,0 +1,270 @@
+package io.mailgate.dispatch;
+
+import io.mailgate.backend.BackendTypes;
+import io.mailgate.backend.OutboundRecipient;
+import io.mailgate.backend.Outcome;
+import io.mailgate.config.GatewayConfig.DispatchConfig;
+import io.mailgate.job.JobSpec;
+import io.mailgate.message.EmailAddress;
+import io.mailgate.message.MimeComposer;
+import io.mailgate.stats.GatewayMetrics;
+import io.mailgate.store.BackendStore;
+import io.mailgate.store.DispatchStore;
+import io.mailgate.store.DispatchStore.ChunkRef;
+import io.mailgate.store.DispatchStore.Claim;
+import io.mailgate.tenant.SecretBox;
+import io.mailgate.util.JsonValues;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Claims chunks and sends them. Claims only while it runs fewer than {@code maxChunksInFlight} chunks and only for
+ * backends with room, so the recipients held in memory stay below {@code maxChunksInFlight × chunkSize} whatever
+ * the job sizes. Leases are renewed while a chunk runs; pause and cancel are seen within
+ * {@code MAILGATE_CONTROL_POLL_INTERVAL}. On stop it claims nothing more, lets sends in flight finish, puts unsent
+ * recipients back and releases its chunks.
+ */
+public final class Dispatcher extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
+  private static final int JOB_CACHE = 64;
+
+  private final DispatchStore store;
+  private final DispatchConfig config;
+  private final RetryPolicy retry;
+  private final GatewayMetrics metrics;
+  private final String nodeId;
+  private final BackendStore backendStore;
+  private final SecretBox secrets;
+  private final BackendTypes types;
+  private final Map<ChunkRef, ChunkRun> runs = new HashMap<>();
+  private final Map<ChunkRef, Future<Void>> running = new HashMap<>();
+  private final Map<UUID, Future<JobContext>> jobs = new LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<UUID, Future<JobContext>> e) {
+      return size() > JOB_CACHE;
+    }
+  };
+  private BackendSlots slots;
+  private StateWriter writer;
+  private boolean claiming;
+  private boolean stopping;
+  private long claimTimer = -1;
+  private final List<Long> periodic = new ArrayList<>();
+
+  public Dispatcher(DispatchStore store, BackendStore backendStore, SecretBox secrets, BackendTypes types,
+                    DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics, String nodeId) {
+    this.store = store;
+    this.backendStore = backendStore;
+    this.secrets = secrets;
+    this.types = types;
+    this.config = config;
+    this.retry = retry;
+    this.metrics = metrics;
+    this.nodeId = nodeId;
+  }
+
+  @Override
+  public Future<?> start() {
+    // backend instances (their connections, timers) belong to this verticle's event loop
+    slots = new BackendSlots(vertx, backendStore, secrets, types);
+    writer = new StateWriter(vertx, store, config.stateFlushBatch(), config.stateFlushInterval().toMillis());
+    long lease = config.leaseTime().toMillis();
+    periodic.add(vertx.setPeriodic(Math.max(1000, lease / 3), id -> renewLeases()));
+    periodic.add(vertx.setPeriodic(config.controlPollInterval().toMillis(), id -> pollJobStates()));
+    periodic.add(vertx.setPeriodic(Math.max(1000, lease / 2), id -> reap()));
+    claimMore();
+    LOG.atInfo().addKeyValue("node", nodeId).addKeyValue("maxChunks", config.maxChunksInFlight())
+        .addKeyValue("chunkSize", config.chunkSize()).log("dispatcher started");
+    return Future.succeededFuture();
+  }
+
+  /** Work may be waiting (a job was just accepted): claim now instead of at the next poll. Thread-safe. */
+  public void wakeUp() {
+    if (context != null) {
+      context.runOnContext(v -> claimMore());
+    }
+  }
+
+  private void claimMore() {
+    if (stopping || claiming || runs.size() >= config.maxChunksInFlight()) {
+      return;
+    }
+    claiming = true;
+    store.claim(nodeId, config.leaseTime().toMillis(), slots.full()).onComplete(ar -> {
+      claiming = false;
+      if (ar.succeeded() && ar.result().isPresent()) {
+        run(ar.result().get());
+        claimMore();
+        return;
+      }
+      if (ar.failed()) {
+        LOG.atWarn().addKeyValue("error", ar.cause().getMessage()).log("claiming a chunk failed");
+      }
+      scheduleClaim();
+    });
+  }
+
+  private void scheduleClaim() {
+    if (claimTimer < 0 && !stopping) {
+      claimTimer = vertx.setTimer(config.pollInterval().toMillis(), id -> {
+        claimTimer = -1;
+        claimMore();
+      });
+    }
+  }
+
+  private void run(Claim claim) {
+    ChunkRef ref = DispatchStore.ref(claim);
+    BackendSlots.Slot slot = slots.acquire(claim.backendId(), claim.backendVersion());
+    Promise<Void> done = Promise.promise();
+    running.put(ref, done.future());
+    metrics.chunksInFlight(running.size());
+    jobContext(claim.jobId())
+        .compose(job -> store.start(claim).compose(due -> {
+          List<OutboundRecipient> rs = new ArrayList<>(due.size());
+          due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
+          ChunkRun run = new ChunkRun(claim, job, rs, writer, retry, metrics, slot.name);
+          runs.put(ref, run);
+          return slot.backend
+              .compose(b -> b.deliver(run))
+              .recover(e -> {
+                // the backend cannot be built (bad settings, undecryptable secret): defer, with the reason
+                String why = "backend unavailable: " + e.getMessage();
+                rs.forEach(r -> run.report(r, new Outcome.Temporary(null, why), 0));
+                return Future.succeededFuture();
+              })
+              .compose(v -> run.written())
+              .compose(v -> release(run));
+        }))
+        .onFailure(e -> LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("chunk", claim.chunkNo())
+            .addKeyValue("error", String.valueOf(e.getMessage())).setCause(e).log("chunk run failed; its lease will expire"))
+        .onComplete(ar -> {
+          runs.remove(ref);
+          running.remove(ref);
+          slots.release(slot);
+          metrics.chunksInFlight(running.size());
+          done.complete();
+          claimMore();
+        });
+  }
+
+  /** Puts recipients not sent back (unless the lease is gone), releases the chunk, completes the job if done. */
+  private Future<Void> release(ChunkRun run) {
+    ChunkRun.Stop stop = run.stopReason();
+    if (stop == ChunkRun.Stop.LEASE_LOST) {
+      return Future.succeededFuture(); // another dispatcher owns these recipients now
+    }
+    int[] unsent = run.unreported();
+    String back = stop == ChunkRun.Stop.CANCELLED ? "cancelled" : "queued";
+    ChunkRef ref = DispatchStore.ref(run.claim);
+    return store.unstart(run.claim.jobId(), unsent, back)
+        .compose(v -> store.finish(ref, nodeId))
+        .compose(state -> state.isPresent() && state.get().equals("done")
+            ? store.completeIfDone(run.claim.jobId()).map(completed -> {
+                if (completed) {
+                  LOG.atInfo().addKeyValue("job", run.claim.jobId()).log("job completed");
+                }
+                return null;
+              })
+            : Future.succeededFuture())
+        .mapEmpty();
+  }
+
+  private Future<JobContext> jobContext(UUID jobId) {
+    Future<JobContext> f = jobs.get(jobId);
+    if (f == null || f.failed()) {
+      f = store.job(jobId).map(opt -> {
+        DispatchStore.JobRow row = opt.orElseThrow(() -> new IllegalStateException("job " + jobId + " does not exist"));
+        var campaign = JobSpec.fromStored(row.spec()).compile(row.id(), row.tenantId());
+        return new JobContext(campaign, new MimeComposer(campaign), row.chunkSize(), row.createdAt());
+      });
+      jobs.put(jobId, f);
+    }
+    return f;
+  }
+
+  private void renewLeases() {
+    if (runs.isEmpty()) {
+      return;
+    }
+    List<ChunkRef> held = new ArrayList<>(runs.keySet());
+    store.renew(nodeId, config.leaseTime().toMillis(), held).onSuccess(kept -> {
+      Set<ChunkRef> still = new HashSet<>(kept);
+      for (ChunkRef r : held) {
+        ChunkRun run = runs.get(r);
+        if (run != null && !still.contains(r)) {
+          LOG.atWarn().addKeyValue("job", r.jobId()).addKeyValue("chunk", r.chunkNo()).log("lease lost; stopping the chunk");
+          run.stop(ChunkRun.Stop.LEASE_LOST);
+        }
+      }
+    }).onFailure(e -> LOG.atWarn().addKeyValue("error", e.getMessage()).log("renewing leases failed"));
+  }
+
+  private void pollJobStates() {
+    if (runs.isEmpty()) {
+      return;
+    }
+    Set<UUID> ids = new HashSet<>();
+    runs.keySet().forEach(r -> ids.add(r.jobId()));
+    store.jobStates(ids).onSuccess(states -> runs.values().forEach(run -> {
+      String s = states.get(run.claim.jobId());
+      if ("paused".equals(s)) {
+        run.stop(ChunkRun.Stop.PAUSED);
+      } else if ("cancelled".equals(s)) {
+        run.stop(ChunkRun.Stop.CANCELLED);
+      }
+    }));
+  }
+
+  private void reap() {
+    store.reapAbandoned()
+        .onSuccess(n -> {
+          if (n > 0) {
+            LOG.atInfo().addKeyValue("chunks", n).log("released chunks abandoned by a dead dispatcher of paused or cancelled jobs");
+          }
+        })
+        .onFailure(e -> LOG.atWarn().addKeyValue("error", e.getMessage()).log("reaping abandoned chunks failed"));
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopping = true;
+    periodic.forEach(vertx::cancelTimer);
+    if (claimTimer >= 0) {
+      vertx.cancelTimer(claimTimer);
+    }
+    runs.values().forEach(r -> r.stop(ChunkRun.Stop.SHUTDOWN));
+    LOG.atInfo().addKeyValue("chunks", running.size()).log("dispatcher stopping: finishing sends in flight");
+    List<Future<Void>> all = new ArrayList<>(running.values());
+    return Future.join(all).<Void>mapEmpty()
+        .timeout(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)
+        .recover(e -> forceRelease())
+        .compose(v -> writer.flush())
+        .compose(v -> slots.closeAll())
+        .onComplete(ar -> LOG.atInfo().log("dispatcher stopped"));
+  }
+
+  /** The grace period is over: whatever is still in flight goes back to queued, to be sent again later. */
+  private Future<Void> forceRelease() {
+    List<Future<Void>> releases = new ArrayList<>();
+    for (ChunkRun run : new ArrayList<>(runs.values())) {
+      LOG.atWarn().addKeyValue("job", run.claim.jobId()).addKeyValue("chunk", run.claim.chunkNo())
+          .log("sends still in flight after the grace period; releasing the chunk");
+      releases.add(writer.flush().compose(v -> release(run)));
+    }
+    return Future.join(releases).mapEmpty();
+  }
+}

@@ -1,0 +1,8 @@
+package io.mailgate.dispatch;
+
+import io.mailgate.message.Campaign;
+import io.mailgate.message.MimeComposer;
+import java.time.OffsetDateTime;
+
+/** A job compiled for sending, cached by the dispatcher while its chunks run. */
+record JobContext(Campaign campaign, MimeComposer composer, int chunkSize, OffsetDateTime createdAt) {}

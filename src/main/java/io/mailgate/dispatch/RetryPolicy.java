@@ -1,0 +1,48 @@
+package io.mailgate.dispatch;
+
+import io.mailgate.config.GatewayConfig.RetryConfig;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * When to try a temporarily failed recipient again: {@code base * 2^(attempt-1)}, capped at {@code maxDelay},
+ * spread by ±{@code jitter} so retries of one outage do not arrive together, never sooner than the backend's
+ * Retry-After. Gives up after {@code maxAttempts} or once the job is older than {@code maxAge}.
+ */
+public final class RetryPolicy {
+
+  /** Retry after {@code delay}, or give up ({@code delay == null}) for {@code reason}. */
+  public record Decision(Duration delay, String reason) {
+    public boolean giveUp() {
+      return delay == null;
+    }
+  }
+
+  private final RetryConfig config;
+
+  public RetryPolicy(RetryConfig config) {
+    this.config = config;
+  }
+
+  public Decision next(int attempt, Duration retryAfter, OffsetDateTime jobCreated, OffsetDateTime now) {
+    if (attempt >= config.maxAttempts()) {
+      return new Decision(null, "gave up after " + attempt + " attempts");
+    }
+    Duration delay = backoff(attempt);
+    if (retryAfter != null && retryAfter.compareTo(delay) > 0) {
+      delay = retryAfter;
+    }
+    if (now.plus(delay).isAfter(jobCreated.plus(config.maxAge()))) {
+      return new Decision(null, "gave up: the job is older than " + config.maxAge().toMinutes() + " minutes at the next attempt");
+    }
+    return new Decision(delay, null);
+  }
+
+  Duration backoff(int attempt) {
+    double base = config.baseDelay().toMillis() * Math.pow(2, Math.max(0, attempt - 1));
+    double capped = Math.min(base, config.maxDelay().toMillis());
+    double spread = 1 + config.jitter() * (2 * ThreadLocalRandom.current().nextDouble() - 1);
+    return Duration.ofMillis(Math.max(1, Math.round(capped * spread)));
+  }
+}

@@ -1,0 +1,62 @@
+package io.mailgate.job;
+
+import io.mailgate.message.Campaign;
+import io.mailgate.message.Mailbox;
+import io.mailgate.message.Template;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** A job without its recipients, validated: what is stored in {@code jobs.spec} and compiled for dispatch. */
+public record JobSpec(
+    Mailbox from,
+    Mailbox replyTo,
+    String subject,
+    String text,
+    String html,
+    Map<String, String> headers,
+    List<String> tags) {
+
+  public JsonObject toJson() {
+    JsonObject h = new JsonObject();
+    headers.forEach(h::put);
+    JsonObject j = new JsonObject()
+        .put("from", from.toString())
+        .put("subject", subject)
+        .put("headers", h)
+        .put("tags", new JsonArray(List.copyOf(tags)));
+    if (replyTo != null) {
+      j.put("replyTo", replyTo.toString());
+    }
+    if (text != null) {
+      j.put("text", text);
+    }
+    if (html != null) {
+      j.put("html", html);
+    }
+    return j;
+  }
+
+  /** Reads a spec written by {@link #toJson()}; it was validated when the job was accepted. */
+  public static JobSpec fromStored(JsonObject j) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    JsonObject h = j.getJsonObject("headers", new JsonObject());
+    h.fieldNames().forEach(k -> headers.put(k, h.getString(k)));
+    List<String> tags = j.getJsonArray("tags", new JsonArray()).stream().map(String::valueOf).toList();
+    String replyTo = j.getString("replyTo");
+    return new JobSpec(Mailbox.parse(j.getString("from"), "from"),
+        replyTo == null ? null : Mailbox.parse(replyTo, "replyTo"),
+        j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags);
+  }
+
+  public Campaign compile(UUID jobId, UUID tenantId) {
+    return new Campaign(jobId, tenantId, from, replyTo,
+        Template.compile(subject, Template.Escaping.NONE, "subject"),
+        text == null ? null : Template.compile(text, Template.Escaping.NONE, "text"),
+        html == null ? null : Template.compile(html, Template.Escaping.HTML, "html"),
+        headers, tags);
+  }
+}

@@ -1,0 +1,163 @@
+package io.mailgate.job;
+
+import io.mailgate.config.GatewayConfig.LimitsConfig;
+import io.mailgate.error.InvalidInputException;
+import io.mailgate.message.HeaderValues;
+import io.mailgate.message.Mailbox;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+/** Validates the job part of a submission (everything but recipients) against the documented limits. */
+public final class JobSpecParser {
+
+  /** Set by the gateway from the job itself; a job may not supply them as custom headers. */
+  private static final Set<String> RESERVED_HEADERS = Set.of("from", "to", "cc", "bcc", "subject", "date",
+      "message-id", "mime-version", "content-type", "content-transfer-encoding", "reply-to", "return-path",
+      "received", "dkim-signature", "sender");
+  private static final Set<String> FIELDS = Set.of("from", "replyTo", "subject", "text", "html", "headers", "tags",
+      "recipients", "tenantId");
+
+  private final LimitsConfig limits;
+
+  public JobSpecParser(LimitsConfig limits) {
+    this.limits = limits;
+  }
+
+  /**
+   * @param allowRecipients whether a {@code recipients} field may be present (JSON bodies; NDJSON first lines
+   *     carry none)
+   */
+  public JobSpec parse(JsonObject j, boolean allowRecipients) {
+    for (String f : j.fieldNames()) {
+      if (!FIELDS.contains(f) || f.equals("recipients") && !allowRecipients) {
+        throw new InvalidInputException("unknown_field", "unknown field '" + printable(f) + "'", f);
+      }
+    }
+    Mailbox from = Mailbox.parse(string(j, "from", true), "from");
+    String replyToRaw = string(j, "replyTo", false);
+    Mailbox replyTo = replyToRaw == null ? null : Mailbox.parse(replyToRaw, "replyTo");
+    String subject = string(j, "subject", true);
+    HeaderValues.rejectLineBreaks(subject, "subject");
+    if (subject.length() > limits.maxSubjectChars()) {
+      throw new InvalidInputException("too_long", "subject is longer than " + limits.maxSubjectChars() + " characters", "subject");
+    }
+    String text = template(j, "text");
+    String html = template(j, "html");
+    if (text == null && html == null) {
+      throw new InvalidInputException("missing_body", "one of text or html is required", "text");
+    }
+    JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers(j), tags(j));
+    // compile once here, so a template error is a 400 now and not a failure at send time
+    spec.compile(UUID.randomUUID(), UUID.randomUUID());
+    return spec;
+  }
+
+  private String template(JsonObject j, String field) {
+    String t = string(j, field, false);
+    if (t != null && t.getBytes(StandardCharsets.UTF_8).length > limits.maxTemplateBytes()) {
+      throw new InvalidInputException("too_long", field + " is larger than " + limits.maxTemplateBytes() + " bytes", field);
+    }
+    return t;
+  }
+
+  private Map<String, String> headers(JsonObject j) {
+    Object v = j.getValue("headers");
+    Map<String, String> out = new LinkedHashMap<>();
+    if (v == null) {
+      return out;
+    }
+    if (!(v instanceof JsonObject h)) {
+      throw new InvalidInputException("invalid_field", "headers must be an object of name to value", "headers");
+    }
+    if (h.size() > limits.maxHeaders()) {
+      throw new InvalidInputException("too_many_headers", "at most " + limits.maxHeaders() + " headers are allowed, got " + h.size(), "headers");
+    }
+    for (String name : h.fieldNames()) {
+      String field = "headers." + printable(name);
+      if (!validHeaderName(name)) {
+        throw new InvalidInputException("invalid_header_name", "'" + printable(name) + "' is not a valid header name", field);
+      }
+      if (RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT))) {
+        throw new InvalidInputException("reserved_header", name + " is set by the gateway and cannot be given as a header", field);
+      }
+      if (!(h.getValue(name) instanceof String value)) {
+        throw new InvalidInputException("invalid_field", field + " must be a string", field);
+      }
+      HeaderValues.rejectLineBreaks(value, field);
+      if (value.length() > limits.maxHeaderValueChars()) {
+        throw new InvalidInputException("too_long", field + " is longer than " + limits.maxHeaderValueChars() + " characters", field);
+      }
+      out.put(name, value);
+    }
+    return out;
+  }
+
+  private List<String> tags(JsonObject j) {
+    Object v = j.getValue("tags");
+    List<String> out = new ArrayList<>();
+    if (v == null) {
+      return out;
+    }
+    if (!(v instanceof JsonArray a)) {
+      throw new InvalidInputException("invalid_field", "tags must be an array of strings", "tags");
+    }
+    if (a.size() > limits.maxTags()) {
+      throw new InvalidInputException("too_many_tags", "at most " + limits.maxTags() + " tags are allowed, got " + a.size(), "tags");
+    }
+    for (Object t : a) {
+      if (!(t instanceof String s) || s.isEmpty() || s.length() > limits.maxTagChars() || !HeaderValues.isPlainAscii(s) || s.indexOf('\t') >= 0) {
+        throw new InvalidInputException("invalid_tag",
+            "each tag must be printable ASCII of 1 to " + limits.maxTagChars() + " characters", "tags");
+      }
+      out.add(s);
+    }
+    return out;
+  }
+
+  static boolean validHeaderName(String name) {
+    if (name.isEmpty() || name.length() > 76) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c < 33 || c > 126 || c == ':') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String string(JsonObject j, String field, boolean required) {
+    Object v = j.getValue(field);
+    if (v == null) {
+      if (required) {
+        throw new InvalidInputException("missing_field", field + " is required", field);
+      }
+      return null;
+    }
+    if (!(v instanceof String s)) {
+      throw new InvalidInputException("invalid_field", field + " must be a string", field);
+    }
+    if (required && s.isBlank()) {
+      throw new InvalidInputException("missing_field", field + " must not be empty", field);
+    }
+    return s;
+  }
+
+  static String printable(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length() && i < 80; i++) {
+      char c = s.charAt(i);
+      b.append(c < 32 || c == 127 ? '?' : c);
+    }
+    return b.toString();
+  }
+}

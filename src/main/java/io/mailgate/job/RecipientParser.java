@@ -1,0 +1,57 @@
+package io.mailgate.job;
+
+import io.mailgate.config.GatewayConfig.LimitsConfig;
+import io.mailgate.error.InvalidInputException;
+import io.mailgate.message.EmailAddress;
+import io.vertx.core.json.JsonObject;
+
+/** Validates one recipient object: {@code {"email": "...", "vars": {...}}}. Called a million times per big job. */
+public final class RecipientParser {
+
+  /** A valid recipient, with its vars kept as JSON text for the database. */
+  public record Parsed(String email, String varsJson) {}
+
+  private final LimitsConfig limits;
+
+  public RecipientParser(LimitsConfig limits) {
+    this.limits = limits;
+  }
+
+  public Parsed parse(Object value) {
+    if (!(value instanceof JsonObject o)) {
+      throw new InvalidInputException("invalid_recipient", "a recipient must be an object with an email", "email");
+    }
+    String email = null;
+    JsonObject vars = null;
+    for (var e : o) {
+      switch (e.getKey()) {
+        case "email" -> {
+          if (!(e.getValue() instanceof String s)) {
+            throw new InvalidInputException("invalid_recipient", "email must be a string", "email");
+          }
+          email = s;
+        }
+        case "vars" -> {
+          Object v = e.getValue();
+          if (v != null && !(v instanceof JsonObject)) {
+            throw new InvalidInputException("invalid_recipient", "vars must be an object", "vars");
+          }
+          vars = (JsonObject) v;
+        }
+        default -> throw new InvalidInputException("unknown_field",
+            "unknown recipient field '" + JobSpecParser.printable(e.getKey()) + "'", e.getKey());
+      }
+    }
+    if (email == null) {
+      throw new InvalidInputException("invalid_recipient", "email is required", "email");
+    }
+    String problem = EmailAddress.problem(email);
+    if (problem != null) {
+      throw new InvalidInputException("invalid_address", "email: " + problem, "email");
+    }
+    if (vars != null && vars.size() > limits.maxVarsPerRecipient()) {
+      throw new InvalidInputException("too_many_vars", "at most " + limits.maxVarsPerRecipient() + " vars per recipient", "vars");
+    }
+    return new Parsed(email, vars == null || vars.isEmpty() ? null : vars.encode());
+  }
+}

@@ -1,0 +1,68 @@
+package io.mailgate.store;
+
+import io.mailgate.error.ConflictException;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.Tuple;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/** SQL for backends. */
+public final class BackendStore {
+
+  private static final String SELECT =
+      "SELECT id, name, type, region, settings, secrets, version, created_at, updated_at FROM backends";
+
+  private final Pool pool;
+
+  public BackendStore(Pool pool) {
+    this.pool = pool;
+  }
+
+  public Future<BackendRecord> insert(UUID id, String name, String type, String region, JsonObject settings, byte[] sealedSecrets) {
+    return pool.preparedQuery("INSERT INTO backends (id, name, type, region, settings, secrets) VALUES ($1, $2, $3, $4, $5, $6)")
+        .execute(Tuple.of(id, name, type, region, settings, sealedSecrets == null ? null : Buffer.buffer(sealedSecrets)))
+        .recover(e -> SqlErrors.isUniqueViolation(e)
+            ? Future.failedFuture(new ConflictException("backend_exists", "a backend named '" + name + "' already exists"))
+            : Future.failedFuture(e))
+        .compose(r -> get(id).map(Optional::orElseThrow));
+  }
+
+  public Future<Optional<BackendRecord>> get(UUID id) {
+    return pool.preparedQuery(SELECT + " WHERE id = $1").execute(Tuple.of(id)).map(BackendStore::first);
+  }
+
+  public Future<Optional<BackendRecord>> byName(String name) {
+    return pool.preparedQuery(SELECT + " WHERE name = $1").execute(Tuple.of(name)).map(BackendStore::first);
+  }
+
+  public Future<List<BackendRecord>> list(UUID after, int limit) {
+    return pool.preparedQuery(SELECT + " WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2")
+        .execute(Tuple.of(after, limit))
+        .map(rows -> {
+          List<BackendRecord> out = new ArrayList<>();
+          rows.forEach(r -> out.add(map(r)));
+          return out;
+        });
+  }
+
+  private static Optional<BackendRecord> first(RowSet<Row> rows) {
+    var it = rows.iterator();
+    return it.hasNext() ? Optional.of(map(it.next())) : Optional.empty();
+  }
+
+  private static BackendRecord map(Row r) {
+    Buffer secrets = r.getBuffer("secrets");
+    Object settings = r.getValue("settings");
+    return new BackendRecord(r.getUUID("id"), r.getString("name"), r.getString("type"), r.getString("region"),
+        settings instanceof JsonObject j ? j : new JsonObject(),
+        secrets == null ? null : secrets.getBytes(), r.getInteger("version"),
+        r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
+  }
+}

@@ -1,0 +1,44 @@
+package io.mailgate.store;
+
+import io.mailgate.config.ConfigException;
+import io.vertx.pgclient.PgConnectOptions;
+
+/** Where the database is: the same place seen by the async client and by JDBC (Flyway). */
+public record DbTarget(String host, int port, String database, String user, String password) {
+
+  /** Parses {@code postgresql://user:pass@host:port/db}. */
+  public static DbTarget fromUrl(String url) {
+    try {
+      PgConnectOptions o = PgConnectOptions.fromUri(url);
+      return new DbTarget(o.getHost(), o.getPort(), o.getDatabase(), o.getUser(), o.getPassword());
+    } catch (RuntimeException e) {
+      // the message of the parser may contain the password; say only what is wrong
+      throw new ConfigException("MAILGATE_DB_URL must look like postgresql://user:pass@host:port/db");
+    }
+  }
+
+  public PgConnectOptions connectOptions() {
+    return new PgConnectOptions()
+        .setHost(host)
+        .setPort(port)
+        .setDatabase(database)
+        .setUser(user)
+        .setPassword(password)
+        .setCachePreparedStatements(true)
+        .setPreparedStatementCacheMaxSize(512)
+        .setPipeliningLimit(256);
+  }
+
+  public String jdbcUrl() {
+    return "jdbc:postgresql://" + host + ":" + port + "/" + database;
+  }
+
+  /** Host, port and database, never the password: safe to log. */
+  public String describe() {
+    return "postgresql://" + user + "@" + host + ":" + port + "/" + database;
+  }
+
+  public DbTarget withDatabase(String db) {
+    return new DbTarget(host, port, db, user, password);
+  }
+}

@@ -1,0 +1,342 @@
+package io.mailgate.store;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * SQL of the dispatchers: claim a chunk under a lease, mark its due recipients sending, write their outcomes in
+ * batches, release the chunk. Every statement touches a chunk or a batch, never one recipient.
+ */
+public final class DispatchStore {
+
+  /** A chunk leased to this dispatcher. */
+  public record Claim(UUID jobId, int chunkNo, int firstSeq, int endSeq, UUID tenantId, UUID backendId, int backendVersion) {}
+
+  /** A recipient to send now. {@code attempt} counts this attempt. */
+  public record DueRecipient(int seq, String email, JsonObject vars, int attempt) {}
+
+  /** What the dispatcher needs of a job to send it. */
+  public record JobRow(UUID id, UUID tenantId, String state, JsonObject spec, int chunkSize, OffsetDateTime createdAt) {}
+
+  /** A recipient's new state, as the outcome of one attempt. */
+  public record Update(UUID jobId, int seq, int chunkNo, String state, Integer code, String message, String messageId,
+                       Long retryInMillis, boolean possibleDuplicate) {}
+
+  /** A chunk by position. */
+  public record ChunkRef(UUID jobId, int chunkNo, int firstSeq, int endSeq) {}
+
+  // Fair claim: tenants least recently served first, then their jobs least recently served first, then the
+  // lowest open chunk of that job. The candidates are ordered before the lateral lookup, and the nested loop
+  // stops at the first job with a chunk that is due and not locked by another dispatcher.
+  private static final String CLAIM = """
+      WITH cand AS (
+        SELECT j.id AS job_id, j.tenant_id, t.backend_id
+        FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+        WHERE j.state IN ('queued', 'running') AND t.backend_id IS NOT NULL AND NOT (t.backend_id = ANY($3::uuid[]))
+        ORDER BY t.last_served_at NULLS FIRST, j.last_served_at NULLS FIRST, j.id
+        LIMIT 200
+      ), pick AS (
+        SELECT ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, cand.tenant_id, cand.backend_id
+        FROM cand CROSS JOIN LATERAL (
+          SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq FROM chunks c
+          WHERE c.job_id = cand.job_id AND c.state <> 'done'
+            AND ((c.state = 'ready' AND c.not_before <= now()) OR (c.state = 'leased' AND c.lease_until < now()))
+          ORDER BY c.chunk_no
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED) ch
+        LIMIT 1
+      ), leased AS (
+        UPDATE chunks c SET state = 'leased', lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
+                            claims = c.claims + 1
+        FROM pick WHERE c.job_id = pick.job_id AND c.chunk_no = pick.chunk_no
+      ), served_job AS (
+        UPDATE jobs SET last_served_at = clock_timestamp(), started_at = coalesce(jobs.started_at, now()),
+                        state = CASE WHEN jobs.state = 'queued' THEN 'running' ELSE jobs.state END, updated_at = now()
+        FROM pick WHERE jobs.id = pick.job_id
+      ), served_tenant AS (
+        UPDATE tenants SET last_served_at = clock_timestamp() FROM pick WHERE tenants.id = pick.tenant_id
+      )
+      -- the data-modifying CTEs run whether or not they are read (PostgreSQL runs each exactly once)
+      SELECT pick.*, b.version AS backend_version
+      FROM pick JOIN backends b ON b.id = pick.backend_id
+      """;
+
+  // Due recipients of a claimed chunk become 'sending'. Those already 'sending' were held by a dispatcher that
+  // died (or lost its lease): they are taken over and may be sent again (the in-flight window, see README).
+  private static final String START = """
+      UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated_at = now()
+      WHERE job_id = $1 AND seq >= $2 AND seq < $3
+        AND (state IN ('queued', 'sending') OR (state = 'deferred' AND next_attempt_at <= now()))
+      RETURNING seq, email, vars, attempts
+      """;
+
+  private static final String COUNTS = """
+      SELECT r.job_id, c.chunk_no,
+             count(*) FILTER (WHERE r.state = 'queued') AS q, count(*) FILTER (WHERE r.state = 'sending') AS sg,
+             count(*) FILTER (WHERE r.state IN ('sent', 'delivered')) AS st,
+             count(*) FILTER (WHERE r.state = 'deferred') AS d,
+             count(*) FILTER (WHERE r.state IN ('failed', 'bounced', 'complained', 'suppressed')) AS f,
+             count(*) FILTER (WHERE r.state = 'cancelled') AS x,
+             min(r.next_attempt_at) FILTER (WHERE r.state = 'deferred') AS next_due
+      FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS c(job_id, chunk_no, first_seq, end_seq)
+      JOIN recipients r ON r.job_id = c.job_id AND r.seq >= c.first_seq AND r.seq < c.end_seq
+      GROUP BY r.job_id, c.chunk_no
+      """;
+
+  private static final String RECOUNT = "WITH s AS (" + COUNTS + """
+      )
+      UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f,
+                           n_cancelled = s.x
+      FROM s WHERE ch.job_id = s.job_id AND ch.chunk_no = s.chunk_no
+      """;
+
+  // Release after a run: recount, then 'done' if nothing is left to send, else 'ready' when the next deferred
+  // recipient is due. Only the lease holder may release.
+  private static final String FINISH = "WITH s AS (" + COUNTS + """
+      )
+      UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f,
+                           n_cancelled = s.x,
+                           state = CASE WHEN s.q + s.sg + s.d = 0 THEN 'done' ELSE 'ready' END,
+                           not_before = CASE WHEN s.q + s.sg > 0 OR s.next_due IS NULL THEN now() ELSE s.next_due END,
+                           lease_owner = NULL, lease_until = NULL
+      FROM s WHERE ch.job_id = s.job_id AND ch.chunk_no = s.chunk_no AND ch.lease_owner = $5
+      RETURNING ch.state
+      """;
+
+  // Outcomes of a batch of sends, and the chunks' counters moved with them, in one statement.
+  private static final String APPLY = """
+      WITH v AS (
+        SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
+                             $8::bigint[], $9::bool[])
+                 AS v(job_id, seq, chunk_no, state, code, msg, mid, retry_ms, dup)
+      ), u AS (
+        UPDATE recipients r
+        SET state = v.state, last_code = v.code, last_message = v.msg, message_id = coalesce(v.mid, r.message_id),
+            next_attempt_at = CASE WHEN v.retry_ms IS NULL THEN NULL ELSE now() + v.retry_ms * interval '1 millisecond' END,
+            possible_duplicate = r.possible_duplicate OR v.dup, updated_at = now()
+        FROM v
+        WHERE r.job_id = v.job_id AND r.seq = v.seq AND r.state = 'sending'
+        RETURNING r.job_id, v.chunk_no, r.state
+      ), d AS (
+        SELECT job_id, chunk_no, count(*) AS n, count(*) FILTER (WHERE state = 'sent') AS st,
+               count(*) FILTER (WHERE state = 'deferred') AS df, count(*) FILTER (WHERE state = 'failed') AS f
+        FROM u GROUP BY job_id, chunk_no
+      )
+      UPDATE chunks c SET n_sending = greatest(c.n_sending - d.n, 0), n_sent = c.n_sent + d.st,
+                          n_deferred = c.n_deferred + d.df, n_failed = c.n_failed + d.f
+      FROM d WHERE c.job_id = d.job_id AND c.chunk_no = d.chunk_no
+      """;
+
+  private final Pool pool;
+
+  public DispatchStore(Pool pool) {
+    this.pool = pool;
+  }
+
+  /** Leases the fairest due chunk whose tenant's backend is not in {@code fullBackends}. */
+  public Future<Optional<Claim>> claim(String owner, long leaseMillis, Collection<UUID> fullBackends) {
+    return pool.preparedQuery(CLAIM)
+        .execute(Tuple.of(owner, leaseMillis, fullBackends.toArray(new UUID[0])))
+        .map(rows -> {
+          var it = rows.iterator();
+          if (!it.hasNext()) {
+            return Optional.empty();
+          }
+          Row r = it.next();
+          return Optional.of(new Claim(r.getUUID("job_id"), r.getInteger("chunk_no"), r.getInteger("first_seq"),
+              r.getInteger("end_seq"), r.getUUID("tenant_id"), r.getUUID("backend_id"), r.getInteger("backend_version")));
+        });
+  }
+
+  public Future<Optional<JobRow>> job(UUID jobId) {
+    return pool.preparedQuery("SELECT id, tenant_id, state, spec, chunk_size, created_at FROM jobs WHERE id = $1")
+        .execute(Tuple.of(jobId))
+        .map(rows -> {
+          var it = rows.iterator();
+          if (!it.hasNext()) {
+            return Optional.empty();
+          }
+          Row r = it.next();
+          return Optional.of(new JobRow(r.getUUID("id"), r.getUUID("tenant_id"), r.getString("state"),
+              (JsonObject) r.getValue("spec"), r.getInteger("chunk_size"), r.getOffsetDateTime("created_at")));
+        });
+  }
+
+  /** Marks the chunk's due recipients 'sending' and returns them; updates the chunk's counters. */
+  public Future<List<DueRecipient>> start(Claim c) {
+    return pool.withTransaction(conn -> conn.preparedQuery(START)
+        .execute(Tuple.of(c.jobId(), c.firstSeq(), c.endSeq()))
+        .compose(rows -> {
+          List<DueRecipient> out = new ArrayList<>(rows.size());
+          for (Row r : rows) {
+            Object vars = r.getValue("vars");
+            out.add(new DueRecipient(r.getInteger("seq"), r.getString("email"),
+                vars instanceof JsonObject j ? j : null, r.getInteger("attempts")));
+          }
+          out.sort((a, b) -> Integer.compare(a.seq(), b.seq()));
+          return conn.preparedQuery(RECOUNT).execute(refs(List.of(ref(c)))).map(out);
+        }));
+  }
+
+  public Future<Void> apply(List<Update> updates) {
+    int n = updates.size();
+    UUID[] job = new UUID[n];
+    Integer[] seq = new Integer[n];
+    Integer[] chunk = new Integer[n];
+    String[] state = new String[n];
+    Integer[] code = new Integer[n];
+    String[] msg = new String[n];
+    String[] mid = new String[n];
+    Long[] retry = new Long[n];
+    Boolean[] dup = new Boolean[n];
+    for (int i = 0; i < n; i++) {
+      Update u = updates.get(i);
+      job[i] = u.jobId();
+      seq[i] = u.seq();
+      chunk[i] = u.chunkNo();
+      state[i] = u.state();
+      code[i] = u.code();
+      msg[i] = u.message();
+      mid[i] = u.messageId();
+      retry[i] = u.retryInMillis();
+      dup[i] = u.possibleDuplicate();
+    }
+    return pool.preparedQuery(APPLY)
+        .execute(Tuple.tuple(List.of(job, seq, chunk, state, code, msg, mid, retry, dup)))
+        .mapEmpty();
+  }
+
+  /**
+   * Puts recipients that were marked 'sending' but never handed to the backend back to {@code toState}
+   * ('queued' on pause or shutdown, 'cancelled' on cancel), without counting the attempt.
+   */
+  public Future<Void> unstart(UUID jobId, int[] seqs, String toState) {
+    if (seqs.length == 0) {
+      return Future.succeededFuture();
+    }
+    Integer[] boxed = new Integer[seqs.length];
+    for (int i = 0; i < seqs.length; i++) {
+      boxed[i] = seqs[i];
+    }
+    return pool.preparedQuery("""
+            UPDATE recipients SET state = $3, attempts = greatest(attempts - 1, 0), updated_at = now()
+            WHERE job_id = $1 AND seq = ANY($2::int[]) AND state = 'sending'""")
+        .execute(Tuple.of(jobId, boxed, toState))
+        .mapEmpty();
+  }
+
+  /**
+   * Releases a chunk this owner holds. @return the chunk's new state ('done' or 'ready'), or empty if the lease
+   * had passed to another dispatcher
+   */
+  public Future<Optional<String>> finish(ChunkRef c, String owner) {
+    Tuple t = refs(List.of(c)).addString(owner);
+    return pool.preparedQuery(FINISH).execute(t).map(rows -> {
+      var it = rows.iterator();
+      return it.hasNext() ? Optional.of(it.next().getString(0)) : Optional.empty();
+    });
+  }
+
+  /** Marks the job completed if it runs and no chunk is open. @return true if it did */
+  public Future<Boolean> completeIfDone(UUID jobId) {
+    return pool.preparedQuery("""
+            UPDATE jobs SET state = 'completed', updated_at = now()
+            WHERE id = $1 AND state IN ('queued', 'running')
+              AND NOT EXISTS (SELECT 1 FROM chunks WHERE job_id = $1 AND state <> 'done')""")
+        .execute(Tuple.of(jobId)).map(r -> r.rowCount() == 1);
+  }
+
+  /** Extends the leases this owner still holds. @return the chunks whose lease it still holds */
+  public Future<List<ChunkRef>> renew(String owner, long leaseMillis, List<ChunkRef> chunks) {
+    if (chunks.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
+    UUID[] jobs = chunks.stream().map(ChunkRef::jobId).toArray(UUID[]::new);
+    Integer[] nos = chunks.stream().map(ChunkRef::chunkNo).toArray(Integer[]::new);
+    return pool.preparedQuery("""
+            UPDATE chunks c SET lease_until = now() + $2 * interval '1 millisecond'
+            FROM unnest($3::uuid[], $4::int[]) AS k(job_id, chunk_no)
+            WHERE c.job_id = k.job_id AND c.chunk_no = k.chunk_no AND c.lease_owner = $1 AND c.state = 'leased'
+            RETURNING c.job_id, c.chunk_no, c.first_seq, c.end_seq""")
+        .execute(Tuple.of(owner, leaseMillis, jobs, nos))
+        .map(rows -> {
+          List<ChunkRef> out = new ArrayList<>();
+          rows.forEach(r -> out.add(new ChunkRef(r.getUUID(0), r.getInteger(1), r.getInteger(2), r.getInteger(3))));
+          return out;
+        });
+  }
+
+  public Future<Map<UUID, String>> jobStates(Collection<UUID> jobIds) {
+    if (jobIds.isEmpty()) {
+      return Future.succeededFuture(Map.of());
+    }
+    return pool.preparedQuery("SELECT id, state FROM jobs WHERE id = ANY($1::uuid[])")
+        .execute(Tuple.of(jobIds.toArray(new UUID[0])))
+        .map(rows -> {
+          Map<UUID, String> out = new HashMap<>();
+          rows.forEach(r -> out.put(r.getUUID(0), r.getString(1)));
+          return out;
+        });
+  }
+
+  /**
+   * Chunks whose holder died while their job was paused or cancelled would never be claimed again (claims skip
+   * such jobs): put their recipients back to 'queued' (paused) or 'cancelled', and release them.
+   *
+   * @return how many chunks were released
+   */
+  public Future<Integer> reapAbandoned() {
+    return pool.withTransaction(conn -> conn.preparedQuery("""
+            WITH c AS (
+              SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq, j.state AS job_state
+              FROM chunks c JOIN jobs j ON j.id = c.job_id
+              WHERE c.state = 'leased' AND c.lease_until < now() AND j.state IN ('paused', 'cancelled')
+              LIMIT 100
+              FOR UPDATE OF c SKIP LOCKED
+            ), r AS (
+              UPDATE recipients r
+              SET state = CASE WHEN c.job_state = 'paused' THEN 'queued' ELSE 'cancelled' END, updated_at = now()
+              FROM c
+              WHERE r.job_id = c.job_id AND r.seq >= c.first_seq AND r.seq < c.end_seq
+                AND (r.state = 'sending' OR (c.job_state = 'cancelled' AND r.state IN ('queued', 'deferred')))
+              RETURNING r.job_id
+            )
+            UPDATE chunks ch
+            SET state = CASE WHEN c.job_state = 'paused' THEN 'ready' ELSE 'done' END,
+                lease_owner = NULL, lease_until = NULL, not_before = now()
+            FROM c WHERE ch.job_id = c.job_id AND ch.chunk_no = c.chunk_no
+            RETURNING ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, (SELECT count(*) FROM r) AS moved""")
+        .execute()
+        .compose(rows -> {
+          List<ChunkRef> refs = new ArrayList<>();
+          rows.forEach(r -> refs.add(new ChunkRef(r.getUUID(0), r.getInteger(1), r.getInteger(2), r.getInteger(3))));
+          if (refs.isEmpty()) {
+            return Future.succeededFuture(0);
+          }
+          return conn.preparedQuery(RECOUNT).execute(refs(refs)).map(refs.size());
+        }));
+  }
+
+  public static ChunkRef ref(Claim c) {
+    return new ChunkRef(c.jobId(), c.chunkNo(), c.firstSeq(), c.endSeq());
+  }
+
+  private static Tuple refs(List<ChunkRef> refs) {
+    return Tuple.of(
+        refs.stream().map(ChunkRef::jobId).toArray(UUID[]::new),
+        refs.stream().map(ChunkRef::chunkNo).toArray(Integer[]::new),
+        refs.stream().map(ChunkRef::firstSeq).toArray(Integer[]::new),
+        refs.stream().map(ChunkRef::endSeq).toArray(Integer[]::new));
+  }
+}

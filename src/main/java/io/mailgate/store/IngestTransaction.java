@@ -1,0 +1,88 @@
+package io.mailgate.store;
+
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Transaction;
+import io.vertx.sqlclient.Tuple;
+import java.util.UUID;
+
+/**
+ * One job's intake as a single transaction on one connection: recipient batches as they arrive, then the job,
+ * its chunks and its idempotency key, then COMMIT. Until the commit nothing is visible; a rollback leaves nothing.
+ */
+public final class IngestTransaction {
+
+  // unnest with ordinality: one statement per batch, seq numbers from the batch's offset
+  private static final String INSERT_RECIPIENTS = """
+      INSERT INTO recipients (job_id, seq, email, vars)
+      SELECT $1, $2 + u.i::int - 1, u.email, u.vars::jsonb
+      FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u(email, vars, i)
+      """;
+  private static final String INSERT_JOB = """
+      INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size) VALUES ($1, $2, $3, $4, $5)
+      """;
+  private static final String INSERT_CHUNKS = """
+      INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued)
+      SELECT $1, g, g * $2, LEAST((g + 1) * $2, $3), LEAST((g + 1) * $2, $3) - g * $2
+      FROM generate_series(0, ($3 - 1) / $2) AS g
+      """;
+  private static final String INSERT_IDEMPOTENCY = """
+      INSERT INTO idempotency_keys (tenant_id, key, request_hash, job_id) VALUES ($1, $2, $3, $4)
+      """;
+
+  private final SqlConnection conn;
+  private final Transaction tx;
+  private final UUID jobId;
+  private boolean finished;
+
+  private IngestTransaction(SqlConnection conn, Transaction tx, UUID jobId) {
+    this.conn = conn;
+    this.tx = tx;
+    this.jobId = jobId;
+  }
+
+  static Future<IngestTransaction> begin(io.vertx.sqlclient.Pool pool, UUID jobId) {
+    return pool.getConnection().compose(c -> c.begin()
+        .map(tx -> new IngestTransaction(c, tx, jobId))
+        .onFailure(e -> c.close()));
+  }
+
+  public UUID jobId() {
+    return jobId;
+  }
+
+  /** Inserts recipients {@code firstSeq ..} in one statement. */
+  public Future<Void> insertRecipients(int firstSeq, String[] emails, String[] varsJson) {
+    return conn.preparedQuery(INSERT_RECIPIENTS)
+        .execute(Tuple.of(jobId, firstSeq, emails, varsJson))
+        .mapEmpty();
+  }
+
+  /** Writes the job row, its chunks and its idempotency key, and commits. */
+  public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, String idempotencyKey, byte[] requestHash) {
+    Future<?> f = conn.preparedQuery(INSERT_JOB).execute(Tuple.of(jobId, tenantId, spec, recipients, chunkSize))
+        .compose(r -> conn.preparedQuery(INSERT_CHUNKS).execute(Tuple.of(jobId, chunkSize, recipients)));
+    if (idempotencyKey != null) {
+      f = f.compose(r -> conn.preparedQuery(INSERT_IDEMPOTENCY)
+          .execute(Tuple.of(tenantId, idempotencyKey, Buffer.buffer(requestHash), jobId)));
+    }
+    return f.compose(r -> tx.commit())
+        // a failed statement has already rolled the transaction back; either way the connection goes back
+        .onComplete(ar -> {
+          finished = true;
+          conn.close();
+        })
+        .mapEmpty();
+  }
+
+  /** Rolls back and returns the connection; safe to call more than once. */
+  public Future<Void> rollback() {
+    if (finished) {
+      return Future.succeededFuture();
+    }
+    finished = true;
+    return tx.rollback().transform(ar -> conn.close());
+  }
+}

@@ -1,0 +1,10 @@
+package io.mailgate.store;
+
+import java.time.OffsetDateTime;
+import java.util.UUID;
+
+/** A job as reported to its tenant: state, size, and its recipients counted by state. */
+public record JobRecord(UUID id, String state, int recipients, Counts counts, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+
+  public record Counts(long queued, long sending, long sent, long deferred, long failed, long cancelled) {}
+}
