@@ -31,6 +31,7 @@ final class Auth {
     return ctx -> {
       String token = bearer(ctx);
       if (token != null && ApiKeys.constantTimeEquals(token, adminToken)) {
+        continueIfExpected(ctx);
         ctx.next();
         return;
       }
@@ -64,10 +65,19 @@ final class Auth {
           ctx.fail(ApiException.unauthorized());
         } else {
           ctx.put(TENANT, ar.result().get());
+          continueIfExpected(ctx);
           ctx.next();
         }
       });
     };
+  }
+
+  /** {@code Expect: 100-continue} is answered only once the caller is known, so strangers never upload a body. */
+  private static void continueIfExpected(RoutingContext ctx) {
+    String expect = ctx.request().getHeader("Expect");
+    if (expect != null && expect.equalsIgnoreCase("100-continue") && !ctx.request().isEnded()) {
+      ctx.response().writeContinue();
+    }
   }
 
   private static void pause(RoutingContext ctx) {

@@ -201,6 +201,7 @@ public final class JobIntake {
       md.update((byte) '\n');
     });
     lines.endHandler(v -> p.tryComplete(md.digest()));
+    lines.resume();
     return p.future();
   }
 
@@ -266,6 +267,8 @@ public final class JobIntake {
         ended = true;
         maybeFinish();
       });
+      // the request was paused while the caller was authenticated: start reading
+      lines.resume();
       return result.future().recover(e -> hash != null && idempotencyKey != null
           ? raceLost(tenantId, idempotencyKey, hash, e)
           : Future.failedFuture(e));

@@ -2,6 +2,7 @@ package io.mailgate.job;
 
 import io.mailgate.message.Campaign;
 import io.mailgate.message.Mailbox;
+import io.mailgate.message.MimeComposer;
 import io.mailgate.message.Template;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -55,8 +56,8 @@ public record JobSpec(
   public Campaign compile(UUID jobId, UUID tenantId) {
     return new Campaign(jobId, tenantId, from, replyTo,
         Template.compile(subject, Template.Escaping.NONE, "subject"),
-        text == null ? null : Template.compile(text, Template.Escaping.NONE, "text"),
-        html == null ? null : Template.compile(html, Template.Escaping.HTML, "html"),
+        text == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(text), Template.Escaping.NONE, "text"),
+        html == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(html), Template.Escaping.HTML, "html"),
         headers, tags);
   }
 }

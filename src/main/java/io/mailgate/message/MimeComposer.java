@@ -1,9 +1,5 @@
 package io.mailgate.message;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.ZoneOffset;
@@ -12,99 +8,116 @@ import java.time.format.DateTimeFormatter;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Map;
-import org.eclipse.angus.mail.util.QPEncoderStream;
 
 /**
- * Writes one recipient's RFC 5322 message: headers, then a text, html or multipart/alternative body.
- * Every line ends in CRLF and no line is longer than 998 octets; plain ASCII bodies go out as 7bit,
- * anything else as quoted-printable. Dot-stuffing is the transport's job, after this.
+ * Writes one recipient's RFC 5322 message: headers, then a text, html or multipart/alternative body, into one
+ * byte array. Every line ends in CRLF (templates and values are normalised when rendered) and no line is longer
+ * than 998 octets: plain ASCII bodies go out as 7bit, anything else as quoted-printable. Dot-stuffing is left to
+ * SMTP, which is told whether any line starts with '.'.
  */
 public final class MimeComposer {
 
   private static final DateTimeFormatter DATE =
       DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.US);
-  private static final byte[] CRLF = {'\r', '\n'};
   private static final SecureRandom RANDOM = new SecureRandom();
+  /** Room left after the message, so a transport can append its terminator without copying. */
+  public static final int TAIL_ROOM = 8;
 
   private final Campaign campaign;
   private final String boundary;
-  private final String fromHeader;
-  private final String replyToHeader;
+  private final byte[] fixedHeaders;
+  private final boolean fixedHeadersDot;
+  private volatile String dateSecond = "";
+  private volatile String dateHeader = "";
 
   public MimeComposer(Campaign campaign) {
     this.campaign = campaign;
     byte[] r = new byte[12];
     RANDOM.nextBytes(r);
     this.boundary = "=_mg_" + HexFormat.of().formatHex(r);
-    this.fromHeader = fold("From", campaign.from().toHeader());
-    this.replyToHeader = campaign.replyTo() == null ? null : fold("Reply-To", campaign.replyTo().toHeader());
+    StringBuilder h = new StringBuilder();
+    h.append("From: ").append(campaign.from().toHeader()).append("\r\n");
+    if (campaign.replyTo() != null) {
+      h.append("Reply-To: ").append(campaign.replyTo().toHeader()).append("\r\n");
+    }
+    h.append("MIME-Version: 1.0\r\n");
+    for (Map.Entry<String, String> e : campaign.headers().entrySet()) {
+      h.append(e.getKey()).append(": ").append(HeaderValues.unstructured(e.getKey(), e.getValue())).append("\r\n");
+    }
+    String fixed = h.toString();
+    this.fixedHeaders = fixed.getBytes(StandardCharsets.US_ASCII);
+    this.fixedHeadersDot = fixed.startsWith(".") || fixed.contains("\n.");
   }
 
   /** The whole message for one recipient, CRLF line endings, not dot-stuffed. */
-  public byte[] compose(int seq, EmailAddress to, Map<String, Object> vars) {
+  public ComposedMessage compose(int seq, EmailAddress to, Map<String, Object> vars) {
     String subject = campaign.renderSubject(vars);
-    String text = campaign.text() == null ? null : campaign.text().render(vars);
-    String html = campaign.html() == null ? null : campaign.html().render(vars);
-    int estimate = 1024 + (text == null ? 0 : text.length() * 11 / 10) + (html == null ? 0 : html.length() * 11 / 10);
-    Out out = new Out(estimate);
-    out.header("Date", ZonedDateTime.now(ZoneOffset.UTC).format(DATE));
-    out.line(fromHeader);
-    out.header("To", to.value());
-    if (replyToHeader != null) {
-      out.line(replyToHeader);
-    }
-    out.line(fold("Subject", HeaderValues.unstructured("Subject", subject)));
-    out.header("Message-ID", campaign.messageId(seq));
-    out.header("MIME-Version", "1.0");
-    for (Map.Entry<String, String> h : campaign.headers().entrySet()) {
-      out.line(fold(h.getKey(), HeaderValues.unstructured(h.getKey(), h.getValue())));
-    }
+    String text = campaign.text() == null ? null : normalizeLineBreaks(campaign.text().render(vars));
+    String html = campaign.html() == null ? null : normalizeLineBreaks(campaign.html().render(vars));
+    Out out = new Out(2048 + (text == null ? 0 : text.length() * 12 / 10) + (html == null ? 0 : html.length() * 12 / 10));
+    out.ascii("Date: ").ascii(date()).crlf();
+    out.bytes(fixedHeaders, fixedHeaders.length);
+    out.dotAtLineStart = fixedHeadersDot;
+    out.ascii("To: ").ascii(to.value()).crlf();
+    out.ascii("Subject: ").ascii(HeaderValues.unstructured("Subject", subject)).crlf();
+    out.ascii("Message-ID: ").ascii(campaign.messageId(seq)).crlf();
     if (text != null && html != null) {
-      out.header("Content-Type", "multipart/alternative; boundary=\"" + boundary + "\"");
-      out.line("");
-      out.line("--" + boundary);
+      out.ascii("Content-Type: multipart/alternative; boundary=\"").ascii(boundary).ascii("\"").crlf();
+      out.crlf();
+      out.ascii("--").ascii(boundary).crlf();
       part(out, "text/plain", text);
-      out.line("--" + boundary);
+      out.ascii("--").ascii(boundary).crlf();
       part(out, "text/html", html);
-      out.line("--" + boundary + "--");
+      out.ascii("--").ascii(boundary).ascii("--").crlf();
     } else if (html != null) {
       part(out, "text/html", html);
     } else {
       part(out, "text/plain", text == null ? "" : text);
     }
-    return out.toByteArray();
+    return new ComposedMessage(out.buf, out.len, out.dotAtLineStart);
   }
 
-  private static String fold(String name, String value) {
-    return name + ": " + value;
+  private String date() {
+    // formatting costs more than the rest of the headers; the Date changes once a second
+    long now = System.currentTimeMillis() / 1000;
+    String key = Long.toString(now);
+    if (!key.equals(dateSecond)) {
+      dateHeader = ZonedDateTime.now(ZoneOffset.UTC).format(DATE);
+      dateSecond = key;
+    }
+    return dateHeader;
   }
 
   private static void part(Out out, String type, String body) {
-    String normalized = normalizeLineBreaks(body);
-    boolean sevenBit = isSevenBitSafe(normalized);
-    out.header("Content-Type", type + "; charset=UTF-8");
-    out.header("Content-Transfer-Encoding", sevenBit ? "7bit" : "quoted-printable");
-    out.line("");
-    byte[] bytes = normalized.getBytes(sevenBit ? StandardCharsets.US_ASCII : StandardCharsets.UTF_8);
+    boolean sevenBit = isSevenBitSafe(body);
+    out.ascii("Content-Type: ").ascii(type).ascii("; charset=UTF-8").crlf();
+    out.ascii("Content-Transfer-Encoding: ").ascii(sevenBit ? "7bit" : "quoted-printable").crlf();
+    out.crlf();
     if (sevenBit) {
-      out.write(bytes);
-    } else {
-      try (QPEncoderStream qp = new QPEncoderStream(out)) {
-        qp.write(bytes);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
+      if (body.startsWith(".") || body.contains("\n.")) {
+        out.dotAtLineStart = true;
       }
+      out.ascii(body);
+    } else {
+      byte[] utf8 = body.getBytes(StandardCharsets.UTF_8);
+      out.ensure(QuotedPrintable.maxEncodedLength(utf8.length));
+      out.len = QuotedPrintable.encode(utf8, utf8.length, out.buf, out.len);
     }
     if (!out.endsWithCrlf()) {
-      out.write(CRLF);
+      out.crlf();
     }
   }
 
   /** Bare CR, bare LF and CRLF all become CRLF: no bare line ending can reach the wire (SMTP smuggling). */
   public static String normalizeLineBreaks(String s) {
+    int cr = s.indexOf('\r');
+    int lf = s.indexOf('\n');
+    if (cr < 0 && lf < 0) {
+      return s;
+    }
     int n = s.length();
     boolean clean = true;
-    for (int i = 0; i < n; i++) {
+    for (int i = Math.min(cr < 0 ? n : cr, lf < 0 ? n : lf); i < n; i++) {
       char c = s.charAt(i);
       if (c == '\r' ? i + 1 >= n || s.charAt(i + 1) != '\n' : c == '\n' && (i == 0 || s.charAt(i - 1) != '\r')) {
         clean = false;
@@ -115,26 +128,24 @@ public final class MimeComposer {
       return s;
     }
     StringBuilder b = new StringBuilder(n + 64);
+    int from = 0;
     for (int i = 0; i < n; i++) {
       char c = s.charAt(i);
-      if (c == '\r') {
-        b.append("\r\n");
-        if (i + 1 < n && s.charAt(i + 1) == '\n') {
+      if (c == '\r' || c == '\n') {
+        b.append(s, from, i).append("\r\n");
+        if (c == '\r' && i + 1 < n && s.charAt(i + 1) == '\n') {
           i++;
         }
-      } else if (c == '\n') {
-        b.append("\r\n");
-      } else {
-        b.append(c);
+        from = i + 1;
       }
     }
-    return b.toString();
+    return b.append(s, from, n).toString();
   }
 
   /** ASCII without NUL and with no line over 998 characters: can go as 7bit without encoding. */
   static boolean isSevenBitSafe(String s) {
     int lineLen = 0;
-    for (int i = 0; i < s.length(); i++) {
+    for (int i = 0, n = s.length(); i < n; i++) {
       char c = s.charAt(i);
       if (c > 127 || c == 0) {
         return false;
@@ -148,62 +159,42 @@ public final class MimeComposer {
     return true;
   }
 
-  /** An unsynchronised byte sink. */
-  private static final class Out extends OutputStream {
-    private byte[] buf;
-    private int len;
+  /** An unsynchronised byte sink with room for a transport's terminator at the end. */
+  private static final class Out {
+    byte[] buf;
+    int len;
+    boolean dotAtLineStart;
 
     Out(int capacity) {
-      buf = new byte[capacity];
+      buf = new byte[capacity + TAIL_ROOM];
     }
 
-    void header(String name, String value) {
-      line(name + ": " + value);
-    }
-
-    void line(String s) {
+    @SuppressWarnings("deprecation") // the fastest copy of a string known to be ASCII
+    Out ascii(String s) {
       int n = s.length();
-      ensure(n + 2);
-      for (int i = 0; i < n; i++) {
-        char c = s.charAt(i);
-        if (c >= 128) {
-          // header values are ASCII after RFC 2047 encoding; keep any stray character intact anyway
-          len -= i;
-          byte[] b = s.getBytes(StandardCharsets.UTF_8);
-          write(b, 0, b.length);
-          ensure(2);
-          break;
-        }
-        buf[len++] = (byte) c;
-      }
+      ensure(n);
+      // header values are ASCII after RFC 2047 encoding and 7bit bodies are ASCII by the check above
+      s.getBytes(0, n, buf, len);
+      len += n;
+      return this;
+    }
+
+    Out crlf() {
+      ensure(2);
       buf[len++] = '\r';
       buf[len++] = '\n';
+      return this;
     }
 
-    @Override
-    public void write(int b) {
-      ensure(1);
-      buf[len++] = (byte) b;
-    }
-
-    @Override
-    public void write(byte[] b) {
-      write(b, 0, b.length);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int n) {
+    void bytes(byte[] b, int n) {
       ensure(n);
-      System.arraycopy(b, off, buf, len, n);
+      System.arraycopy(b, 0, buf, len, n);
       len += n;
     }
 
-    @Override
-    public void close() {}
-
-    private void ensure(int extra) {
-      if (len + extra > buf.length) {
-        byte[] nb = new byte[Math.max(buf.length * 2, len + extra)];
+    void ensure(int extra) {
+      if (len + extra + TAIL_ROOM > buf.length) {
+        byte[] nb = new byte[Math.max(buf.length * 2, len + extra + TAIL_ROOM)];
         System.arraycopy(buf, 0, nb, 0, len);
         buf = nb;
       }
@@ -211,12 +202,6 @@ public final class MimeComposer {
 
     boolean endsWithCrlf() {
       return len >= 2 && buf[len - 2] == '\r' && buf[len - 1] == '\n';
-    }
-
-    byte[] toByteArray() {
-      byte[] r = new byte[len];
-      System.arraycopy(buf, 0, r, 0, len);
-      return r;
     }
   }
 }

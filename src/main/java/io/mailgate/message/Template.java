@@ -71,11 +71,13 @@ public final class Template {
     }) {
       @Override
       public void encode(String value, Writer writer) {
+        // values get the template's line endings (CRLF), so a rendered body needs no second pass
+        String v = MimeComposer.normalizeLineBreaks(value);
         if (html) {
-          super.encode(value, writer);
+          super.encode(v, writer);
         } else {
           try {
-            writer.write(value);
+            writer.write(v);
           } catch (IOException e) {
             throw new UncheckedIOException(e);
           }

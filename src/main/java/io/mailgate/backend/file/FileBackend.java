@@ -4,6 +4,7 @@ import io.mailgate.backend.Delivery;
 import io.mailgate.backend.MailBackend;
 import io.mailgate.backend.Outcome;
 import io.mailgate.backend.PerRecipientSender;
+import io.mailgate.message.ComposedMessage;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -28,9 +29,9 @@ final class FileBackend implements MailBackend {
     String jobDir = dir.resolve(delivery.campaign().jobId().toString()).toString();
     return vertx.fileSystem().mkdirs(jobDir)
         .compose(v -> PerRecipientSender.run(delivery, window, r -> {
-          byte[] msg = delivery.composer().compose(r.seq(), r.email(), r.vars());
+          ComposedMessage msg = delivery.composer().compose(r.seq(), r.email(), r.vars());
           String file = jobDir + "/" + r.seq() + ".eml";
-          return vertx.fileSystem().writeFile(file, Buffer.buffer(msg))
+          return vertx.fileSystem().writeFile(file, Buffer.buffer().appendBytes(msg.data(), 0, msg.length()))
               .<Outcome>map(x -> new Outcome.Sent(delivery.campaign().messageId(r.seq()), null, "written to file"))
               .recover(e -> Future.succeededFuture(new Outcome.Temporary(null, "cannot write file: " + e.getMessage())));
         }))
