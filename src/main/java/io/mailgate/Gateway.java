@@ -39,12 +39,17 @@ public final class Gateway {
   private final Pool pool;
   private final List<HttpVerticle> http;
   private final AdminService admin;
+  private final List<String> httpDeployments;
+  private final List<String> workDeployments;
 
-  private Gateway(Vertx vertx, Pool pool, List<HttpVerticle> http, AdminService admin) {
+  private Gateway(Vertx vertx, Pool pool, List<HttpVerticle> http, AdminService admin, List<String> httpDeployments,
+                  List<String> workDeployments) {
     this.vertx = vertx;
     this.pool = pool;
     this.http = http;
     this.admin = admin;
+    this.httpDeployments = httpDeployments;
+    this.workDeployments = workDeployments;
   }
 
   public static Future<Gateway> start(GatewayConfig config, DbTarget db, String adminToken, SecretBox secrets) {
@@ -72,20 +77,24 @@ public final class Gateway {
     JobService jobs = new JobService(jobStore);
 
     List<HttpVerticle> verticles = new ArrayList<>();
+    List<String> httpIds = new ArrayList<>();
+    List<String> workIds = new ArrayList<>();
     Future<?> deployed = Future.succeededFuture();
     if (config.dispatch().enabled()) {
       Dispatcher d = new Dispatcher(dispatchStore, backends, secrets, types, config.dispatch(),
           new RetryPolicy(config.retry()), metrics, config.nodeId());
       dispatcher.set(d);
-      deployed = vertx.deployVerticle(d);
+      deployed = vertx.deployVerticle(d).onSuccess(workIds::add);
     }
-    deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval())));
+    deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
+        .onSuccess(workIds::add));
     for (int i = 0; i < config.http().instances(); i++) {
       HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics);
       verticles.add(v);
-      deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP)));
+      deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
+          .onSuccess(httpIds::add));
     }
-    Gateway g = new Gateway(vertx, pool, verticles, admin);
+    Gateway g = new Gateway(vertx, pool, verticles, admin, httpIds, workIds);
     // on failure the caller closes the Vert.x instance (closing it here would complete this future on a dead loop)
     return deployed.map(x -> g);
   }
@@ -106,9 +115,20 @@ public final class Gateway {
     return admin;
   }
 
-  /** Graceful: the dispatcher releases its chunks, then the servers and the pool close. */
+  /**
+   * Graceful, in order: the HTTP servers stop taking requests, the dispatcher finishes or releases its chunks
+   * (it still needs the database), then the pool and the event loops close.
+   */
   public Future<Void> stop() {
-    return vertx.close();
+    return undeploy(httpDeployments)
+        .compose(v -> undeploy(workDeployments))
+        .transform(ar -> vertx.close());
+  }
+
+  private Future<Void> undeploy(List<String> ids) {
+    List<Future<Void>> all = new ArrayList<>();
+    ids.forEach(id -> all.add(vertx.undeploy(id)));
+    return Future.join(all).mapEmpty();
   }
 
   /** Blocks until {@link #stop()} finishes, for shutdown hooks and tests (never on an event loop). */
