@@ -2,6 +2,7 @@ package io.mailgate.backend;
 
 import io.mailgate.message.Campaign;
 import io.mailgate.message.MimeComposer;
+import io.vertx.core.Future;
 import java.util.List;
 
 /**
@@ -18,6 +19,14 @@ public interface Delivery {
   List<OutboundRecipient> recipients();
 
   boolean stopped();
+
+  /**
+   * Completes when the dispatcher can take more outcomes. Backends wait on it before starting a send, which bounds
+   * the outcomes not yet written to the database, and so the sends repeated after a crash.
+   */
+  default Future<Void> ready() {
+    return Future.succeededFuture();
+  }
 
   /** The outcome of one recipient, and how long the backend took for it (for a batch call: the call's time). */
   void report(OutboundRecipient recipient, Outcome outcome, long latencyNanos);

@@ -18,6 +18,7 @@ public final class PerRecipientSender {
   private final Promise<Void> done = Promise.promise();
   private int inFlight;
   private boolean filling;
+  private boolean waiting;
 
   private PerRecipientSender(Delivery delivery, int window, Function<OutboundRecipient, Future<Outcome>> send) {
     this.delivery = delivery;
@@ -42,13 +43,23 @@ public final class PerRecipientSender {
     } finally {
       filling = false;
     }
-    if (inFlight == 0 && (!next.hasNext() || delivery.stopped())) {
+    if (inFlight == 0 && !waiting && (!next.hasNext() || delivery.stopped())) {
       done.tryComplete();
     }
   }
 
   private void loop() {
-    while (inFlight < window && next.hasNext() && !delivery.stopped()) {
+    while (!waiting && inFlight < window && next.hasNext() && !delivery.stopped()) {
+      Future<Void> ready = delivery.ready();
+      if (!ready.isComplete()) {
+        // the dispatcher's unwritten outcomes are at their bound: start nothing until they are written
+        waiting = true;
+        ready.onComplete(ar -> {
+          waiting = false;
+          fill();
+        });
+        return;
+      }
       OutboundRecipient r = next.next();
       inFlight++;
       long start = System.nanoTime();

@@ -65,6 +65,11 @@ final class ChunkRun implements Delivery {
     return stop != null;
   }
 
+  @Override
+  public Future<Void> ready() {
+    return writer.ready();
+  }
+
   Stop stopReason() {
     return stop;
   }

@@ -27,6 +27,7 @@ final class StateWriter {
   private final long intervalMs;
   private List<Update> pending = new ArrayList<>();
   private Promise<Void> pendingDone = Promise.promise();
+  private Promise<Void> room;
   private boolean writing;
   private long timer = -1;
 
@@ -55,6 +56,20 @@ final class StateWriter {
     return pending.size();
   }
 
+  /**
+   * Completes once fewer than {@code batchSize} outcomes wait to be written. With one batch being written and at
+   * most one waiting, the outcomes a crash can lose stay below {@code 2 × batchSize} plus the sends in flight.
+   */
+  Future<Void> ready() {
+    if (pending.size() < batchSize) {
+      return Future.succeededFuture();
+    }
+    if (room == null) {
+      room = Promise.promise();
+    }
+    return room.future();
+  }
+
   /** Writes what is buffered now (at shutdown, or when a window ends). */
   Future<Void> flush() {
     if (pending.isEmpty()) {
@@ -73,6 +88,11 @@ final class StateWriter {
     pending = new ArrayList<>();
     pendingDone = Promise.promise();
     writing = true;
+    if (room != null) {
+      Promise<Void> r = room;
+      room = null;
+      r.complete();
+    }
     write(batch, done);
     return done.future();
   }

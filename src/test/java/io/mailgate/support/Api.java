@@ -177,7 +177,7 @@ public final class Api implements AutoCloseable {
     }
   }
 
-  static void sleep(long ms) {
+  public static void sleep(long ms) {
     try {
       Thread.sleep(ms);
     } catch (InterruptedException e) {

@@ -33,6 +33,8 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   private final ConcurrentLinkedQueue<Received> received = new ConcurrentLinkedQueue<>();
   private final AtomicInteger connections = new AtomicInteger();
   private final AtomicInteger transactions = new AtomicInteger();
+  private final AtomicInteger tlsSessions = new AtomicInteger();
+  private final AtomicInteger tlsTransactions = new AtomicInteger();
   private volatile Function<String, String> rcptReply = rcpt -> "250 2.1.5 ok";
   private volatile BiFunction<Integer, String, String> dataReply = (n, data) -> "250 2.0.0 queued as " + n;
   private volatile boolean pipelining = true;
@@ -124,6 +126,16 @@ public final class ScriptedSmtpServer implements AutoCloseable {
     return transactions.get();
   }
 
+  /** How many sessions completed a STARTTLS handshake. */
+  public int tlsSessions() {
+    return tlsSessions.get();
+  }
+
+  /** How many of the {@link #transactions()} were received over TLS. */
+  public int tlsTransactions() {
+    return tlsTransactions.get();
+  }
+
   @Override
   public void close() {
     stop();
@@ -145,6 +157,7 @@ public final class ScriptedSmtpServer implements AutoCloseable {
     private boolean authLogin;
     private String loginUser;
     private int authStep;
+    private boolean tls;
 
     Session(NetSocket socket) {
       this.socket = socket;
@@ -192,7 +205,13 @@ public final class ScriptedSmtpServer implements AutoCloseable {
         reply("250 scripted.test");
       } else if (upper.equals("STARTTLS")) {
         reply("220 2.0.0 ready to start TLS");
-        socket.upgradeToSsl();
+        // RFC 3207: nothing said before the handshake counts; the client starts over with EHLO
+        mailFrom = null;
+        rcpts.clear();
+        socket.upgradeToSsl().onSuccess(v -> {
+          tls = true;
+          tlsSessions.incrementAndGet();
+        });
       } else if (upper.startsWith("AUTH PLAIN ")) {
         String[] parts = new String(Base64.getDecoder().decode(line.substring(11).trim()), StandardCharsets.UTF_8).split("\0");
         boolean ok = parts.length == 3 && parts[1].equals(user) && parts[2].equals(password);
@@ -250,6 +269,9 @@ public final class ScriptedSmtpServer implements AutoCloseable {
       byte[] bytes = raw.getBytes();
       String data = unstuff(new String(bytes, 0, bytes.length - 3, StandardCharsets.UTF_8));
       int n = transactions.incrementAndGet();
+      if (tls) {
+        tlsTransactions.incrementAndGet();
+      }
       String r = dataReply.apply(n, data);
       if (r.startsWith("2")) {
         received.add(new Received(mailFrom, List.copyOf(rcpts), data, bytes));
