@@ -16,8 +16,10 @@ import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
 
 /**
  * Starts the gateway: the database (embedded unless MAILGATE_DB_URL names one), migrations, credentials, then
@@ -69,7 +71,11 @@ public final class Main {
 
     Gateway gateway = await(Gateway.start(config, db, admin.value(), secrets));
     EmbeddedDatabase pg = embedded;
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    AtomicBoolean stopping = new AtomicBoolean();
+    Runnable shutdown = () -> {
+      if (!stopping.compareAndSet(false, true)) {
+        return;
+      }
       LOG.atInfo().log("shutting down");
       try {
         gateway.stopAndWait(config.dispatch().shutdownGrace().toSeconds() + 15);
@@ -83,7 +89,21 @@ public final class Main {
           LOG.atWarn().addKeyValue("error", e.getMessage()).log("stopping embedded PostgreSQL failed");
         }
       }
-    }, "mailgate-shutdown"));
+      LOG.atInfo().log("stopped");
+    };
+    // SIGTERM and SIGINT are handled here rather than in a shutdown hook: hooks run concurrently, and the embedded
+    // database's own hook would stop PostgreSQL while the dispatcher still releases its chunks
+    for (String name : new String[] {"TERM", "INT"}) {
+      try {
+        Signal.handle(new Signal(name), sig -> new Thread(() -> {
+          shutdown.run();
+          System.exit(0);
+        }, "mailgate-shutdown").start());
+      } catch (IllegalArgumentException e) {
+        LOG.atDebug().addKeyValue("signal", name).log("signal not available; relying on the shutdown hook");
+      }
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(shutdown, "mailgate-shutdown-hook"));
 
     int port = gateway.httpPort();
     LOG.atInfo().addKeyValue("port", port).addKeyValue("node", config.nodeId()).log("mailgate started");

@@ -26,7 +26,10 @@ public final class GatewayProcess implements AutoCloseable {
     this.log = log;
   }
 
-  /** Starts Main against {@code db} with the test settings plus {@code overrides}, and waits until /health answers. */
+  /**
+   * Starts Main against {@code db} (or, if null, its own embedded database in MAILGATE_DATA_DIR) with the test
+   * settings plus {@code overrides}, and waits until /health answers.
+   */
   public static GatewayProcess start(DbTarget db, Map<String, String> overrides) throws Exception {
     Map<String, String> env = TestGateway.env(overrides);
     int port = Integer.parseInt(env.get("MAILGATE_HTTP_PORT"));
@@ -38,9 +41,11 @@ public final class GatewayProcess implements AutoCloseable {
     cmd.add("io.mailgate.Main");
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);
-    pb.environment().put("MAILGATE_DB_URL", "postgresql://" + db.user()
-        + (db.password() == null || db.password().isEmpty() ? "" : ":" + db.password())
-        + "@" + db.host() + ":" + db.port() + "/" + db.database());
+    if (db != null) {
+      pb.environment().put("MAILGATE_DB_URL", "postgresql://" + db.user()
+          + (db.password() == null || db.password().isEmpty() ? "" : ":" + db.password())
+          + "@" + db.host() + ":" + db.port() + "/" + db.database());
+    }
     pb.environment().put("MAILGATE_ADMIN_TOKEN", TestGateway.ADMIN_TOKEN);
     pb.environment().put("MAILGATE_SECRET_KEY", TestGateway.SECRET_KEY);
     Path log = Files.createTempFile("mailgate-process", ".log");
