@@ -79,9 +79,9 @@ public record GatewayConfig(
             s.integer("MAILGATE_HTTP_INSTANCES", cores, 1, 64)),
         new LimitsConfig(
             s.bytes("MAILGATE_MAX_JSON_BODY", 16L * 1024 * 1024),
-            (int) s.bytes("MAILGATE_MAX_NDJSON_LINE", 64 * 1024),
+            (int) s.bytes("MAILGATE_MAX_NDJSON_LINE", 64 * 1024, Integer.MAX_VALUE),
             s.integer("MAILGATE_MAX_RECIPIENTS", 10_000_000, 1, Integer.MAX_VALUE - 1),
-            (int) s.bytes("MAILGATE_MAX_TEMPLATE_BYTES", 1024 * 1024),
+            (int) s.bytes("MAILGATE_MAX_TEMPLATE_BYTES", 1024 * 1024, Integer.MAX_VALUE),
             s.integer("MAILGATE_MAX_SUBJECT_CHARS", 998, 1, 10_000),
             s.integer("MAILGATE_MAX_HEADERS", 50, 0, 1000),
             s.integer("MAILGATE_MAX_HEADER_VALUE_CHARS", 998, 1, 10_000),

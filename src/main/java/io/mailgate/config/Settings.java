@@ -65,18 +65,27 @@ public final class Settings {
     if (!m.matches()) {
       throw new ConfigException(name + " must be a duration such as 250ms, 30s, 5m, 8h or 5d, got '" + v + "'");
     }
-    long n = Long.parseLong(m.group(1));
-    return switch (m.group(2)) {
-      case "ms" -> Duration.ofMillis(n);
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      case "h" -> Duration.ofHours(n);
-      default -> Duration.ofDays(n);
-    };
+    try {
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        default -> Duration.ofDays(n);
+      };
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new ConfigException(name + " is too large, got '" + v + "'");
+    }
   }
 
   /** Byte sizes: {@code 1048576}, {@code 64kb}, {@code 16mb}, {@code 1gb}. */
   public long bytes(String name, long defaultValue) {
+    return bytes(name, defaultValue, Long.MAX_VALUE);
+  }
+
+  /** A size that must fit {@code max}, e.g. {@code Integer.MAX_VALUE} for a setting held in an int. */
+  public long bytes(String name, long defaultValue, long max) {
     String v = string(name, null);
     if (v == null) {
       return defaultValue;
@@ -85,13 +94,22 @@ public final class Settings {
     if (!m.matches()) {
       throw new ConfigException(name + " must be a size such as 65536, 64kb or 16mb, got '" + v + "'");
     }
-    long n = Long.parseLong(m.group(1));
     String unit = m.group(2) == null ? "b" : m.group(2);
-    return switch (unit) {
-      case "b" -> n;
-      case "kb", "k", "kib" -> n * 1024;
-      case "mb", "m", "mib" -> n * 1024 * 1024;
-      default -> n * 1024 * 1024 * 1024;
-    };
+    long size;
+    try {
+      long n = Long.parseLong(m.group(1));
+      size = switch (unit) {
+        case "b" -> n;
+        case "kb", "k", "kib" -> Math.multiplyExact(n, 1024L);
+        case "mb", "m", "mib" -> Math.multiplyExact(n, 1024L * 1024);
+        default -> Math.multiplyExact(n, 1024L * 1024 * 1024);
+      };
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new ConfigException(name + " is too large, got '" + v + "'");
+    }
+    if (size > max) {
+      throw new ConfigException(name + " must be at most " + max + " bytes, got '" + v + "'");
+    }
+    return size;
   }
 }

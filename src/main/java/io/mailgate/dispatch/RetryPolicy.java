@@ -7,7 +7,7 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * When to try a temporarily failed recipient again: {@code base * 2^(attempt-1)}, capped at {@code maxDelay},
- * spread by ±{@code jitter} so retries of one outage do not arrive together, never sooner than the backend's
+ * shortened by up to {@code jitter} so retries of one outage do not arrive together, never sooner than the backend's
  * Retry-After. Gives up after {@code maxAttempts} or once the job is older than {@code maxAge}.
  */
 public final class RetryPolicy {
@@ -42,7 +42,8 @@ public final class RetryPolicy {
   Duration backoff(int attempt) {
     double base = config.baseDelay().toMillis() * Math.pow(2, Math.max(0, attempt - 1));
     double capped = Math.min(base, config.maxDelay().toMillis());
-    double spread = 1 + config.jitter() * (2 * ThreadLocalRandom.current().nextDouble() - 1);
+    // jitter only shortens, so maxDelay stays a true cap and retries of one outage still spread out
+    double spread = 1 - config.jitter() * ThreadLocalRandom.current().nextDouble();
     return Duration.ofMillis(Math.max(1, Math.round(capped * spread)));
   }
 }

@@ -32,7 +32,9 @@ public final class HeaderValues {
   /** An unstructured header value (Subject, custom headers), encoded if needed and folded to 78 columns. */
   public static String unstructured(String headerName, String value) {
     String encoded = value;
-    if (!isPlainAscii(value)) {
+    if (isPlainAscii(value) && longestWord(value) > 998 - headerName.length() - 2) {
+      encoded = encodedWords(value);
+    } else if (!isPlainAscii(value)) {
       try {
         encoded = MimeUtility.encodeText(value, "UTF-8", "B");
       } catch (UnsupportedEncodingException e) {
@@ -40,6 +42,28 @@ public final class HeaderValues {
       }
     }
     return MimeUtility.fold(headerName.length() + 2, encoded);
+  }
+
+  private static int longestWord(String s) {
+    int longest = 0;
+    int run = 0;
+    for (int i = 0; i < s.length(); i++) {
+      run = s.charAt(i) == ' ' || s.charAt(i) == '\t' ? 0 : run + 1;
+      longest = Math.max(longest, run);
+    }
+    return longest;
+  }
+
+  /** RFC 2047 B words of at most 45 bytes each (72 characters), for a value that folding cannot break. */
+  private static String encodedWords(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length(); i += 45) {
+      String chunk = s.substring(i, Math.min(s.length(), i + 45));
+      b.append(b.length() == 0 ? "" : " ").append("=?UTF-8?B?")
+          .append(java.util.Base64.getEncoder().encodeToString(chunk.getBytes(java.nio.charset.StandardCharsets.US_ASCII)))
+          .append("?=");
+    }
+    return b.toString();
   }
 
   /** A display name: quoted when it has specials, encoded when it is not ASCII. */

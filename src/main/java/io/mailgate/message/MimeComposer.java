@@ -1,5 +1,6 @@
 package io.mailgate.message;
 
+import jakarta.mail.internet.MimeUtility;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.ZoneOffset;
@@ -36,9 +37,9 @@ public final class MimeComposer {
     RANDOM.nextBytes(r);
     this.boundary = "=_mg_" + HexFormat.of().formatHex(r);
     StringBuilder h = new StringBuilder();
-    h.append("From: ").append(campaign.from().toHeader()).append("\r\n");
+    h.append("From: ").append(MimeUtility.fold(6, campaign.from().toHeader())).append("\r\n");
     if (campaign.replyTo() != null) {
-      h.append("Reply-To: ").append(campaign.replyTo().toHeader()).append("\r\n");
+      h.append("Reply-To: ").append(MimeUtility.fold(10, campaign.replyTo().toHeader())).append("\r\n");
     }
     h.append("MIME-Version: 1.0\r\n");
     for (Map.Entry<String, String> e : campaign.headers().entrySet()) {

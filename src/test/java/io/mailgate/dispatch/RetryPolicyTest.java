@@ -49,7 +49,7 @@ class RetryPolicyTest {
   }
 
   @Test
-  void jitterStaysWithinHalfOfTheNominalDelayAndActuallySpreads() {
+  void jitterOnlyShortensByUpToHalfAndActuallySpreads() {
     RetryPolicy jittered = policy(0.5);
     for (int attempt = 1; attempt <= 12; attempt++) {
       long nominal = EXACT.backoff(attempt).toMillis();
@@ -57,12 +57,12 @@ class RetryPolicyTest {
       long max = 0;
       for (int i = 0; i < 1000; i++) {
         long d = jittered.backoff(attempt).toMillis();
-        assertTrue(d >= nominal / 2 && d <= nominal * 3 / 2, "attempt " + attempt + ": " + d + " ms for nominal " + nominal);
+        assertTrue(d >= nominal / 2 && d <= nominal, "attempt " + attempt + ": " + d + " ms for nominal " + nominal);
         min = Math.min(min, d);
         max = Math.max(max, d);
       }
-      // 1000 uniform draws all within 10% of nominal on one side: probability 0.6^1000
-      assertTrue(min < nominal * 0.9 && max > nominal * 1.1, "attempt " + attempt + " spread " + min + ".." + max);
+      // 1000 uniform draws all in one half of [nominal/2, nominal]: probability 2 * 0.5^1000
+      assertTrue(min < nominal * 0.7 && max > nominal * 0.8, "attempt " + attempt + " spread " + min + ".." + max);
     }
   }
 
@@ -73,7 +73,7 @@ class RetryPolicyTest {
     RetryPolicy p = new RetryPolicy(defaults);
     for (int i = 0; i < 200; i++) {
       long d = p.backoff(1).toMillis();
-      assertTrue(d >= 30_000 && d <= 90_000, d + " ms");
+      assertTrue(d >= 30_000 && d <= 60_000, d + " ms");
     }
   }
 

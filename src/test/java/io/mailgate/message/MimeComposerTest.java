@@ -18,6 +18,7 @@ import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeMessage;
 import jakarta.mail.internet.MimeMultipart;
 import jakarta.mail.internet.MimePart;
+import jakarta.mail.internet.MimeUtility;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -346,7 +347,7 @@ class MimeComposerTest {
     String value = "h".repeat(998);
     ComposedMessage m = compose(job().put("text", "x").put("headers", new JsonObject().put("X-Long", value)), Map.of());
     assertWireSafe(m);
-    assertEquals(value, header(parse(m), "X-Long").replaceAll("\r\n", ""));
+    assertEquals(value, MimeUtility.decodeText(MimeUtility.unfold(header(parse(m), "X-Long"))));
   }
 
   @Test

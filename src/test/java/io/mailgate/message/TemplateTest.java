@@ -1,6 +1,7 @@
 package io.mailgate.message;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,7 +44,7 @@ class TemplateTest {
     String html = render("<p>{{name}}</p>", Escaping.HTML, vars);
     assertTrue(html.startsWith("<p>&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;"), html);
     assertTrue(html.endsWith("</p>"), html);
-    assertTrue(!html.contains("<b>"), html);
+    assertFalse(html.contains("<b>"), html);
   }
 
   @Test

@@ -40,7 +40,7 @@ public final class SmtpData {
     int extra = 5;
     for (int i = 0; i < n; i++) {
       byte b = msg[i];
-      if (b == '.' && (i == 0 || msg[i - 1] == '\n')) {
+      if (b == '.' && (i == 0 || msg[i - 1] == '\n' || msg[i - 1] == '\r')) {
         extra++;
       } else if (b == '\n' && (i == 0 || msg[i - 1] != '\r')) {
         extra++;
