@@ -10,6 +10,7 @@ import io.mailgate.error.UnprocessableException;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
@@ -50,6 +51,12 @@ final class FailureHandler implements Handler<RoutingContext> {
     } else if (f instanceof HttpException h) {
       status = h.getStatusCode();
       error.put("code", codeOf(status)).put("message", h.getPayload() != null ? h.getPayload() : messageOf(status));
+    } else if (unavailable(f)) {
+      status = 503;
+      error.put("code", "unavailable").put("message", "the database cannot be reached; retry later");
+      ctx.response().putHeader("Retry-After", "5");
+      LOG.atWarn().addKeyValue("path", ctx.request().path()).addKeyValue("error", String.valueOf(f.getMessage()))
+          .log("dependency unavailable");
     } else if (f == null && ctx.statusCode() > 0) {
       status = ctx.statusCode();
       error.put("code", codeOf(status)).put("message", messageOf(status));
@@ -64,8 +71,11 @@ final class FailureHandler implements Handler<RoutingContext> {
       return;
     }
     HttpServerRequest req = ctx.request();
-    boolean unread = !req.isEnded();
-    if (unread) {
+    // a request with a body not read to its end: the client may still be sending it
+    boolean unread = !req.isEnded() && hasBody(req);
+    // HTTP/2 multiplexes requests on one connection and forbids a Connection header: end only this stream
+    boolean http2 = req.version() == HttpVersion.HTTP_2;
+    if (unread && !http2) {
       resp.putHeader("Connection", "close");
     }
     resp.setStatusCode(status)
@@ -73,9 +83,29 @@ final class FailureHandler implements Handler<RoutingContext> {
         .end(new JsonObject().put("error", error).encode())
         .onComplete(ar -> {
           if (unread) {
-            req.connection().close();
+            if (http2) {
+              resp.reset(0); // RST_STREAM NO_ERROR after the answer: stop sending the body (RFC 9113, 8.1)
+            } else {
+              req.connection().close();
+            }
           }
         });
+  }
+
+  private static boolean hasBody(HttpServerRequest req) {
+    String cl = req.getHeader("Content-Length");
+    return cl != null ? !cl.trim().equals("0") : req.getHeader("Transfer-Encoding") != null || req.version() == HttpVersion.HTTP_2;
+  }
+
+  /** The database (or another service) cannot be reached: the client may retry. */
+  private static boolean unavailable(Throwable f) {
+    for (Throwable t = f; t != null; t = t.getCause()) {
+      if (t instanceof java.net.ConnectException || t instanceof io.vertx.sqlclient.ClosedConnectionException
+          || t instanceof io.netty.channel.ConnectTimeoutException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static int statusOf(MailgateException m) {

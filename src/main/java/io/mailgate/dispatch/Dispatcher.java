@@ -60,6 +60,7 @@ public final class Dispatcher extends VerticleBase {
   private BackendSlots slots;
   private StateWriter writer;
   private boolean claiming;
+  private int claimFailures;
   private boolean stopping;
   private long claimTimer = -1;
   private final List<Long> periodic = new ArrayList<>();
@@ -105,13 +106,22 @@ public final class Dispatcher extends VerticleBase {
     claiming = true;
     store.claim(nodeId, config.leaseTime().toMillis(), slots.full()).onComplete(ar -> {
       claiming = false;
-      if (ar.succeeded() && ar.result().isPresent()) {
-        run(ar.result().get());
-        claimMore();
-        return;
-      }
-      if (ar.failed()) {
-        LOG.atWarn().addKeyValue("error", ar.cause().getMessage()).log("claiming a chunk failed");
+      if (ar.succeeded()) {
+        if (claimFailures > 0) {
+          LOG.atInfo().addKeyValue("failures", claimFailures).log("claiming works again");
+        }
+        claimFailures = 0;
+        if (ar.result().isPresent()) {
+          run(ar.result().get());
+          claimMore();
+          return;
+        }
+      } else {
+        // the database is away: back off, and say so once, not every poll
+        if (claimFailures++ % 50 == 0) {
+          LOG.atWarn().addKeyValue("error", ar.cause().getMessage()).addKeyValue("failures", claimFailures)
+              .log("claiming a chunk failed; backing off");
+        }
       }
       scheduleClaim();
     });
@@ -119,7 +129,8 @@ public final class Dispatcher extends VerticleBase {
 
   private void scheduleClaim() {
     if (claimTimer < 0 && !stopping) {
-      claimTimer = vertx.setTimer(config.pollInterval().toMillis(), id -> {
+      long delay = config.pollInterval().toMillis() << Math.min(claimFailures, 5);
+      claimTimer = vertx.setTimer(Math.min(delay, Math.max(config.pollInterval().toMillis(), 5000)), id -> {
         claimTimer = -1;
         claimMore();
       });

@@ -3,7 +3,6 @@ package io.mailgate.job;
 import io.mailgate.config.GatewayConfig.LimitsConfig;
 import io.mailgate.error.InvalidInputException;
 import io.mailgate.error.OverloadedException;
-import io.mailgate.error.PayloadTooLargeException;
 import io.mailgate.error.UnprocessableException;
 import io.mailgate.store.IngestTransaction;
 import io.mailgate.store.JobStore;
@@ -193,9 +192,8 @@ public final class JobIntake {
   private Future<byte[]> hashStream(ReadStream<Buffer> body) {
     MessageDigest md = sha256();
     Promise<byte[]> p = Promise.promise();
-    RecordParser lines = RecordParser.newDelimited("\n", body);
-    lines.maxRecordSize(limits.maxNdjsonLineBytes());
-    lines.exceptionHandler(e -> p.tryFail(new PayloadTooLargeException("a line is longer than " + limits.maxNdjsonLineBytes() + " bytes")));
+    RecordParser lines = RecordParser.newDelimited("\n", new LineLimitedStream(body, limits.maxNdjsonLineBytes()));
+    lines.exceptionHandler(e -> p.tryFail(e instanceof LineLimitedStream.TooLong t ? lineTooLong(t.line) : e));
     lines.handler(line -> {
       md.update(line.getBytes());
       md.update((byte) '\n');
@@ -203,6 +201,11 @@ public final class JobIntake {
     lines.endHandler(v -> p.tryComplete(md.digest()));
     lines.resume();
     return p.future();
+  }
+
+  private InvalidInputException lineTooLong(long line) {
+    return new InvalidInputException("line_too_long",
+        "line " + line + " is longer than " + limits.maxNdjsonLineBytes() + " bytes", null, line);
   }
 
   private static byte[] sha256(Buffer b) {
@@ -252,16 +255,14 @@ public final class JobIntake {
     NdjsonIngest(UUID tenantId, ReadStream<Buffer> body, String idempotencyKey) {
       this.tenantId = tenantId;
       this.idempotencyKey = idempotencyKey;
-      this.lines = RecordParser.newDelimited("\n", body);
-      this.lines.maxRecordSize(limits.maxNdjsonLineBytes());
+      // the line limit is enforced on the bytes as they arrive: RecordParser.maxRecordSize would also count the
+      // complete lines the parser holds while it is paused (transaction opening, batches in flight)
+      this.lines = RecordParser.newDelimited("\n", new LineLimitedStream(body, limits.maxNdjsonLineBytes()));
     }
 
     Future<Accepted> run() {
       newBatch();
-      lines.exceptionHandler(e -> fail(e instanceof IllegalStateException
-          ? new InvalidInputException("line_too_long", "line " + (lineNo + 1) + " is longer than "
-              + limits.maxNdjsonLineBytes() + " bytes", null, lineNo + 1)
-          : e));
+      lines.exceptionHandler(e -> fail(e instanceof LineLimitedStream.TooLong t ? lineTooLong(t.line) : e));
       lines.handler(this::onLine);
       lines.endHandler(v -> {
         ended = true;

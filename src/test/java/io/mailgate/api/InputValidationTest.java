@@ -45,6 +45,7 @@ class InputValidationTest {
 
   static TestGateway gw;
   static Api api;
+  static Http1 http;
   static TenantKey tenant;
 
   @BeforeAll
@@ -59,6 +60,7 @@ class InputValidationTest {
         // recipients are written in batches of two, so NDJSON refusals happen after rows were inserted
         "MAILGATE_INGEST_BATCH_ROWS", "2"));
     api = gw.api;
+    http = new Http1(api);
     api.createBackend("validation-file", "file", "eu",
         new JsonObject().put("dir", System.getProperty("java.io.tmpdir") + "/mailgate-validation-test"));
     tenant = api.createTenant("validation", "eu");
@@ -88,31 +90,31 @@ class InputValidationTest {
   void rejectsJobWithoutFrom() {
     JsonObject job = validJob();
     job.remove("from");
-    assertRejected(api.submitJson(tenant, job), 400, "missing_field", "from", null);
+    assertRejected(http.submitJson(tenant, job), 400, "missing_field", "from", null);
   }
 
   @Test
   void rejectsJobWithoutSubject() {
     JsonObject job = validJob();
     job.remove("subject");
-    assertRejected(api.submitJson(tenant, job), 400, "missing_field", "subject", null);
+    assertRejected(http.submitJson(tenant, job), 400, "missing_field", "subject", null);
   }
 
   @Test
   void rejectsJobWithBlankSubject() {
-    assertRejected(api.submitJson(tenant, validJob().put("subject", "   ")), 400, "missing_field", "subject", null);
+    assertRejected(http.submitJson(tenant, validJob().put("subject", "   ")), 400, "missing_field", "subject", null);
   }
 
   @Test
   void rejectsJobWithNeitherTextNorHtml() {
     JsonObject job = validJob();
     job.remove("text");
-    assertRejected(api.submitJson(tenant, job), 400, "missing_body", "text", null);
+    assertRejected(http.submitJson(tenant, job), 400, "missing_body", "text", null);
   }
 
   @Test
   void rejectsInvalidFromAddress() {
-    Api.Response r = api.submitJson(tenant, validJob().put("from", "Acme News <news@@acme>"));
+    Api.Response r = http.submitJson(tenant, validJob().put("from", "Acme News <news@@acme>"));
     assertRejected(r, 400, "invalid_address", "from", null);
   }
 
@@ -121,49 +123,68 @@ class InputValidationTest {
     JsonObject job = validJob().put("recipients", new JsonArray()
         .add(new JsonObject().put("email", "ok@example.com"))
         .add(new JsonObject().put("email", "not-an-address")));
-    assertRejected(api.submitJson(tenant, job), 400, "invalid_address", "recipients[1].email", null);
+    assertRejected(http.submitJson(tenant, job), 400, "invalid_address", "recipients[1].email", null);
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"Hello\r\nBcc: victim@example.com", "Hello\nBcc: victim@example.com", "Hello\rthere"})
   void rejectsCrOrLfInSubject(String subject) {
-    assertRejected(api.submitJson(tenant, validJob().put("subject", subject)), 400, "header_injection", "subject", null);
+    assertRejected(http.submitJson(tenant, validJob().put("subject", subject)), 400, "header_injection", "subject", null);
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"spring\r\nBcc: victim@example.com", "spring\nX-Evil: 1", "spring\r"})
   void rejectsCrOrLfInHeaderValue(String value) {
-    Api.Response r = api.submitJson(tenant, validJob().put("headers", new JsonObject().put("X-Campaign", value)));
+    Api.Response r = http.submitJson(tenant, validJob().put("headers", new JsonObject().put("X-Campaign", value)));
     assertRejected(r, 400, "header_injection", "headers.X-Campaign", null);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"from", "replyTo"})
+  void rejectsLineBreakInDisplayName(String field) {
+    Api.Response r = http.submitJson(tenant, validJob().put(field, "Acme\r\nBcc: victim@example.com <news@acme.example>"));
+    assertRejected(r, 400, "header_injection", field, null);
+  }
+
+  @Test
+  void rejectsNulInSubject() {
+    assertRejected(http.submitJson(tenant, validJob().put("subject", "Hello\u0000there")), 400, "header_injection", "subject", null);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"X Campaign", "X:Campaign", "X-Caf\u00e9"})
+  void rejectsMalformedHeaderName(String name) {
+    Api.Response r = http.submitJson(tenant, validJob().put("headers", new JsonObject().put(name, "x")));
+    assertRejected(r, 400, "invalid_header_name", "headers." + name, null);
   }
 
   @Test
   void rejectsMoreHeadersThanTheLimit() {
     JsonObject headers = new JsonObject().put("X-A", "1").put("X-B", "2").put("X-C", "3");
-    assertRejected(api.submitJson(tenant, validJob().put("headers", headers)), 400, "too_many_headers", "headers", null);
+    assertRejected(http.submitJson(tenant, validJob().put("headers", headers)), 400, "too_many_headers", "headers", null);
   }
 
   @Test
   void rejectsMoreTagsThanTheLimit() {
     JsonArray tags = new JsonArray().add("a").add("b").add("c");
-    assertRejected(api.submitJson(tenant, validJob().put("tags", tags)), 400, "too_many_tags", "tags", null);
+    assertRejected(http.submitJson(tenant, validJob().put("tags", tags)), 400, "too_many_tags", "tags", null);
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"Bcc", "message-id", "Content-Type", "DKIM-Signature"})
   void rejectsReservedHeader(String name) {
-    Api.Response r = api.submitJson(tenant, validJob().put("headers", new JsonObject().put(name, "x")));
+    Api.Response r = http.submitJson(tenant, validJob().put("headers", new JsonObject().put(name, "x")));
     assertRejected(r, 400, "reserved_header", "headers." + name, null);
   }
 
   @Test
   void rejectsUnknownJobField() {
-    assertRejected(api.submitJson(tenant, validJob().put("priority", "high")), 400, "unknown_field", "priority", null);
+    assertRejected(http.submitJson(tenant, validJob().put("priority", "high")), 400, "unknown_field", "priority", null);
   }
 
   @Test
   void rejectsJobWithZeroRecipients() {
-    Api.Response r = api.submitJson(tenant, validJob().put("recipients", new JsonArray()));
+    Api.Response r = http.submitJson(tenant, validJob().put("recipients", new JsonArray()));
     assertRejected(r, 400, "no_recipients", "recipients", null);
   }
 
@@ -171,7 +192,7 @@ class InputValidationTest {
   void rejectsJobWithoutRecipientsField() {
     JsonObject job = validJob();
     job.remove("recipients");
-    assertRejected(api.submitJson(tenant, job), 400, "no_recipients", "recipients", null);
+    assertRejected(http.submitJson(tenant, job), 400, "no_recipients", "recipients", null);
   }
 
   @Test
@@ -180,7 +201,7 @@ class InputValidationTest {
     for (int i = 0; i < 4; i++) {
       recipients.add(new JsonObject().put("email", "user" + i + "@example.com"));
     }
-    Api.Response r = api.submitJson(tenant, validJob().put("recipients", recipients));
+    Api.Response r = http.submitJson(tenant, validJob().put("recipients", recipients));
     assertRejected(r, 400, "too_many_recipients", "recipients", null);
   }
 
@@ -197,7 +218,7 @@ class InputValidationTest {
   void rejectsChunkedJsonBodyOnceItPassesTheLimit() {
     byte[] body = oversizedJob().getBytes(StandardCharsets.UTF_8);
     // an InputStream body has no known length: it goes out chunked, without Content-Length
-    Api.Response r = api.send("POST", "/v1/jobs", tenant.apiKey(), "application/json",
+    Api.Response r = http.send("POST", "/v1/jobs", tenant.apiKey(), "application/json",
         HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body)), Map.of());
     assertRejected(r, 413, "payload_too_large", null, null);
   }
@@ -222,19 +243,19 @@ class InputValidationTest {
   @ParameterizedTest
   @ValueSource(strings = {"text/plain", "application/xml", "multipart/form-data; boundary=x"})
   void rejectsUnsupportedContentType(String contentType) {
-    Api.Response r = api.postRaw("/v1/jobs", tenant.apiKey(), contentType, validJob().encode(), Map.of());
+    Api.Response r = http.postRaw("/v1/jobs", tenant.apiKey(), contentType, validJob().encode(), Map.of());
     assertRejected(r, 415, "unsupported_media_type", null, null);
   }
 
   @Test
   void rejectsBodyWithoutContentType() {
-    Api.Response r = api.postRaw("/v1/jobs", tenant.apiKey(), null, validJob().encode(), Map.of());
+    Api.Response r = http.postRaw("/v1/jobs", tenant.apiKey(), null, validJob().encode(), Map.of());
     assertRejected(r, 415, "unsupported_media_type", null, null);
   }
 
   @Test
   void rejectedJsonRequestStoresNoIdempotencyKey() {
-    Api.Response r = api.postRaw("/v1/jobs", tenant.apiKey(), "application/json",
+    Api.Response r = http.postRaw("/v1/jobs", tenant.apiKey(), "application/json",
         validJob().put("subject", "a\r\nb").encode(), Map.of("Idempotency-Key", "rejected-json-1"));
     assertRejected(r, 400, "header_injection", "subject", null);
   }
@@ -246,7 +267,7 @@ class InputValidationTest {
     // lines 2 and 3 are written as one batch before line 5 is read: they must be rolled back
     String body = ndjson(jobLine(), recipientLine("a@example.com"), recipientLine("b@example.com"),
         recipientLine("c@example.com"), recipientLine("not-an-address"));
-    Api.Response r = api.postRaw("/v1/jobs", tenant.apiKey(), "application/x-ndjson", body,
+    Api.Response r = http.postRaw("/v1/jobs", tenant.apiKey(), "application/x-ndjson", body,
         Map.of("Idempotency-Key", "rejected-ndjson-1"));
     assertRejected(r, 400, "invalid_address", "email", 5L);
   }
@@ -255,35 +276,35 @@ class InputValidationTest {
   void rejectsNdjsonRecipientWithUnknownFieldNamingTheLine() {
     String body = ndjson(jobLine(), recipientLine("a@example.com"),
         new JsonObject().put("email", "b@example.com").put("name", "B").encode());
-    assertRejected(api.submitNdjson(tenant, body), 400, "unknown_field", "name", 3L);
+    assertRejected(http.submitNdjson(tenant, body), 400, "unknown_field", "name", 3L);
   }
 
   @Test
   void rejectsNdjsonLineThatIsNotJsonNamingTheLine() {
     String body = ndjson(jobLine(), recipientLine("a@example.com"), "{\"email\": \"b@example.com\"", recipientLine("c@example.com"));
-    assertRejected(api.submitNdjson(tenant, body), 400, "invalid_json", null, 3L);
+    assertRejected(http.submitNdjson(tenant, body), 400, "invalid_json", null, 3L);
   }
 
   @Test
   void rejectsNdjsonJobLineWithInvalidFromNamingLineOne() {
     String body = ndjson(jobLine().replace("news@acme.example", "nobody"), recipientLine("a@example.com"));
-    assertRejected(api.submitNdjson(tenant, body), 400, "invalid_address", "from", 1L);
+    assertRejected(http.submitNdjson(tenant, body), 400, "invalid_address", "from", 1L);
   }
 
   @Test
   void rejectsNdjsonJobLineCarryingRecipients() {
     String body = ndjson(validJob().encode(), recipientLine("a@example.com"));
-    assertRejected(api.submitNdjson(tenant, body), 400, "unknown_field", "recipients", 1L);
+    assertRejected(http.submitNdjson(tenant, body), 400, "unknown_field", "recipients", 1L);
   }
 
   @Test
   void rejectsNdjsonWithOnlyTheJobLine() {
-    assertRejected(api.submitNdjson(tenant, ndjson(jobLine())), 400, "no_recipients", null, 1L);
+    assertRejected(http.submitNdjson(tenant, ndjson(jobLine())), 400, "no_recipients", null, 1L);
   }
 
   @Test
   void rejectsEmptyNdjsonBody() {
-    assertRejected(api.submitNdjson(tenant, ""), 400, "missing_job", null, 1L);
+    assertRejected(http.submitNdjson(tenant, ""), 400, "missing_job", null, 1L);
   }
 
   @Test
@@ -291,24 +312,24 @@ class InputValidationTest {
     String longLine = new JsonObject().put("email", "a@example.com")
         .put("vars", new JsonObject().put("bio", "x".repeat(2 * MAX_LINE))).encode();
     String body = ndjson(jobLine(), longLine, recipientLine("b@example.com"));
-    assertRejected(api.submitNdjson(tenant, body), 400, "line_too_long", null, 2L);
+    assertRejected(http.submitNdjson(tenant, body), 400, "line_too_long", null, 2L);
   }
 
   @Test
   void rejectsNdjsonJobWithMoreRecipientsThanTheLimit() {
     String body = ndjson(jobLine(), recipientLine("a@example.com"), recipientLine("b@example.com"),
         recipientLine("c@example.com"), recipientLine("d@example.com"));
-    assertRejected(api.submitNdjson(tenant, body), 400, "too_many_recipients", null, 5L);
+    assertRejected(http.submitNdjson(tenant, body), 400, "too_many_recipients", null, 5L);
   }
 
   // --- accepted jobs (last: they change the counts)
 
   @Test
-  @Order(LAST)
+  @Order(LAST - 1)
   void storesValidJobSubmittedAfterRejectedOnes() {
     assertNothingStored();
     // the key of a refused request was not used up
-    Api.Response r = api.postRaw("/v1/jobs", tenant.apiKey(), "application/json", validJob().encode(),
+    Api.Response r = http.postRaw("/v1/jobs", tenant.apiKey(), "application/json", validJob().encode(),
         Map.of("Idempotency-Key", "rejected-json-1"));
     Api.expect(r, 202);
     String id = r.json().getString("id");
@@ -320,7 +341,7 @@ class InputValidationTest {
 
     String body = ndjson(jobLine(), recipientLine("a@example.com"), recipientLine("b@example.com"),
         recipientLine("c@example.com"));
-    Api.Response n = api.postRaw("/v1/jobs", tenant.apiKey(), "application/x-ndjson", body,
+    Api.Response n = http.postRaw("/v1/jobs", tenant.apiKey(), "application/x-ndjson", body,
         Map.of("Idempotency-Key", "rejected-ndjson-1"));
     Api.expect(n, 202);
     String nid = n.json().getString("id");
@@ -331,7 +352,7 @@ class InputValidationTest {
 
   @Test
   @Order(LAST)
-  void acceptsNdjsonBodyLargerThanTheLineLimitWhenEveryLineFits() {
+  void acceptsNdjsonBodyLargerThanTheLineLimitWhenEveryLineFits() throws Exception {
     // every line is far below MAILGATE_MAX_NDJSON_LINE (1 KiB); only the body as a whole is larger
     String[] lines = new String[4];
     lines[0] = jobLine();
@@ -343,9 +364,21 @@ class InputValidationTest {
     String body = ndjson(lines);
     assertTrue(body.length() > MAX_LINE);
     long before = count("SELECT count(*) FROM jobs");
-    Api.Response r = api.submitNdjson(tenant, body);
-    assertEquals(202, r.status(), r.text());
-    assertEquals(3, r.json().getInteger("recipients"));
+    // head and body in one write on a new connection, so the whole body reaches the gateway as one chunk, the way
+    // a body that arrives faster than the job line is processed does (through a keep-alive connection the body
+    // may come in pieces, which hides the bug)
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    String answer = rawExchange("POST /v1/jobs HTTP/1.1\r\n"
+        + "Host: 127.0.0.1\r\n"
+        + "Authorization: Bearer " + tenant.apiKey() + "\r\n"
+        + "Content-Type: application/x-ndjson\r\n"
+        + "Content-Length: " + bytes.length + "\r\n"
+        + "Connection: close\r\n"
+        + "\r\n"
+        + body, 30_000);
+    assertTrue(answer.startsWith("HTTP/1.1 202"), answer);
+    JsonObject accepted = new JsonObject(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+    assertEquals(3, accepted.getInteger("recipients"));
     assertEquals(before + 1, count("SELECT count(*) FROM jobs"));
   }
 
@@ -386,7 +419,7 @@ class InputValidationTest {
   }
 
   private static Api.Response postJson(String body) {
-    return api.postRaw("/v1/jobs", tenant.apiKey(), "application/json", body, Map.of());
+    return http.postRaw("/v1/jobs", tenant.apiKey(), "application/json", body, Map.of());
   }
 
   private static void assertRejected(Api.Response r, int status, String code, String field, Long line) {
