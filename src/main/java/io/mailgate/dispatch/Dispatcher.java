@@ -63,6 +63,7 @@ public final class Dispatcher extends VerticleBase {
   private int claimFailures;
   private boolean stopping;
   private long claimTimer = -1;
+  private Future<Void> claimInFlight = Future.succeededFuture();
   private final List<Long> periodic = new ArrayList<>();
 
   public Dispatcher(DispatchStore store, BackendStore backendStore, SecretBox secrets, BackendTypes types,
@@ -100,12 +101,21 @@ public final class Dispatcher extends VerticleBase {
   }
 
   private void claimMore() {
-    if (stopping || claiming || runs.size() >= config.maxChunksInFlight()) {
+    // running, not runs: a chunk counts from its claim, not from when its recipients are loaded
+    if (stopping || claiming || running.size() >= config.maxChunksInFlight()) {
       return;
     }
     claiming = true;
+    Promise<Void> claimDone = Promise.promise();
+    claimInFlight = claimDone.future();
     store.claim(nodeId, config.leaseTime().toMillis(), slots.full()).onComplete(ar -> {
       claiming = false;
+      if (ar.succeeded() && ar.result().isPresent() && stopping) {
+        // claimed while stopping: hand the chunk back untouched (none of its recipients was started)
+        store.finish(DispatchStore.ref(ar.result().get()), nodeId).onComplete(x -> claimDone.complete());
+        return;
+      }
+      claimDone.complete();
       if (ar.succeeded()) {
         if (claimFailures > 0) {
           LOG.atInfo().addKeyValue("failures", claimFailures).log("claiming works again");
@@ -149,6 +159,9 @@ public final class Dispatcher extends VerticleBase {
           due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
           ChunkRun run = new ChunkRun(claim, job, rs, writer, retry, metrics, slot.name);
           runs.put(ref, run);
+          if (stopping) {
+            run.stop(ChunkRun.Stop.SHUTDOWN); // stop() ran while this chunk was loading
+          }
           return slot.backend
               .compose(b -> b.deliver(run))
               .recover(e -> {
@@ -260,6 +273,7 @@ public final class Dispatcher extends VerticleBase {
     runs.values().forEach(r -> r.stop(ChunkRun.Stop.SHUTDOWN));
     LOG.atInfo().addKeyValue("chunks", running.size()).log("dispatcher stopping: finishing sends in flight");
     List<Future<Void>> all = new ArrayList<>(running.values());
+    all.add(claimInFlight);
     return Future.join(all).<Void>mapEmpty()
         .timeout(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)
         .recover(e -> forceRelease())

@@ -115,10 +115,15 @@ public final class JobStore {
                   UPDATE recipients SET state = 'cancelled', next_attempt_at = NULL, updated_at = now()
                   WHERE job_id = $1 AND state IN ('queued', 'deferred')""")
               .execute(Tuple.of(jobId))
+              // SKIP LOCKED: a chunk a claim holds is left to that claim, which is waiting for the job row this
+              // transaction holds (waiting for the chunk would deadlock); its dispatcher finds nothing to send
+              // and closes it.
               .compose(x -> c.preparedQuery("""
                   UPDATE chunks SET state = 'done', n_cancelled = n_cancelled + n_queued + n_deferred,
                                     n_queued = 0, n_deferred = 0
-                  WHERE job_id = $1 AND state = 'ready'""").execute(Tuple.of(jobId)))
+                  WHERE job_id = $1 AND chunk_no IN (
+                    SELECT chunk_no FROM chunks WHERE job_id = $1 AND state = 'ready' FOR UPDATE SKIP LOCKED)""")
+                  .execute(Tuple.of(jobId)))
               .map(true);
         }));
   }

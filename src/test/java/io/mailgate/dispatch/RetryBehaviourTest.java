@@ -40,7 +40,7 @@ class RetryBehaviourTest {
 
   @BeforeAll
   static void start() {
-    // a first retry 0.5 to 1.5 s later: long enough to see the recipient 'deferred' through the API
+    // a first retry 0.5 to 1 s later: long enough to see the recipient 'deferred' through the API
     gw = TestGateway.start(TestDatabase.fresh(), Map.of(
         "MAILGATE_RETRY_BASE_DELAY", "1s",
         "MAILGATE_RETRY_MAX_DELAY", "2s",

@@ -13,6 +13,15 @@ public final class Polling {
 
   private Polling() {}
 
+  private static void pause() {
+    try {
+      Thread.sleep(POLL_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** Polls {@code probe} until its value satisfies {@code done}; fails with the last value after {@code timeout}. */
   public static <T> T await(String what, Supplier<T> probe, Predicate<T> done, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -22,7 +31,7 @@ public final class Polling {
       if (done.test(last)) {
         return last;
       }
-      Api.sleep(POLL_MS);
+      pause();
     } while (System.nanoTime() < deadline);
     throw new AssertionError(what + ": not reached within " + timeout + "; last seen: " + last);
   }
@@ -40,7 +49,7 @@ public final class Polling {
     T value = probe.get();
     long since = System.nanoTime();
     while (System.nanoTime() < deadline) {
-      Api.sleep(POLL_MS);
+      pause();
       T now = probe.get();
       if (!Objects.equals(now, value)) {
         value = now;

@@ -68,6 +68,11 @@ public final class TestJobs {
     return out;
   }
 
+  /** {@code POST /v1/jobs/{id}/pause|resume|cancel}, without a body, as a client would send it. */
+  public static Api.Response control(Api api, TenantKey t, String jobId, String verb) {
+    return api.send("POST", "/v1/jobs/" + jobId + "/" + verb, t.apiKey(), null, null, Map.of());
+  }
+
   /** The job's counts as the API shows them. */
   public static JsonObject counts(Api api, TenantKey t, String jobId) {
     return api.job(t, jobId).getJsonObject("counts");

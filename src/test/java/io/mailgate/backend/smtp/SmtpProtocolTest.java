@@ -1,5 +1,6 @@
 package io.mailgate.backend.smtp;
 
+import static io.mailgate.support.TestJobs.control;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.job;
 import static io.mailgate.support.TestJobs.receivedPerAddress;
@@ -136,7 +137,7 @@ class SmtpProtocolTest {
       });
       assertEquals(0, smtp.transactions(), "nothing is sent unauthenticated");
       assertEquals(0, api.job(t, id).getJsonObject("counts").getInteger("failed"));
-      Api.expect(api.post("/v1/jobs/" + id + "/cancel", t.apiKey(), new JsonObject()), 200);
+      Api.expect(control(api, t, id, "cancel"), 200);
     }
   }
 
@@ -151,7 +152,7 @@ class SmtpProtocolTest {
           now -> now.values().stream().allMatch(r -> "deferred".equals(r.getString("state"))), TIMEOUT);
       rs.values().forEach(r -> assertTrue(r.getString("lastMessage").contains("STARTTLS"), r.encode()));
       assertEquals(0, smtp.transactions(), "nothing is sent in plain text");
-      Api.expect(api.post("/v1/jobs/" + id + "/cancel", t.apiKey(), new JsonObject()), 200);
+      Api.expect(control(api, t, id, "cancel"), 200);
     }
   }
 
