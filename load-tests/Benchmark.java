@@ -78,12 +78,12 @@ public class Benchmark {
       String apiKey = field(tenant, "apiKey");
       put(http, base + "/v1/admin/tenants/" + tenantId + "/backend", admin, "{\"backend\":\"sink\"}");
 
-      String body = ("Hello {{name}},\n\n" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod. ".repeat(14) + "\n")
-          .repeat(Math.max(1, bodyKb * 1024 / 1100));
+      String paragraph = "Hello {{name}},\n\n" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod. ".repeat(14) + "\n";
+      String body = paragraph.repeat((bodyKb * 1024 + paragraph.length() - 1) / paragraph.length());
       String jobLine = "{\"from\":\"Bench <bench@example.com>\",\"subject\":\"Hello {{name}}\",\"text\":" + jsonString(body) + "}\n";
 
-      System.out.printf("mailgate benchmark: %,d recipients, %d KB body, gateway -Xmx%s, smtp backend maxConnections %s -> smtp-sink%n",
-          n, body.length() / 1024, opt.get("--xmx"), opt.get("--connections"));
+      System.out.printf("mailgate benchmark %s: %,d recipients, %,d-byte text body, gateway -Xmx%s, smtp backend maxConnections %s -> smtp-sink%n",
+          Instant.now(), n, body.length(), opt.get("--xmx"), opt.get("--connections"));
       Instant start = Instant.now();
       HttpResponse<String> accepted = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/jobs"))
               .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/x-ndjson")
