@@ -40,12 +40,12 @@ class AdminApiTest {
   private static final String PASSWORD = "Sup3r-Secret-Passw0rd!";
 
   static TestGateway gw;
-  static Http1 http;
+  static Api http;
 
   @BeforeAll
   static void start() {
     gw = TestGateway.start(TestDatabase.fresh(), Map.of("MAILGATE_DISPATCH_ENABLED", "false"));
-    http = new Http1(gw.api);
+    http = gw.api.overHttp11();
   }
 
   @AfterAll

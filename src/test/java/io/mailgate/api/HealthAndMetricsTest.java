@@ -30,7 +30,7 @@ class HealthAndMetricsTest {
 
   static ScriptedSmtpServer smtp;
   static TestGateway gw;
-  static Http1 http;
+  static Api http;
 
   @BeforeAll
   static void start() {
@@ -38,7 +38,7 @@ class HealthAndMetricsTest {
         .onRcpt(rcpt -> rcpt.startsWith("bad") ? "550 5.1.1 no such user" : "250 2.1.5 ok")
         .start();
     gw = TestGateway.start(TestDatabase.fresh());
-    http = new Http1(gw.api);
+    http = gw.api.overHttp11();
   }
 
   @AfterAll
@@ -101,7 +101,7 @@ class HealthAndMetricsTest {
     // nothing listens on this port: the gateway must still start, and say it is unhealthy
     DbTarget gone = new DbTarget("127.0.0.1", TestGateway.freePort(), "x", "u", "p");
     try (TestGateway down = TestGateway.start(gone)) {
-      Http1 client = new Http1(down.api);
+      Api client = down.api.overHttp11();
       Api.Response health = client.get("/health", null);
       assertEquals(503, health.status(), health.text());
       assertEquals("unavailable", health.json().getString("status"), health.text());

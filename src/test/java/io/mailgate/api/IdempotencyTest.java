@@ -38,14 +38,14 @@ class IdempotencyTest {
   private static final AtomicInteger TENANTS = new AtomicInteger();
 
   static TestGateway gw;
-  static Http1 http;
+  static Api http;
 
   @BeforeAll
   static void start() {
     gw = TestGateway.start(TestDatabase.fresh(), Map.of(
         "MAILGATE_DISPATCH_ENABLED", "false",
         "MAILGATE_MAX_IDEMPOTENCY_KEY_CHARS", Integer.toString(MAX_KEY)));
-    http = new Http1(gw.api);
+    http = gw.api.overHttp11();
     gw.api.createBackend("idem-file", "file", "eu",
         new JsonObject().put("dir", System.getProperty("java.io.tmpdir") + "/mailgate-idempotency-test"));
   }

@@ -45,7 +45,7 @@ class InputValidationTest {
 
   static TestGateway gw;
   static Api api;
-  static Http1 http;
+  static Api http;
   static TenantKey tenant;
 
   @BeforeAll
@@ -60,7 +60,7 @@ class InputValidationTest {
         // recipients are written in batches of two, so NDJSON refusals happen after rows were inserted
         "MAILGATE_INGEST_BATCH_ROWS", "2"));
     api = gw.api;
-    http = new Http1(api);
+    http = api.overHttp11();
     api.createBackend("validation-file", "file", "eu",
         new JsonObject().put("dir", System.getProperty("java.io.tmpdir") + "/mailgate-validation-test"));
     tenant = api.createTenant("validation", "eu");

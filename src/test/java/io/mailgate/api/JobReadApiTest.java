@@ -40,7 +40,7 @@ class JobReadApiTest {
 
   static ScriptedSmtpServer smtp;
   static TestGateway gw;
-  static Http1 http;
+  static Api http;
   /** A completed job of five: seq 1 and 3 were refused, 0, 2 and 4 sent. */
   static TenantKey owner;
   static String mixedJob;
@@ -51,7 +51,7 @@ class JobReadApiTest {
         .onRcpt(rcpt -> rcpt.startsWith("bad") ? "550 5.1.1 no such user" : "250 2.1.5 ok")
         .start();
     gw = TestGateway.start(TestDatabase.fresh());
-    http = new Http1(gw.api);
+    http = gw.api.overHttp11();
     owner = newTenant();
     Api.Response r = http.submitJson(owner, job("good0@example.com", "bad1@example.com", "good2@example.com",
         "bad3@example.com", "good4@example.com"));

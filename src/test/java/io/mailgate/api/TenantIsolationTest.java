@@ -36,7 +36,7 @@ class TenantIsolationTest {
 
   static TestGateway gw;
   static Api api;
-  static Http1 http;
+  static Api http;
   static TenantKey a;
   static TenantKey b;
   static String jobOfA;
@@ -46,7 +46,7 @@ class TenantIsolationTest {
     // no dispatch: jobs stay queued, so a state change can only come from the API calls under test
     gw = TestGateway.start(TestDatabase.fresh(), Map.of("MAILGATE_DISPATCH_ENABLED", "false"));
     api = gw.api;
-    http = new Http1(api);
+    http = api.overHttp11();
     api.createBackend("isolation-file", "file", "eu",
         new JsonObject().put("dir", System.getProperty("java.io.tmpdir") + "/mailgate-isolation-test"));
     a = api.createTenant("tenant-a", "eu");

@@ -32,13 +32,26 @@ public final class Api implements AutoCloseable {
   /** A tenant created through the operator API. */
   public record TenantKey(String id, String apiKey) {}
 
-  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient client;
   private final String base;
   private final String adminToken;
 
   public Api(int port, String adminToken) {
-    this.base = "http://127.0.0.1:" + port;
+    this("http://127.0.0.1:" + port, adminToken, HttpClient.Version.HTTP_2);
+  }
+
+  private Api(String base, String adminToken, HttpClient.Version version) {
+    this.base = base;
     this.adminToken = adminToken;
+    this.client = HttpClient.newBuilder().version(version).connectTimeout(Duration.ofSeconds(5)).build();
+  }
+
+  /**
+   * The same API over HTTP/1.1 only, as a CRM or JMeter speaks it. (The default client upgrades body-less requests
+   * to HTTP/2 (h2c), which TenantIsolationTest uses to check that an error answer ends only its own stream.)
+   */
+  public Api overHttp11() {
+    return new Api(base, adminToken, HttpClient.Version.HTTP_1_1);
   }
 
   public String base() {
@@ -130,6 +143,11 @@ public final class Api implements AutoCloseable {
 
   public Response submitNdjson(TenantKey t, Supplier<InputStream> body) {
     return send("POST", "/v1/jobs", t.apiKey(), "application/x-ndjson", HttpRequest.BodyPublishers.ofInputStream(body), Map.of());
+  }
+
+  /** {@code POST /v1/jobs/{id}/{action}} (pause, resume, cancel) without a body. */
+  public Response control(String token, String jobId, String action) {
+    return send("POST", "/v1/jobs/" + jobId + "/" + action, token, null, HttpRequest.BodyPublishers.noBody(), Map.of());
   }
 
   public JsonObject job(TenantKey t, String id) {
