@@ -55,7 +55,7 @@ public final class Gateway {
   public static Future<Gateway> start(GatewayConfig config, DbTarget db, String adminToken, SecretBox secrets) {
     Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
     Pool pool = PgBuilder.pool()
-        .with(new PoolOptions().setMaxSize(config.dbPoolSize()).setMaxWaitQueueSize(10_000).setName("mailgate"))
+        .with(new PoolOptions().setMaxSize(config.dbPoolSize()).setMaxWaitQueueSize(config.dbWaitQueue()).setName("mailgate"))
         .connectingTo(db.connectOptions())
         .using(vertx)
         .build();

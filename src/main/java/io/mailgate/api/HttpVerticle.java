@@ -16,8 +16,6 @@ import java.util.concurrent.TimeUnit;
 /** The HTTP API. Several instances share the port, one per event loop. */
 public final class HttpVerticle extends VerticleBase {
 
-  private static final long ADMIN_BODY_LIMIT = 256 * 1024;
-
   private final GatewayConfig config;
   private final Pool pool;
   private final AdminService admin;
@@ -54,7 +52,7 @@ public final class HttpVerticle extends VerticleBase {
         .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         .end(metrics.scrape()));
 
-    AdminRoutes.mount(router, auth, admin, maxPage, ADMIN_BODY_LIMIT);
+    AdminRoutes.mount(router, auth, admin, maxPage, config.limits().maxAdminBodyBytes());
     JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
 
     FailureHandler failures = new FailureHandler();

@@ -14,8 +14,5 @@ public interface MailBackend {
    */
   Future<Void> deliver(Delivery delivery);
 
-  /** How many chunks the dispatcher may hand this backend at once; the dispatcher claims no more than that. */
-  int chunkConcurrency();
-
   Future<Void> close();
 }

@@ -14,6 +14,7 @@ public record GatewayConfig(
     Path dataDir,
     Optional<String> dbUrl,
     int dbPoolSize,
+    int dbWaitQueue,
     Optional<String> adminToken,
     Optional<String> secretKey,
     String nodeId,
@@ -28,6 +29,7 @@ public record GatewayConfig(
   /** Request limits: each bad or oversized request is refused with a clear error before it is stored. */
   public record LimitsConfig(
       long maxJsonBodyBytes,
+      long maxAdminBodyBytes,
       int maxNdjsonLineBytes,
       int maxRecipientsPerJob,
       int maxTemplateBytes,
@@ -49,6 +51,7 @@ public record GatewayConfig(
       int chunkSize,
       Duration leaseTime,
       int maxChunksInFlight,
+      int chunksPerBackend,
       Duration pollInterval,
       Duration controlPollInterval,
       Duration stateFlushInterval,
@@ -70,6 +73,7 @@ public record GatewayConfig(
         Paths.get(s.string("MAILGATE_DATA_DIR", "./data")).toAbsolutePath().normalize(),
         Optional.ofNullable(s.string("MAILGATE_DB_URL", null)),
         s.integer("MAILGATE_DB_POOL_SIZE", 16, 2, 500),
+        s.integer("MAILGATE_DB_WAIT_QUEUE", 10_000, 1, 1_000_000),
         Optional.ofNullable(s.string("MAILGATE_ADMIN_TOKEN", null)),
         Optional.ofNullable(s.string("MAILGATE_SECRET_KEY", null)),
         s.string("MAILGATE_NODE_ID", NodeIds.generate()),
@@ -79,6 +83,7 @@ public record GatewayConfig(
             s.integer("MAILGATE_HTTP_INSTANCES", cores, 1, 64)),
         new LimitsConfig(
             s.bytes("MAILGATE_MAX_JSON_BODY", 16L * 1024 * 1024),
+            s.bytes("MAILGATE_MAX_ADMIN_BODY", 256 * 1024),
             (int) s.bytes("MAILGATE_MAX_NDJSON_LINE", 64 * 1024, Integer.MAX_VALUE),
             s.integer("MAILGATE_MAX_RECIPIENTS", 10_000_000, 1, Integer.MAX_VALUE - 1),
             (int) s.bytes("MAILGATE_MAX_TEMPLATE_BYTES", 1024 * 1024, Integer.MAX_VALUE),
@@ -98,6 +103,7 @@ public record GatewayConfig(
             s.integer("MAILGATE_CHUNK_SIZE", 500, 1, 100_000),
             s.duration("MAILGATE_LEASE_TIME", Duration.ofSeconds(60)),
             s.integer("MAILGATE_DISPATCH_MAX_CHUNKS", 8, 1, 10_000),
+            s.integer("MAILGATE_DISPATCH_CHUNKS_PER_BACKEND", 2, 1, 1000),
             s.duration("MAILGATE_DISPATCH_POLL_INTERVAL", Duration.ofMillis(250)),
             s.duration("MAILGATE_CONTROL_POLL_INTERVAL", Duration.ofMillis(500)),
             s.duration("MAILGATE_STATE_FLUSH_INTERVAL", Duration.ofMillis(100)),
@@ -113,18 +119,18 @@ public record GatewayConfig(
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
   }
 
   public GatewayConfig withDispatch(DispatchConfig dispatch) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
   }
 
   public GatewayConfig withRetry(RetryConfig retry) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
   }
 
   public GatewayConfig withLimits(LimitsConfig limits) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
   }
 }

@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This dispatcher's backend instances, one per backend and settings version, with the chunks each is running.
- * A backend with {@link MailBackend#chunkConcurrency()} chunks running is full: the dispatcher claims no chunk for
- * it. When settings change, the old instance finishes its chunks and is closed. Used from one event loop.
+ * A backend with {@code MAILGATE_DISPATCH_CHUNKS_PER_BACKEND} chunks running is full: the dispatcher claims no chunk
+ * for it (two let the next chunk start while the last sends of one finish). When settings change, the old instance finishes its chunks and is closed. Used from one event loop.
  */
 final class BackendSlots {
 
@@ -52,9 +52,11 @@ final class BackendSlots {
   private final BackendTypes types;
   private final Map<UUID, Slot> slots = new HashMap<>();
   private final List<Slot> retired = new ArrayList<>();
+  private final int chunksPerBackend;
 
-  BackendSlots(Vertx vertx, BackendStore store, SecretBox secrets, BackendTypes types) {
+  BackendSlots(Vertx vertx, BackendStore store, SecretBox secrets, BackendTypes types, int chunksPerBackend) {
     this.vertx = vertx;
+    this.chunksPerBackend = chunksPerBackend;
     this.store = store;
     this.secrets = secrets;
     this.types = types;
@@ -88,7 +90,8 @@ final class BackendSlots {
   Set<UUID> full() {
     Set<UUID> out = new HashSet<>();
     slots.forEach((id, s) -> {
-      int limit = s.backend.succeeded() ? s.backend.result().chunkConcurrency() : 1;
+      // a backend still being set up (or failing to) gets one chunk, which reports why
+      int limit = s.backend.succeeded() ? chunksPerBackend : 1;
       if (s.active >= limit) {
         out.add(id);
       }

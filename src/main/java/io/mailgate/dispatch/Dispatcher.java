@@ -81,7 +81,7 @@ public final class Dispatcher extends VerticleBase {
   @Override
   public Future<?> start() {
     // backend instances (their connections, timers) belong to this verticle's event loop
-    slots = new BackendSlots(vertx, backendStore, secrets, types);
+    slots = new BackendSlots(vertx, backendStore, secrets, types, config.chunksPerBackend());
     writer = new StateWriter(vertx, store, config.stateFlushBatch(), config.stateFlushInterval().toMillis());
     long lease = config.leaseTime().toMillis();
     periodic.add(vertx.setPeriodic(Math.max(1000, lease / 3), id -> renewLeases()));

@@ -43,11 +43,6 @@ final class FileBackend implements MailBackend {
   }
 
   @Override
-  public int chunkConcurrency() {
-    return 2;
-  }
-
-  @Override
   public Future<Void> close() {
     return Future.succeededFuture();
   }

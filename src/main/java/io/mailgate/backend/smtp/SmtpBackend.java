@@ -53,11 +53,6 @@ final class SmtpBackend implements MailBackend {
   }
 
   @Override
-  public int chunkConcurrency() {
-    return 2;
-  }
-
-  @Override
   public Future<Void> close() {
     return pool.close();
   }
