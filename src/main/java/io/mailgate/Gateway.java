@@ -5,6 +5,7 @@ import io.mailgate.backend.BackendTypes;
 import io.mailgate.config.GatewayConfig;
 import io.mailgate.dispatch.Dispatcher;
 import io.mailgate.dispatch.RetryPolicy;
+import io.mailgate.dispatch.SignerLookup;
 import io.mailgate.job.JobIntake;
 import io.mailgate.job.JobService;
 import io.mailgate.stats.GatewayMetrics;
@@ -82,7 +83,7 @@ public final class Gateway {
     Future<?> deployed = Future.succeededFuture();
     if (config.dispatch().enabled()) {
       Dispatcher d = new Dispatcher(dispatchStore, backends, secrets, types, config.dispatch(),
-          new RetryPolicy(config.retry()), metrics, config.nodeId());
+          new RetryPolicy(config.retry()), metrics, config.nodeId(), SignerLookup.NONE);
       dispatcher.set(d);
       deployed = vertx.deployVerticle(d).onSuccess(workIds::add);
     }

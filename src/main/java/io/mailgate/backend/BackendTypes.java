@@ -1,6 +1,10 @@
 package io.mailgate.backend;
 
 import io.mailgate.backend.file.FileBackendType;
+import io.mailgate.backend.mailgun.MailgunBackendType;
+import io.mailgate.backend.postmark.PostmarkBackendType;
+import io.mailgate.backend.sendgrid.SendGridBackendType;
+import io.mailgate.backend.ses.SesBackendType;
 import io.mailgate.backend.smtp.SmtpBackendType;
 import io.mailgate.error.InvalidInputException;
 import java.util.List;
@@ -19,7 +23,11 @@ public final class BackendTypes {
   public static BackendTypes standard() {
     return new BackendTypes(List.of(
         new SmtpBackendType(),
-        new FileBackendType()));
+        new FileBackendType(),
+        new MailgunBackendType(),
+        new SendGridBackendType(),
+        new PostmarkBackendType(),
+        new SesBackendType()));
   }
 
   public BackendType get(String name) {

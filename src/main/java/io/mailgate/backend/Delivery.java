@@ -1,6 +1,7 @@
 package io.mailgate.backend;
 
 import io.mailgate.message.Campaign;
+import io.mailgate.message.ComposedMessage;
 import io.mailgate.message.MimeComposer;
 import io.vertx.core.Future;
 import java.util.List;
@@ -16,6 +17,12 @@ public interface Delivery {
   /** Shared per job: renders full MIME messages for backends that need them. */
   MimeComposer composer();
 
+  /**
+   * One recipient's full MIME message as it must go out: composed, and DKIM-signed when the tenant has a key for
+   * the From domain (signing runs on a worker pool). SMTP and file backends send exactly these bytes.
+   */
+  Future<ComposedMessage> message(OutboundRecipient recipient);
+
   List<OutboundRecipient> recipients();
 
   boolean stopped();
@@ -25,6 +32,11 @@ public interface Delivery {
    * the outcomes not yet written to the database, and so the sends repeated after a crash.
    */
   default Future<Void> ready() {
+    return ready(1);
+  }
+
+  /** Like {@link #ready()}, before a send of {@code messages} messages in one call (a provider batch). */
+  default Future<Void> ready(int messages) {
     return Future.succeededFuture();
   }
 

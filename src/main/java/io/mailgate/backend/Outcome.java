@@ -8,14 +8,31 @@ public sealed interface Outcome {
   /** Accepted by the backend. {@code messageId} is the backend's id (or ours, for SMTP). */
   record Sent(String messageId, Integer code, String message) implements Outcome {}
 
+  /** Whose fault a temporary failure is; the backend's own faults count towards its circuit breaker. */
+  enum Fault {
+    /** About this recipient only (greylisting, a full mailbox, a 4xx to RCPT). */
+    RECIPIENT,
+    /** The backend cannot take mail now: connection refused, timeouts, 5xx from an HTTP API. */
+    BACKEND,
+    /** The backend refuses our credentials (SMTP AUTH failure, HTTP 401/403): unhealthy until an operator acts. */
+    CREDENTIALS,
+    /** The backend asks us to slow down (HTTP 429): retry later, but it is healthy. */
+    THROTTLED
+  }
+
   /**
    * Not sent now, worth retrying: SMTP 4xx, connection errors, timeouts, HTTP 429/5xx. {@code retryAfter} is the
    * backend's own hint, if any. {@code possibleDuplicate} marks a send that may have been delivered anyway
    * (a timeout after the final "." of DATA).
    */
-  record Temporary(Integer code, String message, Duration retryAfter, boolean possibleDuplicate) implements Outcome {
+  record Temporary(Integer code, String message, Duration retryAfter, boolean possibleDuplicate, Fault fault)
+      implements Outcome {
     public Temporary(Integer code, String message) {
-      this(code, message, null, false);
+      this(code, message, null, false, Fault.RECIPIENT);
+    }
+
+    public Temporary(Integer code, String message, Fault fault) {
+      this(code, message, null, false, fault);
     }
   }
 

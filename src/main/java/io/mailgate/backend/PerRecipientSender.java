@@ -71,7 +71,7 @@ public final class PerRecipientSender {
       }
       f.onComplete(ar -> {
         inFlight--;
-        delivery.report(r, ar.succeeded() ? ar.result() : new Outcome.Temporary(null, describe(ar.cause())),
+        delivery.report(r, ar.succeeded() ? ar.result() : new Outcome.Temporary(null, describe(ar.cause()), Outcome.Fault.BACKEND),
             System.nanoTime() - start);
         fill();
       });

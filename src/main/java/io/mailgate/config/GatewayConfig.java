@@ -57,7 +57,8 @@ public record GatewayConfig(
       Duration stateFlushInterval,
       int stateFlushBatch,
       Duration shutdownGrace,
-      Duration statsInterval) {}
+      Duration statsInterval,
+      int signingThreads) {}
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -109,7 +110,8 @@ public record GatewayConfig(
             s.duration("MAILGATE_STATE_FLUSH_INTERVAL", Duration.ofMillis(100)),
             s.integer("MAILGATE_STATE_FLUSH_BATCH", 500, 1, 100_000),
             s.duration("MAILGATE_SHUTDOWN_GRACE", Duration.ofSeconds(30)),
-            s.duration("MAILGATE_STATS_INTERVAL", Duration.ofSeconds(5))),
+            s.duration("MAILGATE_STATS_INTERVAL", Duration.ofSeconds(5)),
+            s.integer("MAILGATE_SIGNING_THREADS", cores, 1, 256)),
         new RetryConfig(
             s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),

@@ -4,11 +4,14 @@ import io.mailgate.backend.Delivery;
 import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
 import io.mailgate.message.Campaign;
+import io.mailgate.message.ComposedMessage;
+import io.mailgate.message.MessageSigner;
 import io.mailgate.message.MimeComposer;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.store.DispatchStore.Claim;
 import io.mailgate.store.DispatchStore.Update;
 import io.vertx.core.Future;
+import io.vertx.core.WorkerExecutor;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
@@ -27,14 +30,16 @@ final class ChunkRun implements Delivery {
   private final List<OutboundRecipient> recipients;
   private final boolean[] reported;
   private final StateWriter writer;
+  private final WorkerExecutor signing;
   private final RetryPolicy retry;
   private final GatewayMetrics metrics;
   private final String backendName;
   private Future<Void> lastWrite = Future.succeededFuture();
   private Stop stop;
 
-  ChunkRun(Claim claim, JobContext job, List<OutboundRecipient> recipients, StateWriter writer, RetryPolicy retry,
-           GatewayMetrics metrics, String backendName) {
+  ChunkRun(Claim claim, JobContext job, List<OutboundRecipient> recipients, StateWriter writer, WorkerExecutor signing,
+           RetryPolicy retry, GatewayMetrics metrics, String backendName) {
+    this.signing = signing;
     this.claim = claim;
     this.job = job;
     this.recipients = recipients;
@@ -56,6 +61,20 @@ final class ChunkRun implements Delivery {
   }
 
   @Override
+  public Future<ComposedMessage> message(OutboundRecipient r) {
+    MessageSigner signer = job.signer();
+    if (signer == null) {
+      try {
+        return Future.succeededFuture(job.composer().compose(r.seq(), r.email(), r.vars()));
+      } catch (RuntimeException e) {
+        return Future.failedFuture(e);
+      }
+    }
+    // composing and signing together on the signing pool: an RSA signature must not hold the event loop
+    return signing.executeBlocking(() -> signer.sign(job.composer().compose(r.seq(), r.email(), r.vars())), false);
+  }
+
+  @Override
   public List<OutboundRecipient> recipients() {
     return recipients;
   }
@@ -66,7 +85,7 @@ final class ChunkRun implements Delivery {
   }
 
   @Override
-  public Future<Void> ready() {
+  public Future<Void> ready(int messages) {
     return writer.ready();
   }
 
@@ -111,7 +130,8 @@ final class ChunkRun implements Delivery {
       return new Update(claim.jobId(), r.seq(), chunk, "failed", p.code(), p.message(), null, null, false);
     }
     Outcome.Temporary t = (Outcome.Temporary) outcome;
-    RetryPolicy.Decision d = retry.next(r.attempt(), t.retryAfter(), job.createdAt(), OffsetDateTime.now(ZoneOffset.UTC));
+    boolean mayGiveUp = t.fault() != Outcome.Fault.CREDENTIALS && t.fault() != Outcome.Fault.THROTTLED;
+    RetryPolicy.Decision d = retry.next(r.attempt(), t.retryAfter(), job.createdAt(), OffsetDateTime.now(ZoneOffset.UTC), mayGiveUp);
     if (d.giveUp()) {
       return new Update(claim.jobId(), r.seq(), chunk, "failed", t.code(), d.reason() + "; last: " + t.message(), null,
           null, t.possibleDuplicate());

@@ -17,6 +17,7 @@ import io.mailgate.util.JsonValues;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -57,8 +58,10 @@ public final class Dispatcher extends VerticleBase {
       return size() > JOB_CACHE;
     }
   };
+  private final SignerLookup signers;
   private BackendSlots slots;
   private StateWriter writer;
+  private WorkerExecutor signing;
   private boolean claiming;
   private int claimFailures;
   private boolean stopping;
@@ -67,7 +70,8 @@ public final class Dispatcher extends VerticleBase {
   private final List<Long> periodic = new ArrayList<>();
 
   public Dispatcher(DispatchStore store, BackendStore backendStore, SecretBox secrets, BackendTypes types,
-                    DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics, String nodeId) {
+                    DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics, String nodeId, SignerLookup signers) {
+    this.signers = signers;
     this.store = store;
     this.backendStore = backendStore;
     this.secrets = secrets;
@@ -83,6 +87,7 @@ public final class Dispatcher extends VerticleBase {
     // backend instances (their connections, timers) belong to this verticle's event loop
     slots = new BackendSlots(vertx, backendStore, secrets, types, config.chunksPerBackend());
     writer = new StateWriter(vertx, store, config.stateFlushBatch(), config.stateFlushInterval().toMillis());
+    signing = vertx.createSharedWorkerExecutor("mailgate-signing", config.signingThreads());
     long lease = config.leaseTime().toMillis();
     periodic.add(vertx.setPeriodic(Math.max(1000, lease / 3), id -> renewLeases()));
     periodic.add(vertx.setPeriodic(config.controlPollInterval().toMillis(), id -> pollJobStates()));
@@ -157,7 +162,7 @@ public final class Dispatcher extends VerticleBase {
         .compose(job -> store.start(claim).compose(due -> {
           List<OutboundRecipient> rs = new ArrayList<>(due.size());
           due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
-          ChunkRun run = new ChunkRun(claim, job, rs, writer, retry, metrics, slot.name);
+          ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, slot.name);
           runs.put(ref, run);
           if (stopping) {
             run.stop(ChunkRun.Stop.SHUTDOWN); // stop() ran while this chunk was loading
@@ -167,7 +172,7 @@ public final class Dispatcher extends VerticleBase {
               .recover(e -> {
                 // the backend cannot be built (bad settings, undecryptable secret): defer, with the reason
                 String why = "backend unavailable: " + e.getMessage();
-                rs.forEach(r -> run.report(r, new Outcome.Temporary(null, why), 0));
+                rs.forEach(r -> run.report(r, new Outcome.Temporary(null, why, Outcome.Fault.BACKEND), 0));
                 return Future.succeededFuture();
               })
               .compose(v -> run.written())
@@ -210,10 +215,11 @@ public final class Dispatcher extends VerticleBase {
   private Future<JobContext> jobContext(UUID jobId) {
     Future<JobContext> f = jobs.get(jobId);
     if (f == null || f.failed()) {
-      f = store.job(jobId).map(opt -> {
+      f = store.job(jobId).compose(opt -> {
         DispatchStore.JobRow row = opt.orElseThrow(() -> new IllegalStateException("job " + jobId + " does not exist"));
         var campaign = JobSpec.fromStored(row.spec()).compile(row.id(), row.tenantId());
-        return new JobContext(campaign, new MimeComposer(campaign), row.chunkSize(), row.createdAt());
+        return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
+            new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt()));
       });
       jobs.put(jobId, f);
     }
@@ -279,6 +285,7 @@ public final class Dispatcher extends VerticleBase {
         .recover(e -> forceRelease())
         .compose(v -> writer.flush())
         .compose(v -> slots.closeAll())
+        .compose(v -> signing.close())
         .onComplete(ar -> LOG.atInfo().log("dispatcher stopped"));
   }
 

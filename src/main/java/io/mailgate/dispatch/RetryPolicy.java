@@ -26,6 +26,18 @@ public final class RetryPolicy {
   }
 
   public Decision next(int attempt, Duration retryAfter, OffsetDateTime jobCreated, OffsetDateTime now) {
+    return next(attempt, retryAfter, jobCreated, now, true);
+  }
+
+  /**
+   * @param mayGiveUp false for failures that say nothing about the recipient and must never fail it (the backend
+   *     refusing our credentials, or asking us to slow down): retried until an operator acts or cancels
+   */
+  public Decision next(int attempt, Duration retryAfter, OffsetDateTime jobCreated, OffsetDateTime now, boolean mayGiveUp) {
+    if (!mayGiveUp) {
+      Duration d = backoff(attempt);
+      return new Decision(retryAfter != null && retryAfter.compareTo(d) > 0 ? retryAfter : d, null);
+    }
     if (attempt >= config.maxAttempts()) {
       return new Decision(null, "gave up after " + attempt + " attempts");
     }

@@ -24,12 +24,36 @@ public record Campaign(
     return "<" + seq + "." + jobId.toString().replace("-", "") + "@" + from.address().domain() + ">";
   }
 
+  /** Subject, text and html for one recipient, for providers that take the parts rather than a MIME message. */
+  public RenderedParts render(Map<String, Object> vars) {
+    return new RenderedParts(renderSubject(vars),
+        text == null ? null : MimeComposer.normalizeLineBreaks(text.render(vars)),
+        html == null ? null : MimeComposer.normalizeLineBreaks(html.render(vars)));
+  }
+
+  /**
+   * The templates as parts a provider can substitute itself, if every template uses plain variables only.
+   * Subject and text variables are raw; in html, {@code {{x}}} variables must be HTML-escaped.
+   */
+  public java.util.Optional<BatchForm> batchForm() {
+    var s = TemplateParts.parse(subject.source());
+    var t = text == null ? java.util.Optional.<TemplateParts>empty() : TemplateParts.parse(text.source());
+    var h = html == null ? java.util.Optional.<TemplateParts>empty() : TemplateParts.parse(html.source());
+    if (s.isEmpty() || text != null && t.isEmpty() || html != null && h.isEmpty()) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(new BatchForm(s.get(), t.orElse(null), h.orElse(null)));
+  }
+
+  /** Subject, text and html templates as parts; text or html may be null. Subject values go through {@link #singleLine}. */
+  public record BatchForm(TemplateParts subject, TemplateParts text, TemplateParts html) {}
+
   /** The subject for one recipient; a value with a line break cannot start a new header. */
   public String renderSubject(Map<String, Object> vars) {
     return singleLine(subject.render(vars));
   }
 
-  static String singleLine(String s) {
+  public static String singleLine(String s) {
     if (s.indexOf('\r') < 0 && s.indexOf('\n') < 0 && s.indexOf('\0') < 0) {
       return s;
     }

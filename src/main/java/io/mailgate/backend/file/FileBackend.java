@@ -28,16 +28,15 @@ final class FileBackend implements MailBackend {
   public Future<Void> deliver(Delivery delivery) {
     String jobDir = dir.resolve(delivery.campaign().jobId().toString()).toString();
     return vertx.fileSystem().mkdirs(jobDir)
-        .compose(v -> PerRecipientSender.run(delivery, window, r -> {
-          ComposedMessage msg = delivery.composer().compose(r.seq(), r.email(), r.vars());
+        .compose(v -> PerRecipientSender.run(delivery, window, r -> delivery.message(r).compose(msg -> {
           String file = jobDir + "/" + r.seq() + ".eml";
           return vertx.fileSystem().writeFile(file, Buffer.buffer().appendBytes(msg.data(), 0, msg.length()))
               .<Outcome>map(x -> new Outcome.Sent(delivery.campaign().messageId(r.seq()), null, "written to file"))
-              .recover(e -> Future.succeededFuture(new Outcome.Temporary(null, "cannot write file: " + e.getMessage())));
-        }))
+              .recover(e -> Future.succeededFuture(new Outcome.Temporary(null, "cannot write file: " + e.getMessage(), Outcome.Fault.BACKEND)));
+        })))
         .recover(e -> {
           // the directory cannot be made: every recipient is deferred with the reason
-          delivery.recipients().forEach(r -> delivery.report(r, new Outcome.Temporary(null, "cannot create " + jobDir + ": " + e.getMessage()), 0));
+          delivery.recipients().forEach(r -> delivery.report(r, new Outcome.Temporary(null, "cannot create " + jobDir + ": " + e.getMessage(), Outcome.Fault.BACKEND), 0));
           return Future.succeededFuture();
         });
   }

@@ -30,26 +30,27 @@ final class SmtpBackend implements MailBackend {
   public Future<Void> deliver(Delivery delivery) {
     Campaign campaign = delivery.campaign();
     return PerRecipientSender.run(delivery, settings.maxConnections(), r -> rate.acquire()
-        .compose(v -> pool.acquire())
-        .compose(conn -> {
+        .compose(v -> delivery.message(r))
+        .compose(msg -> pool.acquire().compose(conn -> {
           Future<Outcome> sent;
           try {
-            Buffer data = SmtpData.encode(delivery.composer().compose(r.seq(), r.email(), r.vars()));
+            Buffer data = SmtpData.encode(msg);
             sent = conn.send(campaign.from().address(), r.email(), data, campaign.messageId(r.seq()));
           } catch (RuntimeException e) {
             sent = Future.failedFuture(e);
           }
           return sent.andThen(ar -> pool.release(conn));
-        })
+        }))
         .recover(e -> Future.succeededFuture(connectionFailure(e))));
   }
 
   private static Outcome connectionFailure(Throwable e) {
     if (e instanceof SmtpException se) {
       Integer code = se.reply() == null ? null : se.reply().code();
-      return new Outcome.Temporary(code, se.getMessage(), null, se.afterData());
+      return new Outcome.Temporary(code, se.getMessage(), null, se.afterData(),
+          se.authentication() ? Outcome.Fault.CREDENTIALS : Outcome.Fault.BACKEND);
     }
-    return new Outcome.Temporary(null, String.valueOf(e.getMessage()));
+    return new Outcome.Temporary(null, String.valueOf(e.getMessage()), Outcome.Fault.BACKEND);
   }
 
   @Override

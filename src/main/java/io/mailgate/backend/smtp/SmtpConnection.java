@@ -154,7 +154,7 @@ final class SmtpConnection {
     return auth.compose(r -> r.code() == 235
         ? Future.succeededFuture()
         // the reply text is the server's; our own message never includes the credentials
-        : Future.failedFuture(new SmtpException("authentication failed: " + r.text(), r, false)));
+        : Future.failedFuture(new SmtpException("authentication failed: " + r.text(), r, false, r.code() == 535 || r.code() == 534)));
   }
 
   private static String b64(String s) {
@@ -208,7 +208,8 @@ final class SmtpConnection {
     }
     return reply.isPermanent()
         ? new Outcome.Permanent(reply.code(), reply.text())
-        : new Outcome.Temporary(reply.code(), reply.text());
+        : new Outcome.Temporary(reply.code(), reply.text(),
+            reply.code() == 421 ? Outcome.Fault.BACKEND : Outcome.Fault.RECIPIENT);
   }
 
   private Future<Void> reset() {

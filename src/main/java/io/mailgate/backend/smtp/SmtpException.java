@@ -7,11 +7,22 @@ package io.mailgate.backend.smtp;
 public class SmtpException extends RuntimeException {
   private final SmtpReply reply;
   private final boolean afterData;
+  private final boolean authentication;
 
   public SmtpException(String message, SmtpReply reply, boolean afterData) {
+    this(message, reply, afterData, false);
+  }
+
+  public SmtpException(String message, SmtpReply reply, boolean afterData, boolean authentication) {
     super(message, null, false, false);
     this.reply = reply;
     this.afterData = afterData;
+    this.authentication = authentication;
+  }
+
+  /** The server refused our credentials. */
+  public boolean authentication() {
+    return authentication;
   }
 
   public SmtpException(String message) {

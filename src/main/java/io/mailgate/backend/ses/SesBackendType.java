@@ -1,0 +1,33 @@
+package io.mailgate.backend.ses;
+
+import io.mailgate.backend.BackendSpec;
+import io.mailgate.backend.BackendType;
+import io.mailgate.backend.MailBackend;
+import io.mailgate.error.InvalidInputException;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.util.Set;
+
+/** {@code type: "ses"} (placeholder until its implementation lands). */
+public final class SesBackendType implements BackendType {
+
+  @Override
+  public String name() {
+    return "ses";
+  }
+
+  @Override
+  public Set<String> secretSettings() {
+    return Set.of();
+  }
+
+  @Override
+  public void validate(JsonObject settings) {
+    throw new InvalidInputException("invalid_backend_type", "the ses backend is not available yet", "type");
+  }
+
+  @Override
+  public MailBackend create(Vertx vertx, BackendSpec spec) {
+    throw new UnsupportedOperationException("ses");
+  }
+}
