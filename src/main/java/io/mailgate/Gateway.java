@@ -5,7 +5,6 @@ import io.mailgate.backend.BackendTypes;
 import io.mailgate.config.GatewayConfig;
 import io.mailgate.dispatch.Dispatcher;
 import io.mailgate.dispatch.RetryPolicy;
-import io.mailgate.dispatch.SignerLookup;
 import io.mailgate.job.JobIntake;
 import io.mailgate.job.JobService;
 import io.mailgate.stats.GatewayMetrics;
@@ -13,9 +12,11 @@ import io.mailgate.stats.StatsRefresher;
 import io.mailgate.store.BackendStore;
 import io.mailgate.store.DbTarget;
 import io.mailgate.store.DispatchStore;
+import io.mailgate.store.DkimStore;
 import io.mailgate.store.JobStore;
 import io.mailgate.store.TenantStore;
 import io.mailgate.tenant.AdminService;
+import io.mailgate.tenant.DkimSignerLookup;
 import io.mailgate.tenant.SecretBox;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -83,7 +84,7 @@ public final class Gateway {
     Future<?> deployed = Future.succeededFuture();
     if (config.dispatch().enabled()) {
       Dispatcher d = new Dispatcher(dispatchStore, backends, secrets, types, config.dispatch(),
-          new RetryPolicy(config.retry()), metrics, config.nodeId(), SignerLookup.NONE);
+          new RetryPolicy(config.retry()), metrics, config.nodeId(), new DkimSignerLookup(new DkimStore(pool), secrets));
       dispatcher.set(d);
       deployed = vertx.deployVerticle(d).onSuccess(workIds::add);
     }

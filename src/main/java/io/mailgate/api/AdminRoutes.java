@@ -17,7 +17,7 @@ final class AdminRoutes {
 
     router.post("/v1/admin/tenants").handler(Responses.json(201, ctx -> {
       JsonObject b = Params.jsonBody(ctx);
-      return admin.createTenant(Params.string(b, "name"), Params.string(b, "region"))
+      return admin.createTenant(Params.string(b, "name"), Params.string(b, "region"), b)
           .map(n -> Views.tenant(n.tenant()).put("apiKey", n.apiKey()));
     }));
     router.get("/v1/admin/tenants").handler(Responses.json(200, ctx -> {
@@ -30,9 +30,12 @@ final class AdminRoutes {
     }));
     router.get("/v1/admin/tenants/:id").handler(Responses.json(200, ctx ->
         admin.tenant(Params.pathId(ctx, "id", "tenant")).map(Views::tenant)));
+    router.patch("/v1/admin/tenants/:id").handler(Responses.json(200, ctx ->
+        admin.updateTenant(Params.pathId(ctx, "id", "tenant"), Params.jsonBody(ctx)).map(Views::tenant)));
     router.put("/v1/admin/tenants/:id/backend").handler(Responses.json(200, ctx -> {
       JsonObject b = Params.jsonBody(ctx);
-      return admin.setBackend(Params.pathId(ctx, "id", "tenant"), Params.string(b, "backend")).map(Views::tenant);
+      return admin.setRoute(Params.pathId(ctx, "id", "tenant"), Params.string(b, "backend"), Params.string(b, "fallback"))
+          .map(Views::tenant);
     }));
 
     router.post("/v1/admin/backends").handler(Responses.json(201, ctx -> {
@@ -53,6 +56,8 @@ final class AdminRoutes {
         return Views.page(items, list.size() == limit ? list.get(list.size() - 1).id().toString() : null);
       });
     }));
+    router.patch("/v1/admin/backends/:id").handler(Responses.json(200, ctx ->
+        admin.updateBackend(Params.pathId(ctx, "id", "backend"), Params.jsonBody(ctx)).map(r -> Views.backend(r, admin.secretNames(r)))));
     router.get("/v1/admin/backends/:id").handler(Responses.json(200, ctx ->
         admin.backend(Params.pathId(ctx, "id", "backend")).map(r -> Views.backend(r, admin.secretNames(r)))));
   }

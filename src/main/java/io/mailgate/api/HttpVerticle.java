@@ -53,6 +53,7 @@ public final class HttpVerticle extends VerticleBase {
         .end(metrics.scrape()));
 
     AdminRoutes.mount(router, auth, admin, maxPage, config.limits().maxAdminBodyBytes());
+    DkimRoutes.mount(router, new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets()));
     JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
 
     FailureHandler failures = new FailureHandler();

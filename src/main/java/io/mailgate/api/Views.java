@@ -18,7 +18,11 @@ final class Views {
         .put("id", t.id().toString())
         .put("name", t.name())
         .put("region", t.region())
+        .put("allowedRegions", new JsonArray(t.allowedRegions()))
         .put("backend", t.backendName())
+        .put("fallback", t.fallbackName())
+        .put("maxRatePerSecond", t.maxRatePerSecond())
+        .put("maxConcurrentChunks", t.maxConcurrentChunks())
         .put("createdAt", time(t.createdAt()));
   }
 
@@ -31,6 +35,8 @@ final class Views {
         .put("settings", b.settings())
         .put("secretSettings", new JsonArray(secretNames))
         .put("version", b.version())
+        .put("health", new JsonObject().put("state", b.health()).put("reason", b.healthReason())
+            .put("since", time(b.healthChangedAt())))
         .put("createdAt", time(b.createdAt()))
         .put("updatedAt", time(b.updatedAt()));
   }

@@ -16,4 +16,13 @@ public interface BackendType {
   void validate(JsonObject settings);
 
   MailBackend create(Vertx vertx, BackendSpec spec);
+
+  /**
+   * Where the provider processes the mail, as its settings say (Mailgun {@code region}, SES {@code awsRegion}...), or
+   * empty when the settings do not say (an SMTP server, a directory). A backend's declared residency region must
+   * match it, so an EU backend cannot point at a US endpoint by mistake.
+   */
+  default java.util.Optional<String> providerRegion(JsonObject settings) {
+    return java.util.Optional.empty();
+  }
 }

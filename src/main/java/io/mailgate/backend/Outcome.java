@@ -17,7 +17,9 @@ public sealed interface Outcome {
     /** The backend refuses our credentials (SMTP AUTH failure, HTTP 401/403): unhealthy until an operator acts. */
     CREDENTIALS,
     /** The backend asks us to slow down (HTTP 429): retry later, but it is healthy. */
-    THROTTLED
+    THROTTLED,
+    /** The routing policy forbids sending now (the backend is outside the tenant's regions): held, never failed. */
+    POLICY
   }
 
   /**

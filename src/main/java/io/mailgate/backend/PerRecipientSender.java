@@ -19,6 +19,8 @@ public final class PerRecipientSender {
   private int inFlight;
   private boolean filling;
   private boolean waiting;
+  /** ready() already granted the next send: asking again would take a second permit (and livelock with two chunks). */
+  private boolean granted;
 
   private PerRecipientSender(Delivery delivery, int window, Function<OutboundRecipient, Future<Outcome>> send) {
     this.delivery = delivery;
@@ -50,16 +52,20 @@ public final class PerRecipientSender {
 
   private void loop() {
     while (!waiting && inFlight < window && next.hasNext() && !delivery.stopped()) {
-      Future<Void> ready = delivery.ready();
-      if (!ready.isComplete()) {
-        // the dispatcher's unwritten outcomes are at their bound: start nothing until they are written
-        waiting = true;
-        ready.onComplete(ar -> {
-          waiting = false;
-          fill();
-        });
-        return;
+      if (!granted) {
+        Future<Void> ready = delivery.ready();
+        if (!ready.isComplete()) {
+          // unwritten outcomes at their bound, or the tenant's rate: start nothing until the dispatcher says so
+          waiting = true;
+          ready.onComplete(ar -> {
+            waiting = false;
+            granted = true;
+            fill();
+          });
+          return;
+        }
       }
+      granted = false;
       OutboundRecipient r = next.next();
       inFlight++;
       long start = System.nanoTime();

@@ -14,7 +14,7 @@ public final class RateLimiter {
   private final Context context;
   private final double ratePerNano;
   private final double capacity;
-  private final ArrayDeque<Promise<Void>> waiters = new ArrayDeque<>();
+  private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
   private double tokens;
   private long last;
   private boolean timerSet;
@@ -29,24 +29,39 @@ public final class RateLimiter {
     this.last = System.nanoTime();
   }
 
+  public double ratePerSecond() {
+    return ratePerNano * 1e9;
+  }
+
   public boolean unlimited() {
     return ratePerNano <= 0;
   }
 
   public Future<Void> acquire() {
+    return acquire(1);
+  }
+
+  /**
+   * Permission to send {@code n} messages. A batch larger than the bucket may go when the bucket is full and
+   * leaves it in debt, so the average rate holds for batches of any size.
+   */
+  public Future<Void> acquire(int n) {
     if (unlimited()) {
       return Future.succeededFuture();
     }
     refill();
-    if (waiters.isEmpty() && tokens >= 1) {
-      tokens -= 1;
+    double need = Math.min(n, capacity);
+    if (waiters.isEmpty() && tokens >= need) {
+      tokens -= n;
       return Future.succeededFuture();
     }
     Promise<Void> p = Promise.promise();
-    waiters.add(p);
+    waiters.add(new Waiter(p, n));
     schedule();
     return p.future();
   }
+
+  private record Waiter(Promise<Void> promise, int n) {}
 
   private void refill() {
     long now = System.nanoTime();
@@ -58,15 +73,16 @@ public final class RateLimiter {
     if (timerSet || waiters.isEmpty()) {
       return;
     }
-    double missing = Math.max(0, 1 - tokens);
+    double missing = Math.max(0, Math.min(waiters.peek().n(), capacity) - tokens);
     long delayMs = Math.max(1, (long) Math.ceil(missing / ratePerNano / 1e6));
     timerSet = true;
     context.owner().setTimer(delayMs, id -> context.runOnContext(v -> {
       timerSet = false;
       refill();
-      while (!waiters.isEmpty() && tokens >= 1) {
-        tokens -= 1;
-        waiters.poll().complete();
+      while (!waiters.isEmpty() && tokens >= Math.min(waiters.peek().n(), capacity)) {
+        Waiter w = waiters.poll();
+        tokens -= w.n();
+        w.promise().complete();
       }
       schedule();
     }));

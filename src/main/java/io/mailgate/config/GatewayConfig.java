@@ -58,7 +58,9 @@ public record GatewayConfig(
       int stateFlushBatch,
       Duration shutdownGrace,
       Duration statsInterval,
-      int signingThreads) {}
+      int signingThreads,
+      int circuitFailures,
+      Duration circuitOpenTime) {}
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -111,7 +113,9 @@ public record GatewayConfig(
             s.integer("MAILGATE_STATE_FLUSH_BATCH", 500, 1, 100_000),
             s.duration("MAILGATE_SHUTDOWN_GRACE", Duration.ofSeconds(30)),
             s.duration("MAILGATE_STATS_INTERVAL", Duration.ofSeconds(5)),
-            s.integer("MAILGATE_SIGNING_THREADS", cores, 1, 256)),
+            s.integer("MAILGATE_SIGNING_THREADS", cores, 1, 256),
+            s.integer("MAILGATE_CIRCUIT_FAILURES", 5, 1, 10_000),
+            s.duration("MAILGATE_CIRCUIT_OPEN_TIME", Duration.ofSeconds(30))),
         new RetryConfig(
             s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),

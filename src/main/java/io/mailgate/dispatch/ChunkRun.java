@@ -3,6 +3,7 @@ package io.mailgate.dispatch;
 import io.mailgate.backend.Delivery;
 import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
+import io.mailgate.backend.RateLimiter;
 import io.mailgate.message.Campaign;
 import io.mailgate.message.ComposedMessage;
 import io.mailgate.message.MessageSigner;
@@ -23,7 +24,7 @@ import java.util.List;
 final class ChunkRun implements Delivery {
 
   /** Why a run stopped before its end; decides what happens to recipients not yet sent. */
-  enum Stop { PAUSED, CANCELLED, LEASE_LOST, SHUTDOWN }
+  enum Stop { PAUSED, CANCELLED, LEASE_LOST, SHUTDOWN, BACKEND_DOWN }
 
   final Claim claim;
   private final JobContext job;
@@ -34,12 +35,17 @@ final class ChunkRun implements Delivery {
   private final RetryPolicy retry;
   private final GatewayMetrics metrics;
   private final String backendName;
+  private final RateLimiter tenantRate;
+  private final java.util.function.Consumer<Outcome> observer;
   private Future<Void> lastWrite = Future.succeededFuture();
   private Stop stop;
 
   ChunkRun(Claim claim, JobContext job, List<OutboundRecipient> recipients, StateWriter writer, WorkerExecutor signing,
-           RetryPolicy retry, GatewayMetrics metrics, String backendName) {
+           RetryPolicy retry, GatewayMetrics metrics, String backendName, RateLimiter tenantRate,
+           java.util.function.Consumer<Outcome> observer) {
     this.signing = signing;
+    this.tenantRate = tenantRate;
+    this.observer = observer;
     this.claim = claim;
     this.job = job;
     this.recipients = recipients;
@@ -86,7 +92,8 @@ final class ChunkRun implements Delivery {
 
   @Override
   public Future<Void> ready(int messages) {
-    return writer.ready();
+    Future<Void> written = writer.ready();
+    return tenantRate == null ? written : written.compose(v -> tenantRate.acquire(messages));
   }
 
   Stop stopReason() {
@@ -106,6 +113,7 @@ final class ChunkRun implements Delivery {
       return;
     }
     reported[idx] = true;
+    observer.accept(outcome);
     Update u = toUpdate(r, outcome);
     metrics.send(backendName, u.state(), latencyNanos);
     lastWrite = writer.add(u);
@@ -130,8 +138,11 @@ final class ChunkRun implements Delivery {
       return new Update(claim.jobId(), r.seq(), chunk, "failed", p.code(), p.message(), null, null, false);
     }
     Outcome.Temporary t = (Outcome.Temporary) outcome;
-    boolean mayGiveUp = t.fault() != Outcome.Fault.CREDENTIALS && t.fault() != Outcome.Fault.THROTTLED;
-    RetryPolicy.Decision d = retry.next(r.attempt(), t.retryAfter(), job.createdAt(), OffsetDateTime.now(ZoneOffset.UTC), mayGiveUp);
+    boolean mayGiveUp = t.fault() != Outcome.Fault.CREDENTIALS && t.fault() != Outcome.Fault.THROTTLED
+        && t.fault() != Outcome.Fault.POLICY;
+    long seed = claim.jobId().getLeastSignificantBits() * 31 + claim.chunkNo() * 1_000_003L + r.attempt();
+    RetryPolicy.Decision d = retry.next(r.attempt(), t.retryAfter(), job.createdAt(), OffsetDateTime.now(ZoneOffset.UTC),
+        mayGiveUp, seed);
     if (d.giveUp()) {
       return new Update(claim.jobId(), r.seq(), chunk, "failed", t.code(), d.reason() + "; last: " + t.message(), null,
           null, t.possibleDuplicate());

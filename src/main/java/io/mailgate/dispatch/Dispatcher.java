@@ -3,6 +3,7 @@ package io.mailgate.dispatch;
 import io.mailgate.backend.BackendTypes;
 import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
+import io.mailgate.backend.RateLimiter;
 import io.mailgate.config.GatewayConfig.DispatchConfig;
 import io.mailgate.job.JobSpec;
 import io.mailgate.message.EmailAddress;
@@ -59,6 +60,8 @@ public final class Dispatcher extends VerticleBase {
     }
   };
   private final SignerLookup signers;
+  private final Map<UUID, RateLimiter> tenantRates = new HashMap<>();
+  private CircuitBreakers circuits;
   private BackendSlots slots;
   private StateWriter writer;
   private WorkerExecutor signing;
@@ -86,6 +89,7 @@ public final class Dispatcher extends VerticleBase {
   public Future<?> start() {
     // backend instances (their connections, timers) belong to this verticle's event loop
     slots = new BackendSlots(vertx, backendStore, secrets, types, config.chunksPerBackend());
+    circuits = new CircuitBreakers(config.circuitFailures(), config.circuitOpenTime(), backendStore, this::backendDown);
     writer = new StateWriter(vertx, store, config.stateFlushBatch(), config.stateFlushInterval().toMillis());
     signing = vertx.createSharedWorkerExecutor("mailgate-signing", config.signingThreads());
     long lease = config.leaseTime().toMillis();
@@ -113,7 +117,7 @@ public final class Dispatcher extends VerticleBase {
     claiming = true;
     Promise<Void> claimDone = Promise.promise();
     claimInFlight = claimDone.future();
-    store.claim(nodeId, config.leaseTime().toMillis(), slots.full()).onComplete(ar -> {
+    store.claim(nodeId, config.leaseTime().toMillis(), slots.full(), circuits.unavailable()).onComplete(ar -> {
       claiming = false;
       if (ar.succeeded() && ar.result().isPresent() && stopping) {
         // claimed while stopping: hand the chunk back untouched (none of its recipients was started)
@@ -155,6 +159,8 @@ public final class Dispatcher extends VerticleBase {
   private void run(Claim claim) {
     ChunkRef ref = DispatchStore.ref(claim);
     BackendSlots.Slot slot = slots.acquire(claim.backendId(), claim.backendVersion());
+    circuits.chunkStarted(claim.backendId());
+    RateLimiter tenantRate = tenantRate(claim);
     Promise<Void> done = Promise.promise();
     running.put(ref, done.future());
     metrics.chunksInFlight(running.size());
@@ -162,10 +168,19 @@ public final class Dispatcher extends VerticleBase {
         .compose(job -> store.start(claim).compose(due -> {
           List<OutboundRecipient> rs = new ArrayList<>(due.size());
           due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
-          ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, slot.name);
+          ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, slot.name, tenantRate,
+              outcome -> circuits.observe(claim.backendId(), slot.name, outcome));
           runs.put(ref, run);
           if (stopping) {
             run.stop(ChunkRun.Stop.SHUTDOWN); // stop() ran while this chunk was loading
+          }
+          if (!claim.residencyAllows()) {
+            // the backend's region changed after the route was set: hold the mail, never send it out of region
+            String why = "residency: backend '" + slot.name + "' is in region '" + claim.backendRegion() + "', tenant region '"
+                + claim.tenantRegion() + "' allows " + (claim.allowedRegions().isEmpty() ? "no other" : claim.allowedRegions());
+            LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("backend", slot.name).log(why);
+            rs.forEach(r -> run.report(r, new Outcome.Temporary(null, why, Outcome.Fault.POLICY), 0));
+            return run.written().compose(v -> release(run));
           }
           return slot.backend
               .compose(b -> b.deliver(run))
@@ -184,6 +199,7 @@ public final class Dispatcher extends VerticleBase {
           runs.remove(ref);
           running.remove(ref);
           slots.release(slot);
+          circuits.chunkEnded(claim.backendId());
           metrics.chunksInFlight(running.size());
           done.complete();
           claimMore();
@@ -210,6 +226,26 @@ public final class Dispatcher extends VerticleBase {
               })
             : Future.succeededFuture())
         .mapEmpty();
+  }
+
+  /** The tenant's own rate (messages per second in this dispatcher), if it has one. */
+  private RateLimiter tenantRate(Claim claim) {
+    Double rate = claim.tenantRatePerSecond();
+    if (rate == null) {
+      tenantRates.remove(claim.tenantId());
+      return null;
+    }
+    RateLimiter l = tenantRates.get(claim.tenantId());
+    if (l == null || Math.abs(l.ratePerSecond() - rate) > 1e-9 * rate) {
+      l = new RateLimiter(context, rate);
+      tenantRates.put(claim.tenantId(), l);
+    }
+    return l;
+  }
+
+  /** A backend's circuit opened: chunks running on it stop and give their unsent recipients back. */
+  private void backendDown(UUID backendId) {
+    runs.values().stream().filter(r -> r.claim.backendId().equals(backendId)).forEach(r -> r.stop(ChunkRun.Stop.BACKEND_DOWN));
   }
 
   private Future<JobContext> jobContext(UUID jobId) {

@@ -34,14 +34,23 @@ public final class RetryPolicy {
    *     refusing our credentials, or asking us to slow down): retried until an operator acts or cancels
    */
   public Decision next(int attempt, Duration retryAfter, OffsetDateTime jobCreated, OffsetDateTime now, boolean mayGiveUp) {
+    return next(attempt, retryAfter, jobCreated, now, mayGiveUp, ThreadLocalRandom.current().nextLong());
+  }
+
+  /**
+   * @param jitterSeed recipients given the same seed get the same delay: the dispatcher passes one per chunk and
+   *     attempt, so a provider batch that failed as a whole is retried as a whole, not scattered over many calls
+   */
+  public Decision next(int attempt, Duration retryAfter, OffsetDateTime jobCreated, OffsetDateTime now, boolean mayGiveUp,
+                       long jitterSeed) {
     if (!mayGiveUp) {
-      Duration d = backoff(attempt);
+      Duration d = backoff(attempt, jitterSeed);
       return new Decision(retryAfter != null && retryAfter.compareTo(d) > 0 ? retryAfter : d, null);
     }
     if (attempt >= config.maxAttempts()) {
       return new Decision(null, "gave up after " + attempt + " attempts");
     }
-    Duration delay = backoff(attempt);
+    Duration delay = backoff(attempt, jitterSeed);
     if (retryAfter != null && retryAfter.compareTo(delay) > 0) {
       delay = retryAfter;
     }
@@ -52,10 +61,14 @@ public final class RetryPolicy {
   }
 
   Duration backoff(int attempt) {
+    return backoff(attempt, ThreadLocalRandom.current().nextLong());
+  }
+
+  Duration backoff(int attempt, long jitterSeed) {
     double base = config.baseDelay().toMillis() * Math.pow(2, Math.max(0, attempt - 1));
     double capped = Math.min(base, config.maxDelay().toMillis());
     // jitter only shortens, so maxDelay stays a true cap and retries of one outage still spread out
-    double spread = 1 - config.jitter() * ThreadLocalRandom.current().nextDouble();
+    double spread = 1 - config.jitter() * new java.util.SplittableRandom(jitterSeed).nextDouble();
     return Duration.ofMillis(Math.max(1, Math.round(capped * spread)));
   }
 }

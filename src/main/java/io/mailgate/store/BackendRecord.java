@@ -6,7 +6,8 @@ import java.util.UUID;
 
 /** A backend row: public settings, and the secret ones still sealed. */
 public record BackendRecord(UUID id, String name, String type, String region, JsonObject settings, byte[] sealedSecrets,
-                            int version, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+                            int version, String health, String healthReason, OffsetDateTime healthChangedAt,
+                            OffsetDateTime createdAt, OffsetDateTime updatedAt) {
 
   @Override
   public String toString() {

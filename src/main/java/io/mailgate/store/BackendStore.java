@@ -16,8 +16,8 @@ import java.util.UUID;
 /** SQL for backends. */
 public final class BackendStore {
 
-  private static final String SELECT =
-      "SELECT id, name, type, region, settings, secrets, version, created_at, updated_at FROM backends";
+  private static final String SELECT = "SELECT id, name, type, region, settings, secrets, version, health, health_reason,"
+      + " health_changed_at, created_at, updated_at FROM backends";
 
   private final Pool pool;
 
@@ -52,6 +52,24 @@ public final class BackendStore {
         });
   }
 
+  /** New settings and/or region: a new version, which dispatchers pick up for new chunks; health starts over. */
+  public Future<Optional<BackendRecord>> update(UUID id, String region, JsonObject settings, byte[] sealedSecrets) {
+    return pool.preparedQuery("""
+            UPDATE backends SET region = $2, settings = $3, secrets = $4, version = version + 1,
+                                health = 'healthy', health_reason = NULL, health_changed_at = now(), updated_at = now()
+            WHERE id = $1""")
+        .execute(Tuple.of(id, region, settings, sealedSecrets == null ? null : Buffer.buffer(sealedSecrets)))
+        .compose(r -> get(id));
+  }
+
+  /** What a dispatcher saw of the backend's health (circuit opened or closed, credentials refused). */
+  public Future<Void> setHealth(UUID id, String health, String reason) {
+    return pool.preparedQuery("""
+            UPDATE backends SET health = $2, health_reason = $3, health_changed_at = now()
+            WHERE id = $1 AND (health <> $2 OR health_reason IS DISTINCT FROM $3)""")
+        .execute(Tuple.of(id, health, reason)).mapEmpty();
+  }
+
   private static Optional<BackendRecord> first(RowSet<Row> rows) {
     var it = rows.iterator();
     return it.hasNext() ? Optional.of(map(it.next())) : Optional.empty();
@@ -62,7 +80,8 @@ public final class BackendStore {
     Object settings = r.getValue("settings");
     return new BackendRecord(r.getUUID("id"), r.getString("name"), r.getString("type"), r.getString("region"),
         settings instanceof JsonObject j ? j : new JsonObject(),
-        secrets == null ? null : secrets.getBytes(), r.getInteger("version"),
+        secrets == null ? null : secrets.getBytes(), r.getInteger("version"), r.getString("health"),
+        r.getString("health_reason"), r.getOffsetDateTime("health_changed_at"),
         r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
   }
 }

@@ -20,8 +20,18 @@ import java.util.UUID;
  */
 public final class DispatchStore {
 
-  /** A chunk leased to this dispatcher. */
-  public record Claim(UUID jobId, int chunkNo, int firstSeq, int endSeq, UUID tenantId, UUID backendId, int backendVersion) {}
+  /**
+   * A chunk leased to this dispatcher, with its route: the backend to use (the tenant's fallback if
+   * {@code viaFallback}), its region, and what the tenant's residency allows.
+   */
+  public record Claim(UUID jobId, int chunkNo, int firstSeq, int endSeq, UUID tenantId, UUID backendId, int backendVersion,
+                      String backendRegion, String tenantRegion, List<String> allowedRegions, boolean viaFallback,
+                      Double tenantRatePerSecond) {
+
+    public boolean residencyAllows() {
+      return backendRegion.equals(tenantRegion) || allowedRegions.contains(backendRegion);
+    }
+  }
 
   /** A recipient to send now. {@code attempt} counts this attempt. */
   public record DueRecipient(int seq, String email, JsonObject vars, int attempt) {}
@@ -39,15 +49,33 @@ public final class DispatchStore {
   // Fair claim: tenants least recently served first, then their jobs least recently served first, then the
   // lowest open chunk of that job. The candidates are ordered before the lateral lookup, and the nested loop
   // stops at the first job with a chunk that is due and not locked by another dispatcher.
+  // Route: the tenant's primary backend, or its fallback while the primary is unavailable to this dispatcher
+  // ($4: open circuits) if the fallback is available and in a region the tenant allows. Tenants whose route has
+  // no available backend, whose backend is full here ($3), or who reached max_concurrent_chunks wait.
   private static final String CLAIM = """
       WITH cand AS (
-        SELECT j.id AS job_id, j.tenant_id, t.backend_id
-        FROM jobs j JOIN tenants t ON t.id = j.tenant_id
-        WHERE j.state IN ('queued', 'running') AND t.backend_id IS NOT NULL AND NOT (t.backend_id = ANY($3::uuid[]))
-        ORDER BY t.last_served_at NULLS FIRST, j.last_served_at NULLS FIRST, j.id
+        SELECT x.*, e.version AS backend_version, e.region AS backend_region
+        FROM (
+          SELECT j.id AS job_id, j.tenant_id, t.region AS tenant_region, t.allowed_regions, t.max_rate_per_second,
+                 t.max_concurrent_chunks, t.last_served_at AS tls, j.last_served_at AS jls,
+                 (t.backend_id = ANY($4::uuid[]) AND f.id IS NOT NULL AND NOT (f.id = ANY($4::uuid[]))
+                  AND (f.region = t.region OR f.region = ANY(t.allowed_regions))) AS via_fallback,
+                 t.backend_id AS primary_id, f.id AS fallback_id
+          FROM jobs j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
+          WHERE j.state IN ('queued', 'running') AND t.backend_id IS NOT NULL
+        ) x0
+        CROSS JOIN LATERAL (SELECT x0.*, CASE WHEN x0.via_fallback THEN x0.fallback_id ELSE x0.primary_id END AS backend_id) x
+        JOIN backends e ON e.id = x.backend_id
+        WHERE NOT (x.backend_id = ANY($3::uuid[])) AND NOT (x.backend_id = ANY($4::uuid[]))
+          AND (x.max_concurrent_chunks IS NULL OR (
+                SELECT count(*) FROM jobs j2 JOIN chunks c2 ON c2.job_id = j2.id
+                WHERE j2.tenant_id = x.tenant_id AND j2.state IN ('queued', 'running')
+                  AND c2.state = 'leased' AND c2.lease_until > now()) < x.max_concurrent_chunks)
+        ORDER BY x.tls NULLS FIRST, x.jls NULLS FIRST, x.job_id
         LIMIT 200
       ), pick AS (
-        SELECT ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, cand.tenant_id, cand.backend_id
+        SELECT ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, cand.tenant_id, cand.backend_id, cand.backend_version,
+               cand.backend_region, cand.tenant_region, cand.allowed_regions, cand.via_fallback, cand.max_rate_per_second
         FROM cand CROSS JOIN LATERAL (
           SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq FROM chunks c
           WHERE c.job_id = cand.job_id AND c.state <> 'done'
@@ -68,8 +96,7 @@ public final class DispatchStore {
         UPDATE tenants SET last_served_at = clock_timestamp() FROM pick WHERE tenants.id = pick.tenant_id
       )
       -- the data-modifying CTEs run whether or not they are read (PostgreSQL runs each exactly once)
-      SELECT pick.*, b.version AS backend_version
-      FROM pick JOIN backends b ON b.id = pick.backend_id
+      SELECT * FROM pick
       """;
 
   // Due recipients of a claimed chunk become 'sending'. Those already 'sending' were held by a dispatcher that
@@ -144,18 +171,25 @@ public final class DispatchStore {
     this.pool = pool;
   }
 
-  /** Leases the fairest due chunk whose tenant's backend is not in {@code fullBackends}. */
-  public Future<Optional<Claim>> claim(String owner, long leaseMillis, Collection<UUID> fullBackends) {
+  /**
+   * Leases the fairest due chunk whose route leads to a backend that is neither full here ({@code fullBackends})
+   * nor unavailable to this dispatcher ({@code unavailableBackends}, open circuits).
+   */
+  public Future<Optional<Claim>> claim(String owner, long leaseMillis, Collection<UUID> fullBackends,
+                                       Collection<UUID> unavailableBackends) {
     return pool.preparedQuery(CLAIM)
-        .execute(Tuple.of(owner, leaseMillis, fullBackends.toArray(new UUID[0])))
+        .execute(Tuple.of(owner, leaseMillis, fullBackends.toArray(new UUID[0]), unavailableBackends.toArray(new UUID[0])))
         .map(rows -> {
           var it = rows.iterator();
           if (!it.hasNext()) {
             return Optional.empty();
           }
           Row r = it.next();
+          String[] allowed = r.getArrayOfStrings("allowed_regions");
           return Optional.of(new Claim(r.getUUID("job_id"), r.getInteger("chunk_no"), r.getInteger("first_seq"),
-              r.getInteger("end_seq"), r.getUUID("tenant_id"), r.getUUID("backend_id"), r.getInteger("backend_version")));
+              r.getInteger("end_seq"), r.getUUID("tenant_id"), r.getUUID("backend_id"), r.getInteger("backend_version"),
+              r.getString("backend_region"), r.getString("tenant_region"), allowed == null ? List.of() : List.of(allowed),
+              r.getBoolean("via_fallback"), r.getDouble("max_rate_per_second")));
         });
   }
 

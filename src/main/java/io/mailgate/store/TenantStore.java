@@ -17,8 +17,9 @@ import java.util.UUID;
 public final class TenantStore {
 
   private static final String SELECT = """
-      SELECT t.id, t.name, t.region, t.backend_id, b.name AS backend_name, t.created_at
-      FROM tenants t LEFT JOIN backends b ON b.id = t.backend_id
+      SELECT t.id, t.name, t.region, t.allowed_regions, t.backend_id, b.name AS backend_name,
+             t.fallback_backend_id, f.name AS fallback_name, t.max_rate_per_second, t.max_concurrent_chunks, t.created_at
+      FROM tenants t LEFT JOIN backends b ON b.id = t.backend_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
       """;
 
   private final Pool pool;
@@ -27,9 +28,15 @@ public final class TenantStore {
     this.pool = pool;
   }
 
-  public Future<Tenant> insert(UUID id, String name, String region, byte[] apiKeyHash) {
-    return pool.preparedQuery("INSERT INTO tenants (id, name, region, api_key_hash) VALUES ($1, $2, $3, $4)")
-        .execute(Tuple.of(id, name, region, Buffer.buffer(apiKeyHash)))
+  /** A tenant's adjustable policy: other regions it allows, and its limits (null: none). */
+  public record Policy(List<String> allowedRegions, Double maxRatePerSecond, Integer maxConcurrentChunks) {}
+
+  public Future<Tenant> insert(UUID id, String name, String region, byte[] apiKeyHash, Policy policy) {
+    return pool.preparedQuery("""
+            INSERT INTO tenants (id, name, region, api_key_hash, allowed_regions, max_rate_per_second, max_concurrent_chunks)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)""")
+        .execute(Tuple.tuple(java.util.Arrays.asList(id, name, region, Buffer.buffer(apiKeyHash),
+            policy.allowedRegions().toArray(new String[0]), policy.maxRatePerSecond(), policy.maxConcurrentChunks())))
         .recover(e -> SqlErrors.isUniqueViolation(e)
             ? Future.failedFuture(new ConflictException("tenant_exists", "a tenant named '" + name + "' already exists"))
             : Future.failedFuture(e))
@@ -54,10 +61,20 @@ public final class TenantStore {
         });
   }
 
+  /** Sets the route: a primary backend and an optional fallback. @return false if there is no such tenant */
+  public Future<Boolean> setRoute(UUID tenantId, UUID backendId, UUID fallbackId) {
+    return pool.preparedQuery("UPDATE tenants SET backend_id = $2, fallback_backend_id = $3, updated_at = now() WHERE id = $1")
+        .execute(Tuple.of(tenantId, backendId, fallbackId))
+        .map(r -> r.rowCount() == 1);
+  }
+
   /** @return false if there is no such tenant */
-  public Future<Boolean> setBackend(UUID tenantId, UUID backendId) {
-    return pool.preparedQuery("UPDATE tenants SET backend_id = $2, updated_at = now() WHERE id = $1")
-        .execute(Tuple.of(tenantId, backendId))
+  public Future<Boolean> setPolicy(UUID tenantId, Policy policy) {
+    return pool.preparedQuery("""
+            UPDATE tenants SET allowed_regions = $2, max_rate_per_second = $3, max_concurrent_chunks = $4, updated_at = now()
+            WHERE id = $1""")
+        .execute(Tuple.tuple(java.util.Arrays.asList(tenantId, policy.allowedRegions().toArray(new String[0]),
+            policy.maxRatePerSecond(), policy.maxConcurrentChunks())))
         .map(r -> r.rowCount() == 1);
   }
 
@@ -71,7 +88,10 @@ public final class TenantStore {
   }
 
   private static Tenant map(Row r) {
-    return new Tenant(r.getUUID("id"), r.getString("name"), r.getString("region"), r.getUUID("backend_id"),
-        r.getString("backend_name"), r.getOffsetDateTime("created_at"));
+    String[] allowed = r.getArrayOfStrings("allowed_regions");
+    return new Tenant(r.getUUID("id"), r.getString("name"), r.getString("region"),
+        allowed == null ? List.of() : List.of(allowed), r.getUUID("backend_id"), r.getString("backend_name"),
+        r.getUUID("fallback_backend_id"), r.getString("fallback_name"), r.getDouble("max_rate_per_second"),
+        r.getInteger("max_concurrent_chunks"), r.getOffsetDateTime("created_at"));
   }
 }

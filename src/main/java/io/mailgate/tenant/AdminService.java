@@ -4,6 +4,7 @@ import io.mailgate.backend.BackendType;
 import io.mailgate.backend.BackendTypes;
 import io.mailgate.error.InvalidInputException;
 import io.mailgate.error.NotFoundException;
+import io.mailgate.error.UnprocessableException;
 import io.mailgate.store.BackendRecord;
 import io.mailgate.store.BackendStore;
 import io.mailgate.store.Ids;
@@ -37,14 +38,77 @@ public final class AdminService {
   }
 
   public Future<NewTenant> createTenant(String name, String region) {
+    return createTenant(name, region, new JsonObject());
+  }
+
+  /** @param policy optional {@code allowedRegions}, {@code maxRatePerSecond}, {@code maxConcurrentChunks} */
+  public Future<NewTenant> createTenant(String name, String region, JsonObject policy) {
     try {
       checkName(name, "name");
       String r = Regions.parse(region, "region");
+      TenantStore.Policy p = policy(policy, new TenantStore.Policy(List.of(), null, null));
       String key = ApiKeys.generate();
-      return tenants.insert(Ids.newId(), name, r, ApiKeys.hash(key)).map(t -> new NewTenant(t, key));
+      return tenants.insert(Ids.newId(), name, r, ApiKeys.hash(key), p).map(t -> new NewTenant(t, key));
     } catch (InvalidInputException e) {
       return Future.failedFuture(e);
     }
+  }
+
+  /**
+   * Changes a tenant's policy: the fields present replace the current ones ({@code null} clears a limit).
+   * Narrowing the allowed regions does not touch the route; the dispatcher then defers what would leave them.
+   */
+  public Future<Tenant> updateTenant(UUID id, JsonObject patch) {
+    return tenant(id).compose(t -> {
+      TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks()));
+      return tenants.setPolicy(id, p);
+    }).compose(ok -> tenant(id));
+  }
+
+  private static TenantStore.Policy policy(JsonObject in, TenantStore.Policy current) {
+    for (String k : in.fieldNames()) {
+      if (!List.of("allowedRegions", "maxRatePerSecond", "maxConcurrentChunks", "name", "region").contains(k)) {
+        throw new InvalidInputException("unknown_field", "unknown field '" + k + "'", k);
+      }
+    }
+    List<String> allowed = current.allowedRegions();
+    if (in.containsKey("allowedRegions")) {
+      Object v = in.getValue("allowedRegions");
+      if (v == null) {
+        allowed = List.of();
+      } else if (v instanceof io.vertx.core.json.JsonArray a && a.size() <= 20) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (Object o : a) {
+          if (!(o instanceof String s)) {
+            throw new InvalidInputException("invalid_field", "allowedRegions must be an array of region codes", "allowedRegions");
+          }
+          String r = Regions.parse(s, "allowedRegions");
+          if (!out.contains(r)) {
+            out.add(r);
+          }
+        }
+        allowed = List.copyOf(out);
+      } else {
+        throw new InvalidInputException("invalid_field", "allowedRegions must be an array of at most 20 region codes", "allowedRegions");
+      }
+    }
+    Double rate = current.maxRatePerSecond();
+    if (in.containsKey("maxRatePerSecond")) {
+      Object v = in.getValue("maxRatePerSecond");
+      if (v != null && (!(v instanceof Number n) || n.doubleValue() <= 0 || n.doubleValue() > 1_000_000)) {
+        throw new InvalidInputException("invalid_field", "maxRatePerSecond must be a number above 0 (or null)", "maxRatePerSecond");
+      }
+      rate = v == null ? null : ((Number) v).doubleValue();
+    }
+    Integer chunks = current.maxConcurrentChunks();
+    if (in.containsKey("maxConcurrentChunks")) {
+      Object v = in.getValue("maxConcurrentChunks");
+      if (v != null && (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue()) || n.intValue() < 1 || n.intValue() > 100_000)) {
+        throw new InvalidInputException("invalid_field", "maxConcurrentChunks must be a whole number above 0 (or null)", "maxConcurrentChunks");
+      }
+      chunks = v == null ? null : ((Number) v).intValue();
+    }
+    return new TenantStore.Policy(allowed, rate, chunks);
   }
 
   public Future<Tenant> tenant(UUID id) {
@@ -71,6 +135,7 @@ public final class AdminService {
       String r = Regions.parse(region, "region");
       JsonObject all = settings == null ? new JsonObject() : settings;
       t.validate(all);
+      checkProviderRegion(t, all, r);
       JsonObject visible = new JsonObject();
       JsonObject secret = new JsonObject();
       all.forEach(e -> (t.secretSettings().contains(e.getKey()) ? secret : visible).put(e.getKey(), e.getValue()));
@@ -79,6 +144,44 @@ public final class AdminService {
     } catch (InvalidInputException e) {
       return Future.failedFuture(e);
     }
+  }
+
+  /**
+   * Changes a backend's region and/or settings. Settings replace the old ones, except that secret settings left out
+   * keep their stored values (so an operator can change a port without re-entering a password).
+   */
+  public Future<BackendRecord> updateBackend(UUID id, JsonObject patch) {
+    for (String k : patch.fieldNames()) {
+      if (!k.equals("region") && !k.equals("settings")) {
+        return Future.failedFuture(new InvalidInputException("unknown_field", "unknown field '" + k + "' (region and settings can change)", k));
+      }
+    }
+    return backend(id).compose(b -> {
+      BackendType t = types.get(b.type());
+      String region = patch.containsKey("region") ? Regions.parse(patch.getString("region"), "region") : b.region();
+      JsonObject all = b.settings().copy();
+      if (patch.containsKey("settings")) {
+        if (!(patch.getValue("settings") instanceof JsonObject s)) {
+          throw new InvalidInputException("invalid_field", "settings must be an object", "settings");
+        }
+        all = s.copy();
+      }
+      if (b.sealedSecrets() != null) {
+        JsonObject old = new JsonObject(new String(secrets.open(b.sealedSecrets()), StandardCharsets.UTF_8));
+        for (String k : old.fieldNames()) {
+          if (!all.containsKey(k)) {
+            all.put(k, old.getValue(k));
+          }
+        }
+      }
+      t.validate(all);
+      checkProviderRegion(t, all, region);
+      JsonObject visible = new JsonObject();
+      JsonObject secret = new JsonObject();
+      all.forEach(e -> (t.secretSettings().contains(e.getKey()) ? secret : visible).put(e.getKey(), e.getValue()));
+      byte[] sealed = secret.isEmpty() ? null : secrets.seal(secret.encode().getBytes(StandardCharsets.UTF_8));
+      return backends.update(id, region, visible, sealed).map(r -> r.orElseThrow(() -> new NotFoundException("backend")));
+    });
   }
 
   public Future<BackendRecord> backend(UUID id) {
@@ -98,21 +201,66 @@ public final class AdminService {
     return new JsonObject(new String(secrets.open(b.sealedSecrets()), StandardCharsets.UTF_8)).fieldNames().stream().sorted().toList();
   }
 
-  /** Routes the tenant's mail to the named backend. */
+  /** Routes the tenant's mail to the named backend, without a fallback. */
   public Future<Tenant> setBackend(UUID tenantId, String backendName) {
+    return setRoute(tenantId, backendName, null);
+  }
+
+  /**
+   * Routes the tenant's mail to {@code backendName}, and to {@code fallbackName} (optional) while the primary is
+   * unhealthy. Both must be in the tenant's region or one it allows: otherwise 422, and the route is unchanged.
+   */
+  public Future<Tenant> setRoute(UUID tenantId, String backendName, String fallbackName) {
     if (backendName == null || backendName.isBlank()) {
       return Future.failedFuture(new InvalidInputException("missing_field", "backend is required", "backend"));
     }
-    return tenant(tenantId)
-        .compose(t -> backends.byName(backendName))
-        .compose(b -> b.isEmpty()
-            ? Future.failedFuture(new InvalidInputException("unknown_backend", "no backend named '" + backendName + "'", "backend"))
-            : tenants.setBackend(tenantId, b.get().id()))
+    if (backendName.equals(fallbackName)) {
+      return Future.failedFuture(new InvalidInputException("invalid_field", "fallback must differ from backend", "fallback"));
+    }
+    return tenant(tenantId).compose(t -> named(backendName, "backend").compose(primary ->
+            (fallbackName == null ? Future.<BackendRecord>succeededFuture(null) : named(fallbackName, "fallback"))
+                .compose(fallback -> {
+                  allowedFor(t, primary, "backend");
+                  if (fallback != null) {
+                    allowedFor(t, fallback, "fallback");
+                  }
+                  return tenants.setRoute(tenantId, primary.id(), fallback == null ? null : fallback.id());
+                })))
         .compose(ok -> tenant(tenantId));
+  }
+
+  private Future<BackendRecord> named(String name, String field) {
+    return backends.byName(name).compose(b -> b.isEmpty()
+        ? Future.failedFuture(new InvalidInputException("unknown_backend", "no backend named '" + name + "'", field))
+        : Future.succeededFuture(b.get()));
+  }
+
+  /** The declared residency region must be where the provider's settings send the mail. */
+  private static void checkProviderRegion(BackendType t, JsonObject settings, String region) {
+    t.providerRegion(settings).ifPresent(p -> {
+      if (!p.equals(region)) {
+        throw new UnprocessableException("region_mismatch", "the settings send mail to the provider's '" + p
+            + "' region, but the backend is declared in region '" + region + "'");
+      }
+    });
+  }
+
+  /** Residency: an EU tenant is never routed through a US backend unless it allows the US region. */
+  private static void allowedFor(Tenant t, BackendRecord b, String field) {
+    if (!t.allows(b.region())) {
+      throw new UnprocessableException("region_not_allowed", field + " '" + b.name() + "' is in region '" + b.region()
+          + "', but tenant '" + t.name() + "' is in region '" + t.region() + "'"
+          + (t.allowedRegions().isEmpty() ? " and allows no other" : " and allows only " + t.allowedRegions()));
+    }
   }
 
   public Future<Long> tenantCount() {
     return tenants.count();
+  }
+
+  /** The box that seals secrets at rest (DKIM keys are sealed with it too). */
+  public SecretBox secrets() {
+    return secrets;
   }
 
   private static void checkName(String name, String field) {

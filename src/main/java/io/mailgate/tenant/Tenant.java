@@ -1,7 +1,19 @@
 package io.mailgate.tenant;
 
 import java.time.OffsetDateTime;
+import java.util.List;
 import java.util.UUID;
 
-/** A customer of the gateway: its residency region and the backend its mail goes to. */
-public record Tenant(UUID id, String name, String region, UUID backendId, String backendName, OffsetDateTime createdAt) {}
+/**
+ * A customer of the gateway: its residency region (and the other regions it allows), its route (a primary
+ * backend and an optional fallback) and its own limits on top of the backends'.
+ */
+public record Tenant(UUID id, String name, String region, List<String> allowedRegions, UUID backendId, String backendName,
+                     UUID fallbackId, String fallbackName, Double maxRatePerSecond, Integer maxConcurrentChunks,
+                     OffsetDateTime createdAt) {
+
+  /** Whether mail of this tenant may be processed by a backend in {@code backendRegion}. */
+  public boolean allows(String backendRegion) {
+    return region.equals(backendRegion) || allowedRegions.contains(backendRegion);
+  }
+}

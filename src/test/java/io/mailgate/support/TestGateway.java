@@ -42,6 +42,7 @@ public final class TestGateway implements AutoCloseable {
     env.put("MAILGATE_RETRY_MAX_ATTEMPTS", "5");
     env.put("MAILGATE_STATS_INTERVAL", "200ms");
     env.put("MAILGATE_SHUTDOWN_GRACE", "10s");
+    env.put("MAILGATE_CIRCUIT_OPEN_TIME", "1s");
     try {
       env.put("MAILGATE_DATA_DIR", Files.createTempDirectory("mailgate-test").toString());
     } catch (IOException e) {

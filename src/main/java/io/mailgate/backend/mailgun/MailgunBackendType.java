@@ -3,12 +3,11 @@ package io.mailgate.backend.mailgun;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
-import io.mailgate.error.InvalidInputException;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
 
-/** {@code type: "mailgun"} (placeholder until its implementation lands). */
+/** {@code type: "mailgun"}: Mailgun's HTTP API (EU or US region), batch calls with recipient variables. */
 public final class MailgunBackendType implements BackendType {
 
   @Override
@@ -18,16 +17,21 @@ public final class MailgunBackendType implements BackendType {
 
   @Override
   public Set<String> secretSettings() {
-    return Set.of();
+    return MailgunSettings.SECRETS;
   }
 
   @Override
   public void validate(JsonObject settings) {
-    throw new InvalidInputException("invalid_backend_type", "the mailgun backend is not available yet", "type");
+    MailgunSettings.parse(settings);
+  }
+
+  @Override
+  public java.util.Optional<String> providerRegion(JsonObject settings) {
+    return java.util.Optional.of(MailgunSettings.parse(settings).region());
   }
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    throw new UnsupportedOperationException("mailgun");
+    return new MailgunBackend(vertx, MailgunSettings.parse(spec.settings()));
   }
 }

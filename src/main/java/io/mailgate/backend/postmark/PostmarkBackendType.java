@@ -3,12 +3,11 @@ package io.mailgate.backend.postmark;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
-import io.mailgate.error.InvalidInputException;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
 
-/** {@code type: "postmark"} (placeholder until its implementation lands). */
+/** {@code type: "postmark"}: Postmark's batch email API, one personalised message per recipient, 500 per call. */
 public final class PostmarkBackendType implements BackendType {
 
   @Override
@@ -18,16 +17,16 @@ public final class PostmarkBackendType implements BackendType {
 
   @Override
   public Set<String> secretSettings() {
-    return Set.of();
+    return PostmarkSettings.SECRETS;
   }
 
   @Override
   public void validate(JsonObject settings) {
-    throw new InvalidInputException("invalid_backend_type", "the postmark backend is not available yet", "type");
+    PostmarkSettings.parse(settings);
   }
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    throw new UnsupportedOperationException("postmark");
+    return new PostmarkBackend(vertx, PostmarkSettings.parse(spec.settings()));
   }
 }

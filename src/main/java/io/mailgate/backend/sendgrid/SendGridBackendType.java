@@ -3,12 +3,11 @@ package io.mailgate.backend.sendgrid;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
-import io.mailgate.error.InvalidInputException;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
 
-/** {@code type: "sendgrid"} (placeholder until its implementation lands). */
+/** {@code type: "sendgrid"}: SendGrid's v3 Mail Send API, up to 1,000 personalizations per request. */
 public final class SendGridBackendType implements BackendType {
 
   @Override
@@ -18,16 +17,22 @@ public final class SendGridBackendType implements BackendType {
 
   @Override
   public Set<String> secretSettings() {
-    return Set.of();
+    return SendGridSettings.SECRETS;
   }
 
   @Override
   public void validate(JsonObject settings) {
-    throw new InvalidInputException("invalid_backend_type", "the sendgrid backend is not available yet", "type");
+    SendGridSettings.parse(settings);
+  }
+
+  /** SendGrid's global service processes mail in the US; only EU-pinned subusers stay in the EU. */
+  @Override
+  public java.util.Optional<String> providerRegion(JsonObject settings) {
+    return java.util.Optional.of(SendGridSettings.parse(settings).region().equals("eu") ? "eu" : "us");
   }
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    throw new UnsupportedOperationException("sendgrid");
+    return new SendGridBackend(vertx, SendGridSettings.parse(spec.settings()));
   }
 }

@@ -3,12 +3,11 @@ package io.mailgate.backend.ses;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
-import io.mailgate.error.InvalidInputException;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
 
-/** {@code type: "ses"} (placeholder until its implementation lands). */
+/** {@code type: "ses"}: Amazon SES v2, SendBulkEmail with an inline template (50 per call), else SendEmail. */
 public final class SesBackendType implements BackendType {
 
   @Override
@@ -18,16 +17,24 @@ public final class SesBackendType implements BackendType {
 
   @Override
   public Set<String> secretSettings() {
-    return Set.of();
+    return SesSettings.SECRETS;
   }
 
   @Override
   public void validate(JsonObject settings) {
-    throw new InvalidInputException("invalid_backend_type", "the ses backend is not available yet", "type");
+    SesSettings.parse(settings);
+  }
+
+  /** An AWS region's partition prefix: eu-west-1 is "eu", us-east-1 "us", ap-southeast-2 "ap". */
+  @Override
+  public java.util.Optional<String> providerRegion(JsonObject settings) {
+    String aws = SesSettings.parse(settings).awsRegion();
+    int dash = aws.indexOf('-');
+    return java.util.Optional.of(dash > 0 ? aws.substring(0, dash) : aws);
   }
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    throw new UnsupportedOperationException("ses");
+    return new SesBackend(vertx, spec, SesSettings.parse(spec.settings()));
   }
 }

@@ -1,0 +1,127 @@
+package io.mailgate.backend.mailgun;
+
+import io.mailgate.backend.OutboundRecipient;
+import io.mailgate.backend.http.ProviderTemplate;
+import io.mailgate.message.Campaign;
+import io.mailgate.message.RenderedParts;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The form of {@code POST /v3/{domain}/messages} for one call: a batch (several {@code to}, the templates with
+ * {@code %recipient.key%} and {@code recipient-variables}) or one recipient's rendered message.
+ */
+final class MailgunRequests {
+
+  /** Mailgun keeps at most 3 tags per message. */
+  static final int MAX_TAGS = 3;
+  static final String SEQ_KEY = "mailgate_seq";
+  /** What Mailgun substitutes in a batch call, anywhere in the message. */
+  static final String PLACEHOLDER_START = "%recipient";
+  static final String JOB_VARIABLE = "v:mailgate-job";
+  static final String RECIPIENT_VARIABLE = "v:mailgate-recipient";
+
+  /** One form field; a name may repeat ({@code to}, {@code o:tag}). */
+  record Field(String name, String value) {}
+
+  private final Campaign campaign;
+  private final ProviderTemplate template;
+
+  private MailgunRequests(Campaign campaign, ProviderTemplate template) {
+    this.campaign = campaign;
+    this.template = template;
+  }
+
+  /**
+   * The requests of one job. Batch calls need every template in plain {@code {{x}}} form and no literal text (in
+   * the templates, headers or addresses) that Mailgun would take for a placeholder ({@code %recipient...});
+   * otherwise each recipient gets one call.
+   */
+  static MailgunRequests of(Campaign campaign) {
+    boolean fixedPartsClash = campaign.headers().values().stream().anyMatch(v -> v.contains(PLACEHOLDER_START))
+        || campaign.from().toHeader().contains(PLACEHOLDER_START)
+        || campaign.replyTo() != null && campaign.replyTo().toHeader().contains(PLACEHOLDER_START);
+    ProviderTemplate t = campaign.batchForm()
+        .filter(f -> !fixedPartsClash && !ProviderTemplate.literalsContain(f, PLACEHOLDER_START))
+        .map(f -> ProviderTemplate.of(f.subject(), f.text(), f.html(), k -> "%recipient." + k + "%", Set.of(SEQ_KEY)))
+        .orElse(null);
+    return new MailgunRequests(campaign, t);
+  }
+
+  boolean batchable() {
+    return template != null;
+  }
+
+  /** A batch call: Mailgun sends each {@code to} its own message, with its recipient variables substituted. */
+  List<Field> batch(List<OutboundRecipient> recipients) {
+    List<Field> form = new ArrayList<>();
+    form.add(new Field("from", campaign.from().toHeader()));
+    JsonObject vars = new JsonObject();
+    for (OutboundRecipient r : recipients) {
+      form.add(new Field("to", r.email().value()));
+      JsonObject mine = new JsonObject();
+      template.values(r.vars()).forEach(mine::put);
+      mine.put(SEQ_KEY, Integer.toString(r.seq()));
+      vars.put(r.email().value(), mine);
+    }
+    form.add(new Field("recipient-variables", vars.encode()));
+    parts(form, template.subject(), template.text(), template.html());
+    common(form);
+    form.add(new Field(RECIPIENT_VARIABLE, "%recipient." + SEQ_KEY + "%"));
+    return form;
+  }
+
+  /** One recipient's call with the message rendered by the gateway (templates Mailgun cannot substitute). */
+  List<Field> single(OutboundRecipient r) {
+    List<Field> form = new ArrayList<>();
+    form.add(new Field("from", campaign.from().toHeader()));
+    form.add(new Field("to", r.email().value()));
+    RenderedParts p = campaign.render(r.vars());
+    parts(form, p.subject(), p.text(), p.html());
+    common(form);
+    form.add(new Field(RECIPIENT_VARIABLE, Integer.toString(r.seq())));
+    return form;
+  }
+
+  private static void parts(List<Field> form, String subject, String text, String html) {
+    form.add(new Field("subject", subject));
+    boolean hasText = text != null && !text.isEmpty();
+    boolean hasHtml = html != null && !html.isEmpty();
+    if (hasText || !hasHtml) {
+      form.add(new Field("text", hasText ? text : " ")); // Mailgun needs text or html
+    }
+    if (hasHtml) {
+      form.add(new Field("html", html));
+    }
+  }
+
+  private void common(List<Field> form) {
+    campaign.tags().stream().limit(MAX_TAGS).forEach(t -> form.add(new Field("o:tag", t)));
+    if (campaign.replyTo() != null) {
+      form.add(new Field("h:Reply-To", campaign.replyTo().toHeader()));
+    }
+    for (Map.Entry<String, String> h : campaign.headers().entrySet()) {
+      form.add(new Field("h:" + h.getKey(), h.getValue()));
+    }
+    form.add(new Field(JOB_VARIABLE, campaign.jobId().toString()));
+  }
+
+  /** {@code application/x-www-form-urlencoded}, UTF-8. */
+  static Buffer encode(List<Field> form) {
+    StringBuilder b = new StringBuilder(4096);
+    for (Field f : form) {
+      if (b.length() > 0) {
+        b.append('&');
+      }
+      b.append(URLEncoder.encode(f.name(), StandardCharsets.UTF_8)).append('=')
+          .append(URLEncoder.encode(f.value(), StandardCharsets.UTF_8));
+    }
+    return Buffer.buffer(b.toString());
+  }
+}

@@ -1,0 +1,119 @@
+package io.mailgate.backend.sendgrid;
+
+import io.mailgate.backend.OutboundRecipient;
+import io.mailgate.backend.http.ProviderTemplate;
+import io.mailgate.message.Campaign;
+import io.mailgate.message.Mailbox;
+import io.mailgate.message.RenderedParts;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The JSON of {@code POST /v3/mail/send} for one call: one personalization per recipient with its substitutions
+ * (the templates' variables as {@code {{key}}} tags) and, when the subject has variables, its rendered subject;
+ * or, for templates SendGrid cannot substitute, one recipient's rendered message.
+ */
+final class SendGridRequests {
+
+  static final String JOB_ARG = "mailgate_job";
+  static final String RECIPIENT_ARG = "mailgate_recipient";
+
+  private final Campaign campaign;
+  /** Text and html with substitution tags; null when each recipient needs the gateway's rendering. */
+  private final ProviderTemplate template;
+  /** The subject when it is the same for everyone, else null (each personalization has its own). */
+  private final String fixedSubject;
+
+  private SendGridRequests(Campaign campaign, ProviderTemplate template, String fixedSubject) {
+    this.campaign = campaign;
+    this.template = template;
+    this.fixedSubject = fixedSubject;
+  }
+
+  static SendGridRequests of(Campaign campaign) {
+    var form = campaign.batchForm();
+    // literal text never contains "{{" (the template parser splits on it), so a {{key}} tag is never mistaken
+    ProviderTemplate t = form.map(f -> ProviderTemplate.of(null, f.text(), f.html(), k -> "{{" + k + "}}", Set.of()))
+        .orElse(null);
+    String subject = form.isPresent() && form.get().subject().varNames().isEmpty() ? campaign.renderSubject(Map.of()) : null;
+    return new SendGridRequests(campaign, t, subject);
+  }
+
+  boolean batchable() {
+    return template != null;
+  }
+
+  JsonObject batch(List<OutboundRecipient> recipients) {
+    JsonArray personalizations = new JsonArray();
+    for (OutboundRecipient r : recipients) {
+      JsonObject p = personalization(r);
+      if (!template.slots().isEmpty()) {
+        JsonObject subs = new JsonObject();
+        template.values(r.vars()).forEach((k, v) -> subs.put("{{" + k + "}}", v));
+        p.put("substitutions", subs);
+      }
+      if (fixedSubject == null) {
+        p.put("subject", campaign.renderSubject(r.vars()));
+      }
+      personalizations.add(p);
+    }
+    JsonObject body = new JsonObject().put("personalizations", personalizations);
+    if (fixedSubject != null) {
+      body.put("subject", fixedSubject);
+    }
+    return common(body, template.text(), template.html());
+  }
+
+  JsonObject single(OutboundRecipient r) {
+    RenderedParts parts = campaign.render(r.vars());
+    JsonObject body = new JsonObject()
+        .put("personalizations", new JsonArray().add(personalization(r)))
+        .put("subject", parts.subject());
+    return common(body, parts.text(), parts.html());
+  }
+
+  private static JsonObject personalization(OutboundRecipient r) {
+    return new JsonObject()
+        .put("to", new JsonArray().add(new JsonObject().put("email", r.email().value())))
+        .put("custom_args", new JsonObject().put(RECIPIENT_ARG, Integer.toString(r.seq())));
+  }
+
+  private JsonObject common(JsonObject body, String text, String html) {
+    body.put("from", address(campaign.from()));
+    if (campaign.replyTo() != null) {
+      body.put("reply_to", address(campaign.replyTo()));
+    }
+    JsonArray content = new JsonArray();
+    boolean hasText = text != null && !text.isEmpty();
+    boolean hasHtml = html != null && !html.isEmpty();
+    if (hasText || !hasHtml) {
+      // text/plain first, as SendGrid requires; a value must have at least one character
+      content.add(new JsonObject().put("type", "text/plain").put("value", hasText ? text : " "));
+    }
+    if (hasHtml) {
+      content.add(new JsonObject().put("type", "text/html").put("value", html));
+    }
+    body.put("content", content);
+    if (!campaign.headers().isEmpty()) {
+      JsonObject headers = new JsonObject();
+      campaign.headers().forEach(headers::put);
+      body.put("headers", headers);
+    }
+    if (!campaign.tags().isEmpty()) {
+      body.put("categories", new JsonArray(List.copyOf(campaign.tags())));
+    }
+    body.put("custom_args", new JsonObject().put(JOB_ARG, campaign.jobId().toString()));
+    return body;
+  }
+
+  private static JsonObject address(Mailbox m) {
+    JsonObject a = new JsonObject().put("email", m.address().value());
+    if (m.displayName() != null) {
+      a.put("name", m.displayName());
+    }
+    return a;
+  }
+}

@@ -1,0 +1,50 @@
+package io.mailgate.backend.sendgrid;
+
+import io.mailgate.backend.http.CallLimits;
+import io.mailgate.backend.http.SettingsReader;
+import io.vertx.core.json.JsonObject;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * Settings of a {@code sendgrid} backend. README lists each with its default.
+ *
+ * @param region  {@code eu} (an EU-pinned SendGrid subuser, {@link #EU_URL}) or {@code global} ({@link #GLOBAL_URL})
+ * @param baseUrl the API's base URL: {@code baseUrl} if set, else the region's
+ */
+public record SendGridSettings(String apiKey, String region, String baseUrl, CallLimits limits) {
+
+  /** SendGrid's limit of personalizations (and recipients) in one request. */
+  public static final int MAX_RECIPIENTS_PER_CALL = 1000;
+  public static final String EU_URL = "https://api.eu.sendgrid.com";
+  public static final String GLOBAL_URL = "https://api.sendgrid.com";
+
+  public static final Set<String> SECRETS = Set.of("apiKey");
+  private static final Set<String> KNOWN = known();
+
+  private static Set<String> known() {
+    Set<String> k = new HashSet<>(Set.of("apiKey", "region", "baseUrl"));
+    k.addAll(CallLimits.KEYS);
+    return Set.copyOf(k);
+  }
+
+  public static SendGridSettings parse(JsonObject s) {
+    SettingsReader r = new SettingsReader(s, "sendgrid", KNOWN);
+    String apiKey = r.secret("apiKey", true);
+    String region = r.oneOf("region", "global", Set.of("eu", "global"));
+    String baseUrl = r.baseUrl("baseUrl");
+    if (baseUrl == null) {
+      baseUrl = region.equals("eu") ? EU_URL : GLOBAL_URL;
+    }
+    return new SendGridSettings(apiKey, region, baseUrl, CallLimits.parse(r, MAX_RECIPIENTS_PER_CALL));
+  }
+
+  public String sendUrl() {
+    return baseUrl + "/v3/mail/send";
+  }
+
+  @Override
+  public String toString() {
+    return "SendGridSettings[region=" + region + ", baseUrl=" + baseUrl + ", " + limits + "]";
+  }
+}

@@ -1,0 +1,245 @@
+package io.mailgate.backend.ses;
+
+import io.mailgate.backend.http.BatchLoop;
+import io.mailgate.backend.BackendSpec;
+import io.mailgate.backend.Delivery;
+import io.mailgate.backend.MailBackend;
+import io.mailgate.backend.OutboundRecipient;
+import io.mailgate.backend.Outcome;
+import io.mailgate.backend.RateLimiter;
+import io.mailgate.message.Campaign;
+import io.mailgate.message.RenderedParts;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.sesv2.SesV2Client;
+import software.amazon.awssdk.services.sesv2.SesV2ClientBuilder;
+import software.amazon.awssdk.services.sesv2.model.Body;
+import software.amazon.awssdk.services.sesv2.model.BulkEmailContent;
+import software.amazon.awssdk.services.sesv2.model.BulkEmailEntry;
+import software.amazon.awssdk.services.sesv2.model.BulkEmailEntryResult;
+import software.amazon.awssdk.services.sesv2.model.Content;
+import software.amazon.awssdk.services.sesv2.model.Destination;
+import software.amazon.awssdk.services.sesv2.model.EmailContent;
+import software.amazon.awssdk.services.sesv2.model.EmailTemplateContent;
+import software.amazon.awssdk.services.sesv2.model.Message;
+import software.amazon.awssdk.services.sesv2.model.MessageHeader;
+import software.amazon.awssdk.services.sesv2.model.MessageTag;
+import software.amazon.awssdk.services.sesv2.model.ReplacementEmailContent;
+import software.amazon.awssdk.services.sesv2.model.ReplacementTemplate;
+import software.amazon.awssdk.services.sesv2.model.SendBulkEmailRequest;
+import software.amazon.awssdk.services.sesv2.model.SendBulkEmailResponse;
+import software.amazon.awssdk.services.sesv2.model.SendEmailRequest;
+import software.amazon.awssdk.services.sesv2.model.Template;
+
+/**
+ * Amazon SES v2 through the AWS SDK (SigV4 signing, request shapes). Templates with plain variables go out with
+ * SendBulkEmail, up to {@code maxEntriesPerCall} (SES takes 50) recipients per call with one inline template
+ * ({@link SesTemplate}); other templates with SendEmail, one message per recipient rendered by the gateway. The SDK
+ * client is synchronous, so its calls run on this backend's own worker pool of {@code maxConcurrentCalls} threads,
+ * never on an event loop; the SDK's own retries are off (the dispatcher retries, honouring the outcome's fault).
+ */
+final class SesBackend implements MailBackend {
+
+  private static final AtomicLong INSTANCES = new AtomicLong();
+  private static final String CHARSET = "UTF-8";
+  private static final String TAG_VALUE = "[A-Za-z0-9_-]{1,256}";
+
+  private final SesSettings settings;
+  private final Context context;
+  private final WorkerExecutor workers;
+  private final Future<SesV2Client> client;
+  private final RateLimiter rate;
+  private final BatchLoop.Slots slots;
+
+  SesBackend(Vertx vertx, BackendSpec spec, SesSettings settings) {
+    this.settings = settings;
+    this.context = vertx.getOrCreateContext();
+    long maxExecute = settings.requestTimeout().plus(settings.connectTimeout()).toMillis() + 5_000;
+    this.workers = vertx.createSharedWorkerExecutor("mailgate-ses-" + spec.name() + "-v" + spec.version() + "-"
+        + INSTANCES.incrementAndGet(), settings.maxConcurrentCalls(), maxExecute, TimeUnit.MILLISECONDS);
+    // building an SDK client loads and initialises a good many classes: off the event loop too
+    this.client = workers.executeBlocking(() -> build(settings), false);
+    this.rate = new RateLimiter(context, settings.ratePerSecond());
+    this.slots = new BatchLoop.Slots(settings.maxConcurrentCalls());
+  }
+
+  static SesV2Client build(SesSettings s) {
+    SesV2ClientBuilder b = SesV2Client.builder()
+        .httpClientBuilder(UrlConnectionHttpClient.builder()
+            .connectionTimeout(s.connectTimeout())
+            .socketTimeout(s.requestTimeout()))
+        .credentialsProvider(StaticCredentialsProvider.create(
+            AwsBasicCredentials.create(s.accessKeyId(), s.secretAccessKey())))
+        .region(Region.of(s.awsRegion()))
+        .overrideConfiguration(o -> o
+            .retryStrategy(AwsRetryStrategy.doNotRetry())
+            .apiCallTimeout(s.requestTimeout().plus(s.connectTimeout())));
+    if (s.endpoint() != null) {
+      b.endpointOverride(URI.create(s.endpoint()));
+    }
+    return b.build();
+  }
+
+  @Override
+  public Future<Void> deliver(Delivery delivery) {
+    Campaign campaign = delivery.campaign();
+    return client.transform(ar -> {
+      if (ar.failed()) {
+        Outcome o = new Outcome.Temporary(null, "the SES client cannot be set up: " + ar.cause().getMessage(),
+            Outcome.Fault.BACKEND);
+        delivery.recipients().forEach(r -> delivery.report(r, o, 0));
+        return Future.succeededFuture();
+      }
+      SesV2Client ses = ar.result();
+      Optional<SesTemplate> template = campaign.batchForm().map(SesTemplate::of);
+      if (template.isPresent()) {
+        SesTemplate t = template.get();
+        return BatchLoop.run(delivery, context, slots, rate, settings.maxEntriesPerCall(), settings.maxConcurrentCalls(),
+            batch -> bulk(ses, campaign, t, batch));
+      }
+      return BatchLoop.run(delivery, context, slots, rate, 1, settings.maxConcurrentCalls(),
+          batch -> single(ses, campaign, batch.get(0)).map(List::of));
+    });
+  }
+
+  /** One SendBulkEmail call: one inline template, one entry per recipient with its replacement data. */
+  private Future<List<Outcome>> bulk(SesV2Client ses, Campaign c, SesTemplate t, List<OutboundRecipient> batch) {
+    List<BulkEmailEntry> entries = new ArrayList<>(batch.size());
+    for (OutboundRecipient r : batch) {
+      entries.add(BulkEmailEntry.builder()
+          .destination(Destination.builder().toAddresses(r.email().value()).build())
+          .replacementTags(recipientTag(r))
+          .replacementEmailContent(ReplacementEmailContent.builder()
+              .replacementTemplate(ReplacementTemplate.builder().replacementTemplateData(t.data(r.vars())).build())
+              .build())
+          .build());
+    }
+    Template.Builder template = Template.builder()
+        .templateContent(EmailTemplateContent.builder().subject(t.subject()).text(t.text()).html(t.html()).build())
+        .templateData(t.defaultData());
+    List<MessageHeader> headers = headers(c);
+    if (!headers.isEmpty()) {
+      template.headers(headers);
+    }
+    SendBulkEmailRequest.Builder req = SendBulkEmailRequest.builder()
+        .fromEmailAddress(c.from().toHeader())
+        .defaultEmailTags(jobTags(c))
+        .defaultContent(BulkEmailContent.builder().template(template.build()).build())
+        .bulkEmailEntries(entries);
+    if (c.replyTo() != null) {
+      req.replyToAddresses(c.replyTo().toHeader());
+    }
+    if (settings.configurationSetName() != null) {
+      req.configurationSetName(settings.configurationSetName());
+    }
+    SendBulkEmailRequest request = req.build();
+    int n = batch.size();
+    return workers.<SendBulkEmailResponse>executeBlocking(() -> ses.sendBulkEmail(request), false)
+        .map(resp -> {
+          List<BulkEmailEntryResult> results = resp.hasBulkEmailEntryResults() ? resp.bulkEmailEntryResults() : List.of();
+          List<Outcome> out = new ArrayList<>(n);
+          for (int i = 0; i < n; i++) {
+            out.add(i < results.size() ? SesOutcomes.forEntry(results.get(i)) : SesOutcomes.missingEntry(results.size(), n));
+          }
+          return out;
+        })
+        .recover(e -> Future.succeededFuture(Collections.nCopies(n, SesOutcomes.forException(e))));
+  }
+
+  /** One SendEmail call with the message rendered by the gateway, for templates SES cannot substitute. */
+  private Future<Outcome> single(SesV2Client ses, Campaign c, OutboundRecipient r) {
+    RenderedParts parts;
+    try {
+      parts = c.render(r.vars());
+    } catch (RuntimeException e) {
+      return Future.succeededFuture(new Outcome.Permanent(null, "cannot render the message: " + e.getMessage()));
+    }
+    Body.Builder body = Body.builder();
+    if (parts.text() != null) {
+      body.text(content(parts.text()));
+    }
+    if (parts.html() != null) {
+      body.html(content(parts.html()));
+    }
+    Message.Builder message = Message.builder().subject(content(parts.subject())).body(body.build());
+    List<MessageHeader> headers = headers(c);
+    if (!headers.isEmpty()) {
+      message.headers(headers);
+    }
+    List<MessageTag> tags = new ArrayList<>(jobTags(c));
+    tags.add(recipientTag(r));
+    SendEmailRequest.Builder req = SendEmailRequest.builder()
+        .fromEmailAddress(c.from().toHeader())
+        .destination(Destination.builder().toAddresses(r.email().value()).build())
+        .content(EmailContent.builder().simple(message.build()).build())
+        .emailTags(tags);
+    if (c.replyTo() != null) {
+      req.replyToAddresses(c.replyTo().toHeader());
+    }
+    if (settings.configurationSetName() != null) {
+      req.configurationSetName(settings.configurationSetName());
+    }
+    SendEmailRequest request = req.build();
+    return workers.executeBlocking(() -> ses.sendEmail(request), false)
+        .<Outcome>map(resp -> new Outcome.Sent(resp.messageId(), 200, "accepted by SES"))
+        .recover(e -> Future.succeededFuture(SesOutcomes.forException(e)));
+  }
+
+  private static Content content(String data) {
+    return Content.builder().data(data).charset(CHARSET).build();
+  }
+
+  private static List<MessageHeader> headers(Campaign c) {
+    List<MessageHeader> out = new ArrayList<>();
+    if (c.headers() != null) {
+      for (Map.Entry<String, String> h : c.headers().entrySet()) {
+        out.add(MessageHeader.builder().name(h.getKey()).value(h.getValue()).build());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Message tags (for SES event publishing): {@code mailgate-job} and, when the job's first tag fits SES's tag
+   * syntax (letters, digits, '-' and '_'), {@code mailgate-tag}.
+   */
+  private static List<MessageTag> jobTags(Campaign c) {
+    List<MessageTag> tags = new ArrayList<>(2);
+    tags.add(MessageTag.builder().name("mailgate-job").value(c.jobId().toString()).build());
+    if (c.tags() != null && !c.tags().isEmpty() && c.tags().get(0).matches(TAG_VALUE)) {
+      tags.add(MessageTag.builder().name("mailgate-tag").value(c.tags().get(0)).build());
+    }
+    return tags;
+  }
+
+  private static MessageTag recipientTag(OutboundRecipient r) {
+    return MessageTag.builder().name("mailgate-recipient").value(Integer.toString(r.seq())).build();
+  }
+
+  @Override
+  public Future<Void> close() {
+    return client
+        .compose(c -> workers.executeBlocking(() -> {
+          c.close();
+          return null;
+        }, false))
+        .otherwiseEmpty()
+        .eventually(() -> workers.close())
+        .mapEmpty();
+  }
+}
