@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  * <pre>
  *   mvn -B -DskipTests package
  *   java -cp target/mailgate.jar load-tests/Benchmark.java [--recipients 1000000] [--body-kb 10] [--xmx 256m]
- *        [--connections 32] [--sink /usr/sbin/smtp-sink]
+ *        [--connections 32] [--sink /usr/sbin/smtp-sink] [--dkim none|rsa|ed25519]
  * </pre>
  *
  * It starts Postfix's smtp-sink and the gateway jar (embedded PostgreSQL, -Xmx as given) on loopback, creates a
@@ -40,7 +40,7 @@ public class Benchmark {
   public static void main(String[] args) throws Exception {
     Map<String, String> opt = new HashMap<>(Map.of(
         "--recipients", "1000000", "--body-kb", "10", "--xmx", "256m", "--connections", "32",
-        "--sink", "/usr/sbin/smtp-sink", "--jar", "target/mailgate.jar", "--copy", "true"));
+        "--sink", "/usr/sbin/smtp-sink", "--jar", "target/mailgate.jar", "--copy", "true", "--dkim", "none"));
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
@@ -77,13 +77,20 @@ public class Benchmark {
       String tenantId = field(tenant, "id");
       String apiKey = field(tenant, "apiKey");
       put(http, base + "/v1/admin/tenants/" + tenantId + "/backend", admin, "{\"backend\":\"sink\"}");
+      String dkim = opt.get("--dkim");
+      if (!dkim.equals("none")) {
+        // every message signed with a key of the From domain: rsa (rsa-sha256, 2048 bits) or ed25519 (ed25519-sha256)
+        put(http, base + "/v1/admin/tenants/" + tenantId + "/domains", admin, "{\"domains\":[\"example.com\"]}");
+        post(http, base + "/v1/admin/tenants/" + tenantId + "/dkim", admin, "{\"domain\":\"example.com\",\"selector\":\"bench\","
+            + "\"algorithm\":\"" + (dkim.equals("rsa") ? "rsa-sha256" : "ed25519-sha256") + "\"}", 201);
+      }
 
       String paragraph = "Hello {{name}},\n\n" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod. ".repeat(14) + "\n";
       String body = paragraph.repeat((bodyKb * 1024 + paragraph.length() - 1) / paragraph.length());
       String jobLine = "{\"from\":\"Bench <bench@example.com>\",\"subject\":\"Hello {{name}}\",\"text\":" + jsonString(body) + "}\n";
 
-      System.out.printf("mailgate benchmark %s: %,d recipients, %,d-byte text body, gateway -Xmx%s, smtp backend maxConnections %s -> smtp-sink%n",
-          Instant.now(), n, body.length(), opt.get("--xmx"), opt.get("--connections"));
+      System.out.printf("mailgate benchmark %s: %,d recipients, %,d-byte text body, gateway -Xmx%s, smtp backend maxConnections %s -> smtp-sink, DKIM %s%n",
+          Instant.now(), n, body.length(), opt.get("--xmx"), opt.get("--connections"), dkim);
       Instant start = Instant.now();
       HttpResponse<String> accepted = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/jobs"))
               .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/x-ndjson")

@@ -8,6 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.PrivateKey;
+import java.security.interfaces.EdECPrivateKey;
+import org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters;
+import org.bouncycastle.math.ec.rfc8032.Ed25519;
 import java.security.Signature;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -48,6 +51,7 @@ public final class DkimSigner implements MessageSigner {
   private final String domain;
   private final String selector;
   private final PrivateKey key;
+  private final Ed25519PrivateKeyParameters ed25519;
   private final Clock clock;
 
   public DkimSigner(DkimAlgorithm algorithm, String domain, String selector, PrivateKey key) {
@@ -64,6 +68,16 @@ public final class DkimSigner implements MessageSigner {
     this.selector = selector;
     this.key = key;
     this.clock = clock;
+    // Ed25519 with BouncyCastle: the JDK 17 provider took ~1.1 ms per signature here against ~0.06-0.1 ms, and was
+    // three quarters of the CPU of a DKIM-signed run (JFR, 2026-11-29); RSA stays with the JDK (intrinsics)
+    this.ed25519 = algorithm == DkimAlgorithm.ED25519_SHA256 ? bouncyCastleKey(key) : null;
+  }
+
+  private static Ed25519PrivateKeyParameters bouncyCastleKey(PrivateKey key) {
+    if (!(key instanceof EdECPrivateKey ed) || ed.getBytes().isEmpty()) {
+      throw new IllegalArgumentException("an Ed25519 key without its private bytes cannot sign");
+    }
+    return new Ed25519PrivateKeyParameters(ed.getBytes().get(), 0);
   }
 
   public DkimAlgorithm algorithm() {
@@ -157,11 +171,10 @@ public final class DkimSigner implements MessageSigner {
         s.update(headerData);
         return s.sign();
       }
-      MessageDigest sha256 = sha256();
-      Signature s = Signature.getInstance("Ed25519");
-      s.initSign(key);
-      s.update(sha256.digest(headerData));
-      return s.sign();
+      byte[] hash = sha256().digest(headerData);
+      byte[] sig = new byte[Ed25519PrivateKeyParameters.SIGNATURE_SIZE];
+      ed25519.sign(Ed25519.Algorithm.Ed25519, null, hash, 0, hash.length, sig, 0);
+      return sig;
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("DKIM signing failed: " + e.getClass().getSimpleName());
     }
