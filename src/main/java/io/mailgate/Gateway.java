@@ -55,6 +55,8 @@ public final class Gateway {
   }
 
   public static Future<Gateway> start(GatewayConfig config, DbTarget db, String adminToken, SecretBox secrets) {
+    // a host name lookup can block: do it here, on the caller's thread, not later on an event loop
+    String helo = io.mailgate.backend.smtp.SmtpSettings.LocalHost.NAME;
     Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
     Pool pool = PgBuilder.pool()
         .with(new PoolOptions().setMaxSize(config.dbPoolSize()).setMaxWaitQueueSize(config.dbWaitQueue()).setName("mailgate"))
@@ -69,7 +71,7 @@ public final class Gateway {
     DispatchStore dispatchStore = new DispatchStore(pool);
 
     AtomicReference<Dispatcher> dispatcher = new AtomicReference<>();
-    JobIntake intake = new JobIntake(jobStore, config.limits(), config.dispatch().chunkSize(), () -> {
+    JobIntake intake = new JobIntake(vertx, jobStore, config.limits(), config.dispatch().chunkSize(), () -> {
       metrics.jobAccepted();
       Dispatcher d = dispatcher.get();
       if (d != null) {

@@ -127,6 +127,9 @@ final class FailureHandler implements Handler<RoutingContext> {
     if (m instanceof OverloadedException) {
       return 503;
     }
+    if (m instanceof io.mailgate.error.RequestTimeoutException) {
+      return 408;
+    }
     return 500;
   }
 

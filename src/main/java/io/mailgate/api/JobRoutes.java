@@ -55,7 +55,7 @@ final class JobRoutes {
     String key = req.getHeader("Idempotency-Key");
     String type = mediaType(req.getHeader("Content-Type"));
     return switch (type) {
-      case "application/json" -> BodyReader.read(req, maxJsonBody).compose(body -> intake.submitJson(tenant.id(), body, key));
+      case "application/json" -> intake.submitJson(tenant.id(), () -> BodyReader.read(req, maxJsonBody), key);
       case "application/x-ndjson", "application/ndjson", "application/jsonl" -> intake.submitNdjson(tenant.id(), req, key);
       default -> Future.failedFuture(new ApiException(415, "unsupported_media_type",
           "Content-Type must be application/json or application/x-ndjson"));

@@ -77,7 +77,9 @@ public final class PerRecipientSender {
       }
       f.onComplete(ar -> {
         inFlight--;
-        delivery.report(r, ar.succeeded() ? ar.result() : new Outcome.Temporary(null, describe(ar.cause()), Outcome.Fault.BACKEND),
+        delivery.report(r, ar.succeeded() ? ar.result()
+                : ar.cause() instanceof io.mailgate.message.RenderException re ? new Outcome.Permanent(null, re.getMessage())
+                : new Outcome.Temporary(null, describe(ar.cause()), Outcome.Fault.BACKEND),
             System.nanoTime() - start);
         fill();
       });

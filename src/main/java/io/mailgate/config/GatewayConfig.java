@@ -39,10 +39,14 @@ public record GatewayConfig(
       int maxTags,
       int maxTagChars,
       int maxVarsPerRecipient,
+      int maxVarListItems,
+      int maxVarDepth,
+      int maxSectionDepth,
       int maxIdempotencyKeyChars,
       int maxConcurrentIngests,
       int ingestBatchRows,
       int ingestBatchesInFlight,
+      Duration ingestTimeout,
       int maxPageSize) {}
 
   /** Dispatch: chunking, leases, the process-wide bound on work in memory, batched state writes. */
@@ -96,10 +100,14 @@ public record GatewayConfig(
             s.integer("MAILGATE_MAX_TAGS", 10, 0, 1000),
             s.integer("MAILGATE_MAX_TAG_CHARS", 128, 1, 1000),
             s.integer("MAILGATE_MAX_VARS", 100, 0, 10_000),
+            s.integer("MAILGATE_MAX_VAR_LIST_ITEMS", 100, 0, 100_000),
+            s.integer("MAILGATE_MAX_VAR_DEPTH", 4, 1, 32),
+            s.integer("MAILGATE_MAX_SECTION_DEPTH", 3, 0, 32),
             s.integer("MAILGATE_MAX_IDEMPOTENCY_KEY_CHARS", 255, 1, 10_000),
             s.integer("MAILGATE_INGEST_MAX_CONCURRENT", 4, 1, 1000),
             s.integer("MAILGATE_INGEST_BATCH_ROWS", 5000, 1, 100_000),
             s.integer("MAILGATE_INGEST_BATCHES_IN_FLIGHT", 2, 1, 64),
+            s.duration("MAILGATE_INGEST_TIMEOUT", Duration.ofMinutes(15)),
             s.integer("MAILGATE_MAX_PAGE_SIZE", 1000, 1, 100_000)),
         new DispatchConfig(
             s.bool("MAILGATE_DISPATCH_ENABLED", true),

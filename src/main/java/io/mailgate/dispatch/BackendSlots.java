@@ -126,6 +126,10 @@ final class BackendSlots {
     return store.get(id).map(opt -> {
       BackendRecord r = opt.orElseThrow(() -> new IllegalStateException("backend " + id + " does not exist"));
       slot.name = r.name();
+      if (r.version() != slot.version) {
+        // changed since the claim checked its region: never send with settings nobody checked; the next claim will
+        throw new IllegalStateException("backend '" + r.name() + "' changed since this chunk was claimed; retrying");
+      }
       JsonObject settings = r.settings().copy();
       if (r.sealedSecrets() != null) {
         settings.mergeIn(new JsonObject(io.vertx.core.buffer.Buffer.buffer(secrets.open(r.sealedSecrets()))));

@@ -101,7 +101,8 @@ final class ChunkRun implements Delivery {
   }
 
   void stop(Stop reason) {
-    if (stop == null || reason == Stop.LEASE_LOST || reason == Stop.CANCELLED) {
+    // a lost lease wins over everything: the recipients belong to another dispatcher now
+    if (stop == null || reason == Stop.LEASE_LOST || reason == Stop.CANCELLED && stop != Stop.LEASE_LOST) {
       stop = reason;
     }
   }
@@ -129,13 +130,22 @@ final class ChunkRun implements Delivery {
     return recipients.stream().filter(r -> !reported[r.seq() - claim.firstSeq()]).mapToInt(OutboundRecipient::seq).toArray();
   }
 
+  /** Text from outside (a server's reply, a provider's error body) as the database can store it, bounded. */
+  static String clean(String s) {
+    if (s == null) {
+      return null;
+    }
+    String t = s.indexOf('\0') >= 0 ? s.replace('\0', ' ') : s;
+    return t.length() > 1000 ? t.substring(0, 1000) : t;
+  }
+
   private Update toUpdate(OutboundRecipient r, Outcome outcome) {
     int chunk = claim.chunkNo();
     if (outcome instanceof Outcome.Sent s) {
-      return new Update(claim.jobId(), r.seq(), chunk, "sent", s.code(), s.message(), s.messageId(), null, false);
+      return new Update(claim.jobId(), r.seq(), chunk, "sent", s.code(), clean(s.message()), clean(s.messageId()), null, false);
     }
     if (outcome instanceof Outcome.Permanent p) {
-      return new Update(claim.jobId(), r.seq(), chunk, "failed", p.code(), p.message(), null, null, false);
+      return new Update(claim.jobId(), r.seq(), chunk, "failed", p.code(), clean(p.message()), null, null, false);
     }
     Outcome.Temporary t = (Outcome.Temporary) outcome;
     boolean mayGiveUp = t.fault() != Outcome.Fault.CREDENTIALS && t.fault() != Outcome.Fault.THROTTLED
@@ -144,10 +154,10 @@ final class ChunkRun implements Delivery {
     RetryPolicy.Decision d = retry.next(r.attempt(), t.retryAfter(), job.createdAt(), OffsetDateTime.now(ZoneOffset.UTC),
         mayGiveUp, seed);
     if (d.giveUp()) {
-      return new Update(claim.jobId(), r.seq(), chunk, "failed", t.code(), d.reason() + "; last: " + t.message(), null,
+      return new Update(claim.jobId(), r.seq(), chunk, "failed", t.code(), clean(d.reason() + "; last: " + t.message()), null,
           null, t.possibleDuplicate());
     }
-    return new Update(claim.jobId(), r.seq(), chunk, "deferred", t.code(), t.message(), null, d.delay().toMillis(),
+    return new Update(claim.jobId(), r.seq(), chunk, "deferred", t.code(), clean(t.message()), null, d.delay().toMillis(),
         t.possibleDuplicate());
   }
 }

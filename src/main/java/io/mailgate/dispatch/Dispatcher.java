@@ -42,6 +42,8 @@ public final class Dispatcher extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
   private static final int JOB_CACHE = 64;
+  /** How long a compiled job (and the DKIM key it signs with) is reused: the key lookup's own cache time. */
+  private static final long JOB_CONTEXT_TTL_NANOS = 60_000_000_000L;
 
   private final DispatchStore store;
   private final DispatchConfig config;
@@ -164,7 +166,15 @@ public final class Dispatcher extends VerticleBase {
     Promise<Void> done = Promise.promise();
     running.put(ref, done.future());
     metrics.chunksInFlight(running.size());
+    String[] unprepared = {null};
     jobContext(claim.jobId())
+        .recover(e -> {
+          // the job cannot be prepared (a DKIM key that does not decrypt, a spec that no longer compiles): hold its
+          // recipients with the reason rather than leave the chunk to expire and fail again
+          unprepared[0] = "cannot prepare the job: " + e.getMessage();
+          LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("error", e.getMessage()).log("job cannot be prepared");
+          return Future.succeededFuture(JobContext.unavailable());
+        })
         .compose(job -> store.start(claim).compose(due -> {
           List<OutboundRecipient> rs = new ArrayList<>(due.size());
           due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
@@ -173,6 +183,10 @@ public final class Dispatcher extends VerticleBase {
           runs.put(ref, run);
           if (stopping) {
             run.stop(ChunkRun.Stop.SHUTDOWN); // stop() ran while this chunk was loading
+          }
+          if (unprepared[0] != null) {
+            rs.forEach(r -> run.report(r, new Outcome.Temporary(null, unprepared[0], Outcome.Fault.POLICY), 0));
+            return run.written().compose(v -> release(run));
           }
           if (!claim.residencyAllows()) {
             // the backend's region changed after the route was set: hold the mail, never send it out of region
@@ -250,12 +264,14 @@ public final class Dispatcher extends VerticleBase {
 
   private Future<JobContext> jobContext(UUID jobId) {
     Future<JobContext> f = jobs.get(jobId);
-    if (f == null || f.failed()) {
+    boolean stale = f != null && f.succeeded() && System.nanoTime() - f.result().loadedAt() > JOB_CONTEXT_TTL_NANOS;
+    if (f == null || f.failed() || stale) {
       f = store.job(jobId).compose(opt -> {
         DispatchStore.JobRow row = opt.orElseThrow(() -> new IllegalStateException("job " + jobId + " does not exist"));
         var campaign = JobSpec.fromStored(row.spec()).compile(row.id(), row.tenantId());
         return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
-            new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt()));
+            new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt(),
+                System.nanoTime()));
       });
       jobs.put(jobId, f);
     }
@@ -296,6 +312,7 @@ public final class Dispatcher extends VerticleBase {
   }
 
   private void reap() {
+    store.sweep().onFailure(e -> LOG.atWarn().addKeyValue("error", e.getMessage()).log("sweeping loose ends failed"));
     store.reapAbandoned()
         .onSuccess(n -> {
           if (n > 0) {

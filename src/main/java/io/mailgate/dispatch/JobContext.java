@@ -5,5 +5,15 @@ import io.mailgate.message.MessageSigner;
 import io.mailgate.message.MimeComposer;
 import java.time.OffsetDateTime;
 
-/** A job compiled for sending, cached by the dispatcher while its chunks run; {@code signer} may be null. */
-record JobContext(Campaign campaign, MimeComposer composer, MessageSigner signer, int chunkSize, OffsetDateTime createdAt) {}
+/**
+ * A job compiled for sending, cached by the dispatcher while its chunks run (reloaded after a minute, so a deleted
+ * DKIM key stops signing); {@code signer} may be null.
+ */
+record JobContext(Campaign campaign, MimeComposer composer, MessageSigner signer, int chunkSize, OffsetDateTime createdAt,
+                  long loadedAt) {
+
+  /** Stands in for a job that cannot be prepared (its key cannot be decrypted...): its recipients are only held. */
+  static JobContext unavailable() {
+    return new JobContext(null, null, null, 0, OffsetDateTime.now(), System.nanoTime());
+  }
+}

@@ -52,6 +52,11 @@ final class StateWriter {
     return f;
   }
 
+  /** SQLSTATE class 22 (data exception): the statement would fail the same way every time. */
+  private static boolean isDataError(Throwable t) {
+    return t instanceof io.vertx.pgclient.PgException pg && pg.getSqlState() != null && pg.getSqlState().startsWith("22");
+  }
+
   int buffered() {
     return pending.size();
   }
@@ -99,6 +104,14 @@ final class StateWriter {
 
   private void write(List<Update> batch, Promise<Void> done) {
     store.apply(batch).onComplete(ar -> {
+      if (ar.failed() && isDataError(ar.cause())) {
+        // a value the database refuses would fail forever and stop every later batch: keep the states, drop the texts
+        LOG.atError().addKeyValue("outcomes", batch.size()).addKeyValue("error", ar.cause().getMessage())
+            .log("recipient outcomes refused by the database; writing them without their messages");
+        write(batch.stream().map(u -> new Update(u.jobId(), u.seq(), u.chunkNo(), u.state(), u.code(), null, null,
+            u.retryInMillis(), u.possibleDuplicate())).toList(), done);
+        return;
+      }
       if (ar.failed()) {
         // keep them: the recipients stay 'sending' until written; retry until the database answers
         LOG.atWarn().addKeyValue("outcomes", batch.size()).addKeyValue("error", ar.cause().getMessage())

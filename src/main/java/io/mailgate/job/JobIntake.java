@@ -40,8 +40,10 @@ public final class JobIntake {
   private final RecipientParser recipientParser;
   private final AtomicInteger ingests = new AtomicInteger();
   private final Runnable onAccepted;
+  private final io.vertx.core.Vertx vertx;
 
-  public JobIntake(JobStore jobs, LimitsConfig limits, int chunkSize, Runnable onAccepted) {
+  public JobIntake(io.vertx.core.Vertx vertx, JobStore jobs, LimitsConfig limits, int chunkSize, Runnable onAccepted) {
+    this.vertx = vertx;
     this.jobs = jobs;
     this.limits = limits;
     this.chunkSize = chunkSize;
@@ -50,12 +52,23 @@ public final class JobIntake {
     this.onAccepted = onAccepted;
   }
 
-  /** A whole JSON job (already read within the body limit). */
-  public Future<Accepted> submitJson(UUID tenantId, Buffer body, String idempotencyKey) {
+  /**
+   * A whole JSON job. Admission comes before the body is read: the number of bodies held in memory is bounded by
+   * {@code MAILGATE_INGEST_MAX_CONCURRENT}, not by the number of clients.
+   */
+  public Future<Accepted> submitJson(UUID tenantId, java.util.function.Supplier<Future<Buffer>> readBody, String idempotencyKey) {
     InvalidInputException badKey = checkIdempotencyKey(idempotencyKey);
     if (badKey != null) {
       return Future.failedFuture(badKey);
     }
+    return admitted(() -> readBody.get()
+        .timeout(limits.ingestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+        .recover(e -> Future.failedFuture(e instanceof java.util.concurrent.TimeoutException ? timedOut() : e))
+        .compose(body -> submitJsonBody(tenantId, body, idempotencyKey)));
+  }
+
+  /** A whole JSON job already read within the body limit (the caller was admitted). */
+  private Future<Accepted> submitJsonBody(UUID tenantId, Buffer body, String idempotencyKey) {
     byte[] hash = sha256(body);
     JsonObject json;
     try {
@@ -95,7 +108,7 @@ public final class JobIntake {
     } catch (InvalidInputException e) {
       return Future.failedFuture(e);
     }
-    return admitted(() -> withIdempotency(tenantId, idempotencyKey, hash, () -> {
+    return withIdempotency(tenantId, idempotencyKey, hash, () -> {
       UUID jobId = Ids.newId();
       return jobs.beginIngest(jobId).compose(tx -> {
         Future<Void> inserts = Future.succeededFuture();
@@ -111,7 +124,7 @@ public final class JobIntake {
             .map(v -> new Accepted(jobId, emails.length, false))
             .onFailure(e -> tx.rollback());
       });
-    }));
+    });
   }
 
   /** An NDJSON job: the first line is the job, each following line one recipient. */
@@ -203,6 +216,11 @@ public final class JobIntake {
     return p.future();
   }
 
+  private io.mailgate.error.RequestTimeoutException timedOut() {
+    return new io.mailgate.error.RequestTimeoutException("the job was not received within " + limits.ingestTimeout().toSeconds()
+        + " s (MAILGATE_INGEST_TIMEOUT); nothing was stored");
+  }
+
   private InvalidInputException lineTooLong(long line) {
     return new InvalidInputException("line_too_long",
         "line " + line + " is longer than " + limits.maxNdjsonLineBytes() + " bytes", null, line);
@@ -262,6 +280,9 @@ public final class JobIntake {
 
     Future<Accepted> run() {
       newBatch();
+      // a client that trickles its body would hold an ingest slot and a database transaction: bound the whole upload
+      long deadline = vertx.setTimer(limits.ingestTimeout().toMillis(), id -> fail(timedOut()));
+      result.future().onComplete(ar -> vertx.cancelTimer(deadline));
       lines.exceptionHandler(e -> fail(e instanceof LineLimitedStream.TooLong t ? lineTooLong(t.line) : e));
       lines.handler(this::onLine);
       lines.endHandler(v -> {

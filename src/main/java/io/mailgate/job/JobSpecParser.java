@@ -56,7 +56,12 @@ public final class JobSpecParser {
     }
     JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers(j), tags(j));
     // compile once here, so a template error is a 400 now and not a failure at send time
-    spec.compile(UUID.randomUUID(), UUID.randomUUID());
+    var campaign = spec.compile(UUID.randomUUID(), UUID.randomUUID());
+    for (var t : new io.mailgate.message.Template[] {campaign.subject(), campaign.text(), campaign.html()}) {
+      if (t != null && t.sectionDepth() > limits.maxSectionDepth()) {
+        throw new InvalidInputException("invalid_template", "sections nest deeper than " + limits.maxSectionDepth() + " levels", "text");
+      }
+    }
     return spec;
   }
 
@@ -128,7 +133,8 @@ public final class JobSpecParser {
     }
     for (int i = 0; i < name.length(); i++) {
       char c = name.charAt(i);
-      if (c < 33 || c > 126 || c == ':') {
+      // ';' is legal in a field name but would end the name list of a DKIM signature
+      if (c < 33 || c > 126 || c == ':' || c == ';') {
         return false;
       }
     }

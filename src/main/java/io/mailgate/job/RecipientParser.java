@@ -52,6 +52,28 @@ public final class RecipientParser {
     if (vars != null && vars.size() > limits.maxVarsPerRecipient()) {
       throw new InvalidInputException("too_many_vars", "at most " + limits.maxVarsPerRecipient() + " vars per recipient", "vars");
     }
+    if (vars != null) {
+      checkShape(vars, 1);
+    }
     return new Parsed(email, vars == null || vars.isEmpty() ? null : vars.encode());
+  }
+
+  /** Lists repeat template sections: their length and the nesting of vars are bounded, so a render stays small. */
+  private void checkShape(Object v, int depth) {
+    if (depth > limits.maxVarDepth()) {
+      throw new InvalidInputException("invalid_vars", "vars nest deeper than " + limits.maxVarDepth() + " levels", "vars");
+    }
+    if (v instanceof JsonObject o) {
+      for (var e : o) {
+        checkShape(e.getValue(), depth + 1);
+      }
+    } else if (v instanceof io.vertx.core.json.JsonArray a) {
+      if (a.size() > limits.maxVarListItems()) {
+        throw new InvalidInputException("invalid_vars", "a list in vars has more than " + limits.maxVarListItems() + " items", "vars");
+      }
+      for (Object x : a) {
+        checkShape(x, depth + 1);
+      }
+    }
   }
 }

@@ -48,13 +48,94 @@ public final class Template {
     return source;
   }
 
+  /**
+   * The most characters one part of one message may render to. Sections repeat their content for each list item, so
+   * a small template and small vars could otherwise ask for gigabytes; past this the recipient fails with a reason.
+   */
+  public static final int MAX_RENDERED_CHARS = 8 * 1024 * 1024;
+
   public String render(Map<String, Object> vars) {
     if (constant) {
       return source;
     }
-    StringWriter w = new StringWriter(source.length() + 64);
-    mustache.execute(w, vars == null ? Map.of() : vars);
+    LimitedWriter w = new LimitedWriter(source.length() + 64);
+    try {
+      mustache.execute(w, vars == null ? Map.of() : vars);
+    } catch (LimitedWriter.Full e) {
+      throw new RenderException("the message would be larger than " + MAX_RENDERED_CHARS + " characters");
+    } catch (MustacheException e) {
+      for (Throwable c = e; c != null; c = c.getCause()) {
+        if (c instanceof LimitedWriter.Full) {
+          throw new RenderException("the message would be larger than " + MAX_RENDERED_CHARS + " characters");
+        }
+      }
+      throw new RenderException("the template cannot be rendered: " + firstLine(e.getMessage()));
+    }
     return w.toString();
+  }
+
+  /** A StringWriter that refuses to grow past {@link #MAX_RENDERED_CHARS}. */
+  private static final class LimitedWriter extends Writer {
+    static final class Full extends RuntimeException {
+      Full() {
+        super(null, null, false, false);
+      }
+    }
+
+    private final StringBuilder b;
+
+    LimitedWriter(int capacity) {
+      b = new StringBuilder(Math.min(capacity, MAX_RENDERED_CHARS));
+    }
+
+    @Override
+    public void write(char[] cbuf, int off, int len) {
+      check(len);
+      b.append(cbuf, off, len);
+    }
+
+    @Override
+    public void write(String s, int off, int len) {
+      check(len);
+      b.append(s, off, off + len);
+    }
+
+    private void check(int len) {
+      if (b.length() + len > MAX_RENDERED_CHARS) {
+        throw new Full();
+      }
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void close() {}
+
+    @Override
+    public String toString() {
+      return b.toString();
+    }
+  }
+
+  /** How deep sections ({@code {{#x}}}, {@code {{^x}}}) nest in this template. */
+  public int sectionDepth() {
+    int depth = 0;
+    int max = 0;
+    int at = 0;
+    while ((at = source.indexOf("{{", at)) >= 0) {
+      int tag = at + 2;
+      if (tag < source.length()) {
+        char c = source.charAt(tag);
+        if (c == '#' || c == '^') {
+          max = Math.max(max, ++depth);
+        } else if (c == '/') {
+          depth = Math.max(0, depth - 1);
+        }
+      }
+      at = tag;
+    }
+    return max;
   }
 
   private static String firstLine(String s) {

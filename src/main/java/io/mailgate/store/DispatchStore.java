@@ -67,6 +67,9 @@ public final class DispatchStore {
         CROSS JOIN LATERAL (SELECT x0.*, CASE WHEN x0.via_fallback THEN x0.fallback_id ELSE x0.primary_id END AS backend_id) x
         JOIN backends e ON e.id = x.backend_id
         WHERE NOT (x.backend_id = ANY($3::uuid[])) AND NOT (x.backend_id = ANY($4::uuid[]))
+          -- only jobs with something due now: jobs waiting for retries must not fill the candidate window
+          AND EXISTS (SELECT 1 FROM chunks c WHERE c.job_id = x.job_id AND c.state <> 'done'
+                      AND ((c.state = 'ready' AND c.not_before <= now()) OR (c.state = 'leased' AND c.lease_until < now())))
           AND (x.max_concurrent_chunks IS NULL OR (
                 SELECT count(*) FROM jobs j2 JOIN chunks c2 ON c2.job_id = j2.id
                 WHERE j2.tenant_id = x.tenant_id AND j2.state IN ('queued', 'running')
@@ -360,6 +363,42 @@ public final class DispatchStore {
           }
           return conn.preparedQuery(RECOUNT).execute(refs(refs)).map(refs.size());
         }));
+  }
+
+  /**
+   * Loose ends nothing else revisits: chunks of cancelled jobs that a run released as 'ready' (a send in flight at
+   * the cancel came back deferred) get their remaining recipients cancelled and close; running jobs whose every chunk
+   * is done (a completion check that failed) complete.
+   *
+   * @return chunks closed and jobs completed
+   */
+  public Future<Integer> sweep() {
+    return pool.withTransaction(conn -> conn.preparedQuery("""
+            WITH c AS (
+              SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq
+              FROM chunks c JOIN jobs j ON j.id = c.job_id
+              WHERE c.state = 'ready' AND j.state = 'cancelled'
+              LIMIT 100
+              FOR UPDATE OF c SKIP LOCKED
+            ), r AS (
+              UPDATE recipients r SET state = 'cancelled', next_attempt_at = NULL, updated_at = now()
+              FROM c
+              WHERE r.job_id = c.job_id AND r.seq >= c.first_seq AND r.seq < c.end_seq AND r.state IN ('queued', 'deferred')
+              RETURNING r.job_id
+            )
+            UPDATE chunks ch SET state = 'done', not_before = now()
+            FROM c WHERE ch.job_id = c.job_id AND ch.chunk_no = c.chunk_no
+            RETURNING ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, (SELECT count(*) FROM r) AS moved""")
+        .execute()
+        .compose(rows -> {
+          List<ChunkRef> refs = new ArrayList<>();
+          rows.forEach(r -> refs.add(new ChunkRef(r.getUUID(0), r.getInteger(1), r.getInteger(2), r.getInteger(3))));
+          return refs.isEmpty() ? Future.succeededFuture(0) : conn.preparedQuery(RECOUNT).execute(refs(refs)).map(refs.size());
+        }))
+        .compose(closed -> pool.query("""
+            UPDATE jobs j SET state = 'completed', updated_at = now()
+            WHERE j.state = 'running' AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.job_id = j.id AND c.state <> 'done')""")
+            .execute().map(r -> closed + r.rowCount()));
   }
 
   public static ChunkRef ref(Claim c) {

@@ -59,6 +59,13 @@ public final class AdminService {
    * Narrowing the allowed regions does not touch the route; the dispatcher then defers what would leave them.
    */
   public Future<Tenant> updateTenant(UUID id, JsonObject patch) {
+    for (String k : List.of("name", "region")) {
+      if (patch.containsKey(k)) {
+        // a tenant's residency region is what its routes were checked against: it cannot change under them
+        return Future.failedFuture(new InvalidInputException("unknown_field",
+            k + " cannot be changed (allowedRegions, maxRatePerSecond and maxConcurrentChunks can)", k));
+      }
+    }
     return tenant(id).compose(t -> {
       TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks()));
       return tenants.setPolicy(id, p);

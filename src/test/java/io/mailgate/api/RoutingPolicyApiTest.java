@@ -133,6 +133,13 @@ class RoutingPolicyApiTest {
         java.net.http.HttpRequest.BodyPublishers.ofString("{\"maxConcurrentChunks\":0}"), Map.of());
     assertEquals(400, bad.status(), bad.text());
     assertEquals("maxConcurrentChunks", bad.json().getJsonObject("error").getString("field"));
+
+    // the residency region its routes were checked against cannot change under them
+    Api.Response region = api.send("PATCH", "/v1/admin/tenants/" + t.id(), TestGateway.ADMIN_TOKEN, "application/json",
+        java.net.http.HttpRequest.BodyPublishers.ofString("{\"region\":\"us\"}"), Map.of());
+    assertEquals(400, region.status(), region.text());
+    assertEquals("region", region.json().getJsonObject("error").getString("field"));
+    assertEquals("eu", tenant(t).getString("region"));
   }
 
   @Test

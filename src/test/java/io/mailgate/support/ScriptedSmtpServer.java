@@ -36,6 +36,7 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   private final AtomicInteger tlsSessions = new AtomicInteger();
   private final AtomicInteger tlsTransactions = new AtomicInteger();
   private volatile Function<String, String> rcptReply = rcpt -> "250 2.1.5 ok";
+  private volatile Function<String, String> mailReply = sender -> "250 2.1.0 ok";
   private volatile BiFunction<Integer, String, String> dataReply = (n, data) -> "250 2.0.0 queued as " + n;
   private volatile boolean pipelining = true;
   private volatile boolean startTls;
@@ -53,6 +54,12 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   /** The reply to {@code RCPT TO} for each address, e.g. {@code a -> "450 4.2.0 try later"}. */
   public ScriptedSmtpServer onRcpt(Function<String, String> reply) {
     this.rcptReply = reply;
+    return this;
+  }
+
+  /** The reply to {@code MAIL FROM} for each sender address. */
+  public ScriptedSmtpServer onMail(Function<String, String> reply) {
+    this.mailReply = reply;
     return this;
   }
 
@@ -221,9 +228,11 @@ public final class ScriptedSmtpServer implements AutoCloseable {
         authStep = 1;
         reply("334 VXNlcm5hbWU6");
       } else if (upper.startsWith("MAIL FROM:")) {
-        mailFrom = between(line);
+        String sender = between(line);
         rcpts.clear();
-        reply("250 2.1.0 ok");
+        String r = mailReply.apply(sender);
+        mailFrom = r.startsWith("2") ? sender : null;
+        reply(r);
       } else if (upper.startsWith("RCPT TO:")) {
         String addr = between(line);
         String r = mailFrom == null ? "503 5.5.1 need MAIL" : rcptReply.apply(addr);

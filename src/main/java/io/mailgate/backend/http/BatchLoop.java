@@ -97,27 +97,29 @@ public final class BatchLoop {
       lane.tryComplete();
       return;
     }
-    slots.acquire().onComplete(s -> {
-      if (over()) {
-        slots.release();
-        lane.tryComplete();
-        return;
-      }
-      int end = Math.min(recipients.size(), next + batchSize);
-      List<OutboundRecipient> batch = List.copyOf(recipients.subList(next, end));
-      next = end;
-      delivery.ready(batch.size())
-          .compose(r -> delivery.stopped() ? Future.<Void>succeededFuture() : tokens(batch.size()))
-          .onComplete(t -> {
-            if (delivery.stopped()) {
-              // not started: left unreported, the dispatcher puts these recipients back
+    int end = Math.min(recipients.size(), next + batchSize);
+    List<OutboundRecipient> batch = List.copyOf(recipients.subList(next, end));
+    next = end;
+    boolean[] taken = {false};
+    // the tenant's share (its rate, the dispatcher's unwritten outcomes) first, the backend's call slot after:
+    // a slow tenant must not hold the slots every other tenant of this backend needs
+    delivery.ready(batch.size())
+        .compose(r -> delivery.stopped() ? Future.<Void>succeededFuture() : slots.acquire().map(x -> {
+          taken[0] = true;
+          return null;
+        }))
+        .compose(r -> delivery.stopped() ? Future.<Void>succeededFuture() : tokens(batch.size()))
+        .onComplete(t -> {
+          if (delivery.stopped()) {
+            // not started: left unreported, the dispatcher puts these recipients back
+            if (taken[0]) {
               slots.release();
-              lane.tryComplete();
-              return;
             }
-            send(batch, lane);
-          });
-    });
+            lane.tryComplete();
+            return;
+          }
+          send(batch, lane);
+        });
   }
 
   private void send(List<OutboundRecipient> batch, Promise<Void> lane) {

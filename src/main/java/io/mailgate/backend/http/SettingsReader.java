@@ -150,7 +150,12 @@ public final class SettingsReader {
   }
 
   private static boolean loopback(String host) {
+    return isLoopbackHost(host);
+  }
+
+  /** A loopback literal (127.x.y.z, [::1]) or localhost: the only hosts a secret may reach over plain http. */
+  public static boolean isLoopbackHost(String host) {
     String h = host.toLowerCase(Locale.ROOT);
-    return h.equals("localhost") || h.startsWith("127.") || h.equals("[::1]") || h.equals("::1");
+    return h.equals("localhost") || h.matches("127(\\.\\d{1,3}){3}") || h.equals("[::1]") || h.equals("::1");
   }
 }

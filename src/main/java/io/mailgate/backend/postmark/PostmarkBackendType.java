@@ -20,6 +20,13 @@ public final class PostmarkBackendType implements BackendType {
     return PostmarkSettings.SECRETS;
   }
 
+  /** Postmark processes mail in the US; with a baseUrl override (a proxy) the operator decides. */
+  @Override
+  public java.util.Optional<String> providerRegion(JsonObject settings) {
+    validate(settings);
+    return settings.getValue("baseUrl") == null ? java.util.Optional.of("us") : java.util.Optional.empty();
+  }
+
   @Override
   public void validate(JsonObject settings) {
     PostmarkSettings.parse(settings);

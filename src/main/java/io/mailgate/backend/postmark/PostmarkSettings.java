@@ -64,6 +64,9 @@ record PostmarkSettings(
           || u.getRawFragment() != null || u.getRawUserInfo() != null) {
         throw invalid("baseUrl", "must be an http or https URL such as https://api.postmarkapp.com");
       }
+      if (scheme.equals("http") && !io.mailgate.backend.http.SettingsReader.isLoopbackHost(u.getHost())) {
+        throw invalid("baseUrl", "must use https (http is allowed only to 127.0.0.1, [::1] or localhost)");
+      }
       return v.endsWith("/") ? v.substring(0, v.length() - 1) : v;
     } catch (URISyntaxException e) {
       throw invalid("baseUrl", "must be an http or https URL such as https://api.postmarkapp.com");

@@ -75,6 +75,9 @@ record SesSettings(
           || u.getRawFragment() != null || u.getRawUserInfo() != null) {
         throw invalid("endpoint", "must be an http or https URL such as https://email.eu-west-1.amazonaws.com");
       }
+      if (scheme.equals("http") && !io.mailgate.backend.http.SettingsReader.isLoopbackHost(u.getHost())) {
+        throw invalid("endpoint", "must use https (http is allowed only to 127.0.0.1, [::1] or localhost)");
+      }
       return v;
     } catch (URISyntaxException e) {
       throw invalid("endpoint", "must be an http or https URL such as https://email.eu-west-1.amazonaws.com");

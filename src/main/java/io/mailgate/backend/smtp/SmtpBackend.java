@@ -45,6 +45,9 @@ final class SmtpBackend implements MailBackend {
   }
 
   private static Outcome connectionFailure(Throwable e) {
+    if (e instanceof io.mailgate.message.RenderException) {
+      return new Outcome.Permanent(null, e.getMessage());
+    }
     if (e instanceof SmtpException se) {
       Integer code = se.reply() == null ? null : se.reply().code();
       return new Outcome.Temporary(code, se.getMessage(), null, se.afterData(),

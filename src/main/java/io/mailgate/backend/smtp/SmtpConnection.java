@@ -188,7 +188,11 @@ final class SmtpConnection {
       SmtpReply d = dataReply.result();
       if (!m.isPositive() || !r.isPositive() || d.code() != 354) {
         SmtpReply refusal = !m.isPositive() ? m : !r.isPositive() ? r : d;
-        Outcome o = refusal(refusal);
+        // a refused sender (MAIL FROM) says nothing about the recipient: the backend's configuration is at fault,
+        // so every recipient is deferred rather than failed
+        Outcome o = refusal == m
+            ? new Outcome.Temporary(m.code(), "sender refused: " + m.text(), Outcome.Fault.BACKEND)
+            : refusal(refusal);
         // a server that says 354 after refusing every recipient gets an empty DATA section, never the message
         Future<?> end = d.code() == 354 ? writeAndExpect(Buffer.buffer(".\r\n"), settings.dataTimeout(), false) : Future.succeededFuture();
         return end.compose(v -> reset()).map(o);

@@ -65,7 +65,10 @@ public record SmtpSettings(
     if ((username == null) != (password == null)) {
       throw invalid(username == null ? "username" : "password", "username and password go together");
     }
-    String helo = string(s, "heloName", localHostName());
+    String helo = string(s, "heloName", null);
+    if (helo == null) {
+      helo = LocalHost.NAME;
+    }
     if (!helo.matches("[A-Za-z0-9.-]{1,253}")) {
       throw invalid("heloName", "must be a host name");
     }
@@ -83,12 +86,22 @@ public record SmtpSettings(
         integer(s, "maxMessagesPerConnection", 1000, 1, 1_000_000));
   }
 
-  private static String localHostName() {
-    try {
-      String h = java.net.InetAddress.getLocalHost().getCanonicalHostName();
-      return h.matches("[A-Za-z0-9.-]{1,253}") ? h : "localhost";
-    } catch (Exception e) {
-      return "localhost";
+  /**
+   * The default EHLO name: this host's name, looked up once (a name lookup can block, so Gateway.start touches this
+   * before any event loop runs).
+   */
+  public static final class LocalHost {
+    public static final String NAME = lookup();
+
+    private LocalHost() {}
+
+    private static String lookup() {
+      try {
+        String h = java.net.InetAddress.getLocalHost().getCanonicalHostName();
+        return h.matches("[A-Za-z0-9.-]{1,253}") ? h : "localhost";
+      } catch (Exception e) {
+        return "localhost";
+      }
     }
   }
 

@@ -330,8 +330,14 @@ class PostmarkBackendTest {
     assertEquals(400, badUrl.status());
     assertEquals("settings.baseUrl", badUrl.json().getJsonObject("error").getString("field"));
 
-    Api.Response ok = api.post("/v1/admin/backends", TestGateway.ADMIN_TOKEN, new JsonObject().put("name", "pm-good")
+    // Postmark's own API processes mail in the US: declared 'eu' it is refused, declared 'us' it is accepted
+    Api.Response eu = api.post("/v1/admin/backends", TestGateway.ADMIN_TOKEN, new JsonObject().put("name", "pm-eu")
         .put("type", "postmark").put("region", "eu").put("settings", new JsonObject().put("serverToken", "secret-token-value")));
+    assertEquals(422, eu.status(), eu.text());
+    assertEquals("region_mismatch", eu.errorCode());
+    assertFalse(eu.text().contains("secret-token-value"));
+    Api.Response ok = api.post("/v1/admin/backends", TestGateway.ADMIN_TOKEN, new JsonObject().put("name", "pm-good")
+        .put("type", "postmark").put("region", "us").put("settings", new JsonObject().put("serverToken", "secret-token-value")));
     assertEquals(201, ok.status(), ok.text());
     assertFalse(ok.text().contains("secret-token-value"));
     assertEquals(new JsonArray().add("serverToken"), ok.json().getJsonArray("secretSettings"));
