@@ -355,14 +355,14 @@ public final class DispatchStore {
             FROM c WHERE ch.job_id = c.job_id AND ch.chunk_no = c.chunk_no
             RETURNING ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, (SELECT count(*) FROM r) AS moved""")
         .execute()
-        .compose(rows -> {
-          List<ChunkRef> refs = new ArrayList<>();
-          rows.forEach(r -> refs.add(new ChunkRef(r.getUUID(0), r.getInteger(1), r.getInteger(2), r.getInteger(3))));
-          if (refs.isEmpty()) {
-            return Future.succeededFuture(0);
-          }
-          return conn.preparedQuery(RECOUNT).execute(refs(refs)).map(refs.size());
-        }));
+        .compose(rows -> recount(conn, rows)));
+  }
+
+  /** Recounts the chunks a statement released (rows of job_id, chunk_no, first_seq, end_seq). @return how many */
+  private static Future<Integer> recount(io.vertx.sqlclient.SqlConnection conn, io.vertx.sqlclient.RowSet<Row> released) {
+    List<ChunkRef> refs = new ArrayList<>();
+    released.forEach(r -> refs.add(new ChunkRef(r.getUUID(0), r.getInteger(1), r.getInteger(2), r.getInteger(3))));
+    return refs.isEmpty() ? Future.succeededFuture(0) : conn.preparedQuery(RECOUNT).execute(refs(refs)).map(refs.size());
   }
 
   /**
@@ -390,11 +390,7 @@ public final class DispatchStore {
             FROM c WHERE ch.job_id = c.job_id AND ch.chunk_no = c.chunk_no
             RETURNING ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, (SELECT count(*) FROM r) AS moved""")
         .execute()
-        .compose(rows -> {
-          List<ChunkRef> refs = new ArrayList<>();
-          rows.forEach(r -> refs.add(new ChunkRef(r.getUUID(0), r.getInteger(1), r.getInteger(2), r.getInteger(3))));
-          return refs.isEmpty() ? Future.succeededFuture(0) : conn.preparedQuery(RECOUNT).execute(refs(refs)).map(refs.size());
-        }))
+        .compose(rows -> recount(conn, rows)))
         .compose(closed -> pool.query("""
             UPDATE jobs j SET state = 'completed', updated_at = now()
             WHERE j.state = 'running' AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.job_id = j.id AND c.state <> 'done')""")
