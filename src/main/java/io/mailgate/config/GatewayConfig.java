@@ -64,7 +64,9 @@ public record GatewayConfig(
       Duration statsInterval,
       int signingThreads,
       int circuitFailures,
-      Duration circuitOpenTime) {}
+      Duration circuitOpenTime,
+      int claimCandidates,
+      int jobCache) {}
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -123,7 +125,9 @@ public record GatewayConfig(
             s.duration("MAILGATE_STATS_INTERVAL", Duration.ofSeconds(5)),
             s.integer("MAILGATE_SIGNING_THREADS", cores, 1, 256),
             s.integer("MAILGATE_CIRCUIT_FAILURES", 5, 1, 10_000),
-            s.duration("MAILGATE_CIRCUIT_OPEN_TIME", Duration.ofSeconds(30))),
+            s.duration("MAILGATE_CIRCUIT_OPEN_TIME", Duration.ofSeconds(30)),
+            s.integer("MAILGATE_CLAIM_CANDIDATES", 200, 1, 100_000),
+            s.integer("MAILGATE_DISPATCH_JOB_CACHE", 64, 1, 100_000)),
         new RetryConfig(
             s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),

@@ -41,7 +41,6 @@ import org.slf4j.LoggerFactory;
 public final class Dispatcher extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
-  private static final int JOB_CACHE = 64;
   /** How long a compiled job (and the DKIM key it signs with) is reused: the key lookup's own cache time. */
   private static final long JOB_CONTEXT_TTL_NANOS = 60_000_000_000L;
 
@@ -58,7 +57,7 @@ public final class Dispatcher extends VerticleBase {
   private final Map<UUID, Future<JobContext>> jobs = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
     protected boolean removeEldestEntry(Map.Entry<UUID, Future<JobContext>> e) {
-      return size() > JOB_CACHE;
+      return size() > config.jobCache();
     }
   };
   private final SignerLookup signers;
@@ -119,7 +118,9 @@ public final class Dispatcher extends VerticleBase {
     claiming = true;
     Promise<Void> claimDone = Promise.promise();
     claimInFlight = claimDone.future();
-    store.claim(nodeId, config.leaseTime().toMillis(), slots.full(), circuits.unavailable()).onComplete(ar -> {
+    Future<java.util.Optional<Claim>> claim =
+        store.claim(nodeId, config.leaseTime().toMillis(), slots.full(), circuits.unavailable(), config.claimCandidates());
+    claim.onComplete(ar -> {
       claiming = false;
       if (ar.succeeded() && ar.result().isPresent() && stopping) {
         // claimed while stopping: hand the chunk back untouched (none of its recipients was started)

@@ -75,7 +75,7 @@ public final class DispatchStore {
                 WHERE j2.tenant_id = x.tenant_id AND j2.state IN ('queued', 'running')
                   AND c2.state = 'leased' AND c2.lease_until > now()) < x.max_concurrent_chunks)
         ORDER BY x.tls NULLS FIRST, x.jls NULLS FIRST, x.job_id
-        LIMIT 200
+        LIMIT $5
       ), pick AS (
         SELECT ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, cand.tenant_id, cand.backend_id, cand.backend_version,
                cand.backend_region, cand.tenant_region, cand.allowed_regions, cand.via_fallback, cand.max_rate_per_second
@@ -179,9 +179,10 @@ public final class DispatchStore {
    * nor unavailable to this dispatcher ({@code unavailableBackends}, open circuits).
    */
   public Future<Optional<Claim>> claim(String owner, long leaseMillis, Collection<UUID> fullBackends,
-                                       Collection<UUID> unavailableBackends) {
+                                       Collection<UUID> unavailableBackends, int candidates) {
     return pool.preparedQuery(CLAIM)
-        .execute(Tuple.of(owner, leaseMillis, fullBackends.toArray(new UUID[0]), unavailableBackends.toArray(new UUID[0])))
+        .execute(Tuple.of(owner, leaseMillis, fullBackends.toArray(new UUID[0]), unavailableBackends.toArray(new UUID[0]),
+            candidates))
         .map(rows -> {
           var it = rows.iterator();
           if (!it.hasNext()) {
