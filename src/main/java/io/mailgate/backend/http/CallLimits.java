@@ -1,5 +1,7 @@
 package io.mailgate.backend.http;
 
+import io.mailgate.backend.SettingsReader;
+
 import java.time.Duration;
 import java.util.Set;
 

@@ -1,7 +1,7 @@
 package io.mailgate.backend.mailgun;
 
 import io.mailgate.backend.http.CallLimits;
-import io.mailgate.backend.http.SettingsReader;
+import io.mailgate.backend.SettingsReader;
 import io.vertx.core.json.JsonObject;
 import java.util.HashSet;
 import java.util.Set;

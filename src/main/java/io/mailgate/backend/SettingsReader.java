@@ -1,4 +1,4 @@
-package io.mailgate.backend.http;
+package io.mailgate.backend;
 
 import io.mailgate.config.ConfigException;
 import io.mailgate.config.Settings;
@@ -12,8 +12,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * Typed reads of an HTTP provider backend's {@code settings}, with errors naming the field
- * ({@code settings.apiKey}). Unknown keys are refused. Error messages never repeat a value (it may be a secret).
+ * Typed reads of a backend's {@code settings}, with errors naming the field ({@code settings.apiKey}). Unknown keys
+ * are refused. Error messages never repeat a value (it may be a secret). Every backend type parses with it.
  */
 public final class SettingsReader {
 
@@ -88,6 +88,41 @@ public final class SettingsReader {
       throw invalid(key, "must be an integer from " + min + " to " + max);
     }
     return n.intValue();
+  }
+
+  public boolean bool(String key, boolean def) {
+    Object v = settings.getValue(key);
+    if (v == null) {
+      return def;
+    }
+    if (!(v instanceof Boolean b)) {
+      throw invalid(key, "must be true or false");
+    }
+    return b;
+  }
+
+  /** A byte size: a whole number of bytes, or a string such as {@code 512kb} or {@code 40mb}. */
+  public long size(String key, long def, long min, long max) {
+    Object v = settings.getValue(key);
+    if (v == null) {
+      return def;
+    }
+    long n;
+    if (v instanceof Number num && num.doubleValue() == Math.rint(num.doubleValue())) {
+      n = num.longValue();
+    } else if (v instanceof String str) {
+      try {
+        n = new Settings(java.util.Map.of(key, str)).bytes(key, def);
+      } catch (ConfigException e) {
+        n = -1;
+      }
+    } else {
+      n = -1;
+    }
+    if (n < min || n > max) {
+      throw invalid(key, "must be a size from " + min + " bytes to " + (max >> 20) + "mb, such as 512kb or 40mb");
+    }
+    return n;
   }
 
   public double number(String key, double def, double min, double max) {
