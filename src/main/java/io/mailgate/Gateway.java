@@ -37,6 +37,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Gateway {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Gateway.class);
+
   private final Vertx vertx;
   private final Pool pool;
   private final List<HttpVerticle> http;
@@ -55,8 +57,8 @@ public final class Gateway {
   }
 
   public static Future<Gateway> start(GatewayConfig config, DbTarget db, String adminToken, SecretBox secrets) {
-    // a host name lookup can block: do it here, on the caller's thread, not later on an event loop
-    String helo = io.mailgate.backend.smtp.SmtpSettings.LocalHost.NAME;
+    // a host name lookup can block: resolve the default EHLO name here, on the caller's thread, not on an event loop
+    LOG.atDebug().addKeyValue("heloName", io.mailgate.backend.smtp.SmtpSettings.LocalHost.NAME).log("default EHLO name");
     Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
     Pool pool = PgBuilder.pool()
         .with(new PoolOptions().setMaxSize(config.dbPoolSize()).setMaxWaitQueueSize(config.dbWaitQueue()).setName("mailgate"))
@@ -137,6 +139,9 @@ public final class Gateway {
 
   /** Blocks until {@link #stop()} finishes, for shutdown hooks and tests (never on an event loop). */
   public void stopAndWait(long timeoutSeconds) throws Exception {
+    if (io.vertx.core.Context.isOnEventLoopThread()) {
+      throw new IllegalStateException("stopAndWait blocks: call stop() from an event loop");
+    }
     stop().toCompletionStage().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
   }
 }

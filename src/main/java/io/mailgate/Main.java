@@ -159,6 +159,7 @@ public final class Main {
     return "mga_" + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
+  /** Start-up only, on the main thread before any work is handed to the event loops. */
   private static <T> T await(Future<T> f) throws Exception {
     return f.toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
   }

@@ -139,16 +139,4 @@ public record GatewayConfig(
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
   }
-
-  public GatewayConfig withDispatch(DispatchConfig dispatch) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
-  }
-
-  public GatewayConfig withRetry(RetryConfig retry) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
-  }
-
-  public GatewayConfig withLimits(LimitsConfig limits) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
-  }
 }

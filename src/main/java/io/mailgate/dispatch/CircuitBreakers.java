@@ -76,11 +76,6 @@ final class CircuitBreakers {
     }
   }
 
-  State state(UUID backend) {
-    Circuit c = circuits.get(backend);
-    return c == null ? State.CLOSED : c.state;
-  }
-
   /** Feeds one outcome: accepted or refused by the backend itself means it works; its own faults count against it. */
   void observe(UUID backend, String backendName, Outcome outcome) {
     Circuit seen = circuits.computeIfAbsent(backend, id -> new Circuit());

@@ -57,10 +57,6 @@ final class StateWriter {
     return t instanceof io.vertx.pgclient.PgException pg && pg.getSqlState() != null && pg.getSqlState().startsWith("22");
   }
 
-  int buffered() {
-    return pending.size();
-  }
-
   /**
    * Completes once fewer than {@code batchSize} outcomes wait to be written. With one batch being written and at
    * most one waiting, the outcomes a crash can lose stay below {@code 2 × batchSize} plus the sends in flight.

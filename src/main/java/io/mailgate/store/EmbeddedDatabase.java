@@ -9,7 +9,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Map;
 
 /**
  * A real PostgreSQL server started from the binaries on the classpath (io.zonky.test), for running
@@ -54,19 +53,6 @@ public final class EmbeddedDatabase implements AutoCloseable {
 
   public DbTarget target() {
     return target;
-  }
-
-  /** A fresh database on the same server (tests get one each). */
-  public DbTarget createDatabase(String name) throws SQLException {
-    try (Connection c = postgres.getPostgresDatabase().getConnection();
-        Statement st = c.createStatement()) {
-      st.execute("CREATE DATABASE " + name);
-    }
-    return target.withDatabase(name);
-  }
-
-  public Map<String, String> describe() {
-    return Map.of("port", Integer.toString(postgres.getPort()));
   }
 
   @Override

@@ -1,7 +1,6 @@
 package io.mailgate.support;
 
 import io.mailgate.store.DbTarget;
-import java.io.File;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -95,9 +94,5 @@ public final class GatewayProcess implements AutoCloseable {
       kill();
     }
     Files.deleteIfExists(log);
-  }
-
-  static String classpath() {
-    return System.getProperty("java.class.path") + File.pathSeparator;
   }
 }

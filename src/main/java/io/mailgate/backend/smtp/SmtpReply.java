@@ -9,10 +9,6 @@ public record SmtpReply(int code, List<String> lines) {
     return code >= 200 && code < 400;
   }
 
-  public boolean isTransient() {
-    return code >= 400 && code < 500;
-  }
-
   public boolean isPermanent() {
     return code >= 500;
   }
