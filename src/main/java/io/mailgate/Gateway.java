@@ -10,6 +10,7 @@ import io.mailgate.job.JobService;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.stats.StatsRefresher;
 import io.mailgate.store.BackendStore;
+import io.mailgate.store.DatabaseHealth;
 import io.mailgate.store.DbTarget;
 import io.mailgate.store.DispatchStore;
 import io.mailgate.store.DkimStore;
@@ -45,9 +46,11 @@ public final class Gateway {
   private final AdminService admin;
   private final List<String> httpDeployments;
   private final List<String> workDeployments;
+  private final DatabaseHealth databaseHealth;
 
   private Gateway(Vertx vertx, Pool pool, List<HttpVerticle> http, AdminService admin, List<String> httpDeployments,
-                  List<String> workDeployments) {
+                  List<String> workDeployments, DatabaseHealth databaseHealth) {
+    this.databaseHealth = databaseHealth;
     this.vertx = vertx;
     this.pool = pool;
     this.http = http;
@@ -66,6 +69,7 @@ public final class Gateway {
         .using(vertx)
         .build();
     GatewayMetrics metrics = new GatewayMetrics();
+    DatabaseHealth databaseHealth = new DatabaseHealth();
     BackendTypes types = BackendTypes.standard();
     BackendStore backends = new BackendStore(pool);
     AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets);
@@ -95,12 +99,12 @@ public final class Gateway {
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
         .onSuccess(workIds::add));
     for (int i = 0; i < config.http().instances(); i++) {
-      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics);
+      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics, databaseHealth);
       verticles.add(v);
       deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
           .onSuccess(httpIds::add));
     }
-    Gateway g = new Gateway(vertx, pool, verticles, admin, httpIds, workIds);
+    Gateway g = new Gateway(vertx, pool, verticles, admin, httpIds, workIds, databaseHealth);
     // on failure the caller closes the Vert.x instance (closing it here would complete this future on a dead loop)
     return deployed.map(x -> g);
   }
@@ -119,6 +123,15 @@ public final class Gateway {
 
   public AdminService admin() {
     return admin;
+  }
+
+  /** The database is known to be away (the embedded server is being restarted): {@code /health} says so. */
+  public void databaseDown(String why) {
+    databaseHealth.down(why);
+  }
+
+  public void databaseUp() {
+    databaseHealth.up();
   }
 
   /**

@@ -3,7 +3,8 @@ package io.mailgate;
 import io.mailgate.config.ConfigException;
 import io.mailgate.config.GatewayConfig;
 import io.mailgate.store.DbTarget;
-import io.mailgate.store.EmbeddedDatabase;
+import io.mailgate.store.embedded.EmbeddedDatabase;
+import io.mailgate.store.embedded.EmbeddedDatabaseException;
 import io.mailgate.store.Migrations;
 import io.mailgate.tenant.AdminService;
 import io.mailgate.tenant.LocalCredentials;
@@ -22,9 +23,9 @@ import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
 /**
- * Starts the gateway: the database (embedded unless MAILGATE_DB_URL names one), migrations, credentials, then
- * the event loops. On a first start with an empty database it creates a demo tenant with a file backend and
- * prints its API key and a curl command. SIGTERM shuts down gracefully.
+ * The {@code mailgate} command. {@code serve} (the default) starts the gateway: the database (embedded and
+ * supervised unless MAILGATE_DB_URL names one), migrations, credentials, then the event loops; SIGTERM shuts it
+ * down gracefully. {@code backup} and {@code restore} copy the database to and from a file.
  */
 public final class Main {
 
@@ -33,8 +34,20 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    String command = args.length == 0 ? "serve" : args[0];
     try {
-      run();
+      switch (command) {
+        case "serve" -> run();
+        case "backup", "restore" -> System.exit(BackupCommands.run(command, args));
+        case "help", "--help", "-h" -> usage(System.out);
+        default -> {
+          usage(System.err);
+          System.exit(2);
+        }
+      }
+    } catch (ConfigException | EmbeddedDatabaseException e) {
+      System.err.println("mailgate: " + e.getMessage());
+      System.exit(2);
     } catch (Throwable e) {
       Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
       LOG.atError().setCause(cause).log("mailgate failed to start");
@@ -42,15 +55,15 @@ public final class Main {
     }
   }
 
+  private static void usage(java.io.PrintStream out) {
+    out.println("""
+        usage: java -jar mailgate.jar [serve]        run the gateway (settings: MAILGATE_* environment variables)
+               java -jar mailgate.jar backup FILE    write a consistent copy of the database to FILE, also while it runs
+               java -jar mailgate.jar restore FILE   load FILE into an empty database (a new MAILGATE_DATA_DIR)""");
+  }
+
   private static void run() throws Exception {
-    GatewayConfig config;
-    try {
-      config = GatewayConfig.fromEnvironment();
-    } catch (ConfigException e) {
-      System.err.println("mailgate: " + e.getMessage());
-      System.exit(2);
-      return;
-    }
+    GatewayConfig config = GatewayConfig.fromEnvironment();
     Path dataDir = config.dataDir();
 
     EmbeddedDatabase embedded = null;
@@ -59,7 +72,7 @@ public final class Main {
       db = DbTarget.fromUrl(config.dbUrl().get());
     } else {
       LOG.atInfo().addKeyValue("dataDir", dataDir.resolve("pg")).log("starting embedded PostgreSQL");
-      embedded = EmbeddedDatabase.start(dataDir.resolve("pg"), true);
+      embedded = EmbeddedDatabase.start(dataDir.resolve("pg"), config.embeddedDb().options());
       db = embedded.target();
     }
     int applied = Migrations.migrate(db);
@@ -72,13 +85,13 @@ public final class Main {
     Gateway gateway = await(Gateway.start(config, db, admin.value(), secrets));
     EmbeddedDatabase pg = embedded;
     AtomicBoolean stopping = new AtomicBoolean();
-    Runnable shutdown = () -> {
+    java.util.function.LongConsumer shutdown = timeoutSeconds -> {
       if (!stopping.compareAndSet(false, true)) {
         return;
       }
       LOG.atInfo().log("shutting down");
       try {
-        gateway.stopAndWait(config.dispatch().shutdownGrace().toSeconds() + 15);
+        gateway.stopAndWait(timeoutSeconds);
       } catch (Exception e) {
         LOG.atWarn().addKeyValue("error", String.valueOf(e.getMessage())).log("shutdown did not finish cleanly");
       }
@@ -91,30 +104,77 @@ public final class Main {
       }
       LOG.atInfo().log("stopped");
     };
-    // SIGTERM and SIGINT are handled here rather than in a shutdown hook: hooks run concurrently, and the embedded
-    // database's own hook would stop PostgreSQL while the dispatcher still releases its chunks
+    long graceful = config.dispatch().shutdownGrace().toSeconds() + 15;
+    // SIGTERM and SIGINT are handled here rather than in a shutdown hook: hooks run concurrently, and a database
+    // stopped by another hook would leave the dispatcher unable to release its chunks
     for (String name : new String[] {"TERM", "INT"}) {
       try {
         Signal.handle(new Signal(name), sig -> new Thread(() -> {
-          shutdown.run();
+          shutdown.accept(graceful);
           System.exit(0);
         }, "mailgate-shutdown").start());
       } catch (IllegalArgumentException e) {
         LOG.atDebug().addKeyValue("signal", name).log("signal not available; relying on the shutdown hook");
       }
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(shutdown, "mailgate-shutdown-hook"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> shutdown.accept(graceful), "mailgate-shutdown-hook"));
+    if (embedded != null) {
+      superviseEmbedded(embedded, config, gateway, shutdown);
+    }
 
     int port = gateway.httpPort();
     LOG.atInfo().addKeyValue("port", port).addKeyValue("node", config.nodeId()).log("mailgate started");
     if (admin.generated()) {
       banner("Operator token (generated, kept in " + admin.file() + "):", admin.value());
     }
-    Optional<String> demo = await(bootstrapDemo(gateway.admin(), dataDir));
-    demo.ifPresent(apiKey -> printDemo(apiKey, port, dataDir));
+    boolean demo = switch (config.demo()) {
+      case ON -> true;
+      case OFF -> false;
+      case AUTO -> embedded != null;
+    };
+    if (demo) {
+      try {
+        await(bootstrapDemo(gateway.admin(), dataDir)).ifPresent(k -> printDemo(k, port, dataDir));
+      } catch (Exception e) {
+        // the gateway runs; the demo is tried again at the next start on an empty database
+        LOG.atWarn().addKeyValue("error", String.valueOf(e.getMessage())).log("could not create the demo tenant");
+      }
+    }
   }
 
-  /** A demo tenant on a file backend, on a first start only (no tenant exists yet). */
+  /**
+   * The embedded server died under the running gateway: requests answer 503 and dispatch backs off while it is
+   * started again; if it cannot be, the gateway exits (status 3) with the reason, for the service manager to act on.
+   */
+  private static void superviseEmbedded(EmbeddedDatabase embedded, GatewayConfig config, Gateway gateway,
+                                        java.util.function.LongConsumer shutdown) {
+    var c = config.embeddedDb();
+    embedded.supervise(c.restartDelay(), c.restartAttempts(), new EmbeddedDatabase.Supervisor() {
+      @Override
+      public void down(String why) {
+        gateway.databaseDown(why);
+      }
+
+      @Override
+      public void up() {
+        gateway.databaseUp();
+      }
+
+      @Override
+      public void gaveUp(String why) {
+        LOG.atError().log(why + "; mailgate exits so that its service manager can start it again");
+        new Thread(() -> {
+          shutdown.accept(5);
+          System.exit(3);
+        }, "mailgate-exit").start();
+      }
+    });
+  }
+
+  /**
+   * A demo tenant on a file backend, on a first start only (no tenant exists yet), for the embedded quick start or
+   * when MAILGATE_DEMO=true; never on an external database unless asked.
+   */
   private static Future<Optional<String>> bootstrapDemo(AdminService admin, Path dataDir) {
     return admin.tenantCount().compose(n -> {
       if (n > 0) {

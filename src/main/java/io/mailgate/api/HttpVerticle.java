@@ -4,6 +4,7 @@ import io.mailgate.config.GatewayConfig;
 import io.mailgate.job.JobIntake;
 import io.mailgate.job.JobService;
 import io.mailgate.stats.GatewayMetrics;
+import io.mailgate.store.DatabaseHealth;
 import io.mailgate.tenant.AdminService;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -23,10 +24,12 @@ public final class HttpVerticle extends VerticleBase {
   private final JobIntake intake;
   private final JobService jobs;
   private final GatewayMetrics metrics;
+  private final DatabaseHealth databaseHealth;
   private HttpServer server;
 
   public HttpVerticle(GatewayConfig config, Pool pool, AdminService admin, String adminToken, JobIntake intake,
-                      JobService jobs, GatewayMetrics metrics) {
+                      JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth) {
+    this.databaseHealth = databaseHealth;
     this.config = config;
     this.pool = pool;
     this.admin = admin;
@@ -42,12 +45,7 @@ public final class HttpVerticle extends VerticleBase {
     Auth auth = new Auth(admin, adminToken);
     int maxPage = config.limits().maxPageSize();
 
-    router.get("/health").handler(ctx -> pool.query("SELECT 1").execute()
-        .timeout(2, TimeUnit.SECONDS)
-        .onComplete(ar -> ctx.response()
-            .setStatusCode(ar.succeeded() ? 200 : 503)
-            .putHeader("Content-Type", "application/json")
-            .end(ar.succeeded() ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\",\"database\":\"down\"}")));
+    router.get("/health").handler(this::health);
     router.get("/metrics").handler(ctx -> ctx.response()
         .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         .end(metrics.scrape()));
@@ -71,6 +69,27 @@ public final class HttpVerticle extends VerticleBase {
         .setCompressionSupported(true)
         .setDecompressionSupported(false);
     return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
+  }
+
+  /** 200 when the database answers; 503 with the reason when it does not (or is known to be restarting). */
+  private void health(io.vertx.ext.web.RoutingContext ctx) {
+    String down = databaseHealth.downReason();
+    Future<?> probe = down != null
+        ? Future.failedFuture(down)
+        : pool.query("SELECT 1").execute().timeout(2, TimeUnit.SECONDS);
+    probe.onComplete(ar -> {
+      io.vertx.core.json.JsonObject body = new io.vertx.core.json.JsonObject();
+      if (ar.succeeded()) {
+        body.put("status", "ok");
+      } else {
+        body.put("status", "unavailable").put("database", "down");
+        if (down != null) {
+          body.put("reason", down);
+        }
+        ctx.response().putHeader("Retry-After", "5");
+      }
+      ctx.response().setStatusCode(ar.succeeded() ? 200 : 503).putHeader("Content-Type", "application/json").end(body.encode());
+    });
   }
 
   public int actualPort() {

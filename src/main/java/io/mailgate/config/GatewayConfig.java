@@ -18,10 +18,26 @@ public record GatewayConfig(
     Optional<String> adminToken,
     Optional<String> secretKey,
     String nodeId,
+    Demo demo,
+    EmbeddedDbConfig embeddedDb,
     HttpConfig http,
     LimitsConfig limits,
     DispatchConfig dispatch,
     RetryConfig retry) {
+
+  /** Whether a first start creates the demo tenant: {@code auto} only on the embedded database (the quick start). */
+  public enum Demo { AUTO, ON, OFF }
+
+  /**
+   * The embedded PostgreSQL (used when MAILGATE_DB_URL is unset): its port (0: a free one, kept while the process
+   * runs), its checkpoint settings (they bound crash recovery), and how the gateway restarts it if it dies.
+   */
+  public record EmbeddedDbConfig(int port, Duration checkpointTimeout, String maxWalSize, Duration startTimeout,
+                                 Duration restartDelay, int restartAttempts) {
+    public io.mailgate.store.embedded.EmbeddedDatabase.Options options() {
+      return new io.mailgate.store.embedded.EmbeddedDatabase.Options(true, port, checkpointTimeout, maxWalSize, startTimeout);
+    }
+  }
 
   /** HTTP server. */
   public record HttpConfig(String host, int port, int instances) {}
@@ -66,7 +82,8 @@ public record GatewayConfig(
       int circuitFailures,
       Duration circuitOpenTime,
       int claimCandidates,
-      int jobCache) {}
+      int jobCache,
+      int markAhead) {}
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -86,6 +103,14 @@ public record GatewayConfig(
         Optional.ofNullable(s.string("MAILGATE_ADMIN_TOKEN", null)),
         Optional.ofNullable(s.string("MAILGATE_SECRET_KEY", null)),
         s.string("MAILGATE_NODE_ID", NodeIds.generate()),
+        demo(s.string("MAILGATE_DEMO", "auto")),
+        new EmbeddedDbConfig(
+            s.integer("MAILGATE_EMBEDDED_DB_PORT", 0, 0, 65535),
+            s.duration("MAILGATE_EMBEDDED_DB_CHECKPOINT_TIMEOUT", Duration.ofSeconds(60)),
+            walSize(s.bytes("MAILGATE_EMBEDDED_DB_MAX_WAL_SIZE", 1024L * 1024 * 1024)),
+            s.duration("MAILGATE_EMBEDDED_DB_START_TIMEOUT", Duration.ofMinutes(10)),
+            s.duration("MAILGATE_EMBEDDED_DB_RESTART_DELAY", Duration.ofSeconds(1)),
+            s.integer("MAILGATE_EMBEDDED_DB_RESTART_ATTEMPTS", 5, 1, 1000)),
         new HttpConfig(
             s.string("MAILGATE_HTTP_HOST", "0.0.0.0"),
             s.integer("MAILGATE_HTTP_PORT", 8080, 0, 65535),
@@ -127,7 +152,8 @@ public record GatewayConfig(
             s.integer("MAILGATE_CIRCUIT_FAILURES", 5, 1, 10_000),
             s.duration("MAILGATE_CIRCUIT_OPEN_TIME", Duration.ofSeconds(30)),
             s.integer("MAILGATE_CLAIM_CANDIDATES", 200, 1, 100_000),
-            s.integer("MAILGATE_DISPATCH_JOB_CACHE", 64, 1, 100_000)),
+            s.integer("MAILGATE_DISPATCH_JOB_CACHE", 64, 1, 100_000),
+            s.integer("MAILGATE_DISPATCH_MARK_AHEAD", 128, 1, 100_000)),
         new RetryConfig(
             s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),
@@ -137,6 +163,25 @@ public record GatewayConfig(
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
-    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, http, limits, dispatch, retry);
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
+        limits, dispatch, retry);
+  }
+
+  private static Demo demo(String v) {
+    return switch (v.toLowerCase(java.util.Locale.ROOT)) {
+      case "auto" -> Demo.AUTO;
+      case "true", "yes", "1", "on" -> Demo.ON;
+      case "false", "no", "0", "off" -> Demo.OFF;
+      default -> throw new ConfigException("MAILGATE_DEMO must be auto, true or false, got '" + v + "'");
+    };
+  }
+
+  /** PostgreSQL takes max_wal_size in MB (at least 2 WAL segments of 16 MB). */
+  private static String walSize(long bytes) {
+    long mb = bytes / (1024 * 1024);
+    if (mb < 32) {
+      throw new ConfigException("MAILGATE_EMBEDDED_DB_MAX_WAL_SIZE must be at least 32mb");
+    }
+    return mb + "MB";
   }
 }

@@ -1,7 +1,7 @@
 package io.mailgate.support;
 
 import io.mailgate.store.DbTarget;
-import io.mailgate.store.EmbeddedDatabase;
+import io.mailgate.store.embedded.EmbeddedDatabase;
 import io.mailgate.store.Migrations;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,6 +66,24 @@ public final class TestDatabase {
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * Records the highest value {@code countSql} ever takes, checked by the database itself after every statement
+   * that writes {@code table}: a limit is checked where it is enforced, at each change, not by sampling. Read it
+   * with {@link #peak}.
+   */
+  public static void trackPeak(DbTarget db, String name, String table, String countSql) {
+    String fn = "test_peak_" + name;
+    execute(db, "CREATE TABLE IF NOT EXISTS test_peaks (name text PRIMARY KEY, peak bigint NOT NULL)");
+    execute(db, "INSERT INTO test_peaks VALUES ('" + name + "', 0) ON CONFLICT (name) DO UPDATE SET peak = 0");
+    execute(db, "CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        + "UPDATE test_peaks SET peak = greatest(peak, (" + countSql + ")) WHERE name = '" + name + "'; RETURN NULL; END $$");
+    execute(db, "CREATE TRIGGER " + fn + " AFTER INSERT OR UPDATE ON " + table + " FOR EACH STATEMENT EXECUTE FUNCTION " + fn + "()");
+  }
+
+  public static long peak(DbTarget db, String name) {
+    return count(db, "SELECT peak FROM test_peaks WHERE name = '" + name + "'");
   }
 
   public static void execute(DbTarget db, String sql) {
