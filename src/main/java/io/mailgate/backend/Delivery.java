@@ -7,8 +7,9 @@ import io.vertx.core.Future;
 import java.util.List;
 
 /**
- * A chunk's due recipients, handed by the dispatcher to one backend. The backend reports an outcome for each
- * recipient it starts, and starts no more once {@link #stopped()} turns true (pause, cancel, lost lease, shutdown).
+ * A chunk's due recipients, handed by the dispatcher to one backend. The backend takes them in list order, asks
+ * {@link #ready(int)} for every {@code n} it takes before sending them, reports an outcome for each recipient it
+ * starts, and starts no more once {@link #stopped()} turns true (pause, cancel, lost lease, shutdown).
  */
 public interface Delivery {
 
@@ -42,4 +43,15 @@ public interface Delivery {
 
   /** The outcome of one recipient, and how long the backend took for it (for a batch call: the call's time). */
   void report(OutboundRecipient recipient, Outcome outcome, long latencyNanos);
+
+  /**
+   * The same outcome for every recipient, none of them sent (the backend cannot work at all). Like a send, it takes
+   * the recipients first, so their outcomes count.
+   */
+  default Future<Void> reportAll(Outcome outcome) {
+    return ready(recipients().size()).map(v -> {
+      recipients().forEach(r -> report(r, outcome, 0));
+      return null;
+    });
+  }
 }

@@ -9,6 +9,7 @@ import io.mailgate.message.ComposedMessage;
 import io.mailgate.message.MessageSigner;
 import io.mailgate.message.MimeComposer;
 import io.mailgate.stats.GatewayMetrics;
+import io.mailgate.store.DispatchStore;
 import io.mailgate.store.DispatchStore.Claim;
 import io.mailgate.store.DispatchStore.Update;
 import io.vertx.core.Future;
@@ -18,13 +19,15 @@ import java.time.ZoneOffset;
 import java.util.List;
 
 /**
- * One leased chunk being sent: the {@link Delivery} its backend works through. Turns each outcome into the
- * recipient's next state (sent, deferred with a retry time, failed) and hands it to the {@link StateWriter}.
+ * One leased chunk being sent: the {@link Delivery} its backend works through. Marks recipients 'sending' in windows
+ * of {@code markAhead} just before the backend takes them (so after a crash only a window's worth more than what
+ * was really in flight is flagged as possibly sent twice), turns each outcome into the recipient's next state (sent,
+ * deferred with a retry time, failed) and hands it to the {@link StateWriter}.
  */
 final class ChunkRun implements Delivery {
 
   /** Why a run stopped before its end; decides what happens to recipients not yet sent. */
-  enum Stop { PAUSED, CANCELLED, LEASE_LOST, SHUTDOWN, BACKEND_DOWN }
+  enum Stop { PAUSED, CANCELLED, LEASE_LOST, SHUTDOWN, BACKEND_DOWN, STORE_FAILED }
 
   final Claim claim;
   private final JobContext job;
@@ -39,10 +42,23 @@ final class ChunkRun implements Delivery {
   private final java.util.function.Consumer<Outcome> observer;
   private Future<Void> lastWrite = Future.succeededFuture();
   private Stop stop;
+  private final DispatchStore store;
+  private final String owner;
+  private final int markAhead;
+  private final boolean[] marked;
+  /** Recipients (a prefix of the list) the backend was allowed to take, and those a mark was asked for. */
+  private int announced;
+  private int markRequested;
+  private int markedUpTo;
+  private Future<Void> marking = Future.succeededFuture();
 
   ChunkRun(Claim claim, JobContext job, List<OutboundRecipient> recipients, StateWriter writer, WorkerExecutor signing,
            RetryPolicy retry, GatewayMetrics metrics, String backendName, RateLimiter tenantRate,
-           java.util.function.Consumer<Outcome> observer) {
+           java.util.function.Consumer<Outcome> observer, DispatchStore store, String owner, int markAhead) {
+    this.store = store;
+    this.owner = owner;
+    this.markAhead = Math.max(1, markAhead);
+    this.marked = new boolean[claim.endSeq() - claim.firstSeq()];
     this.signing = signing;
     this.tenantRate = tenantRate;
     this.observer = observer;
@@ -90,10 +106,93 @@ final class ChunkRun implements Delivery {
     return stop != null;
   }
 
+  /**
+   * Backends take recipients in list order and ask {@code ready(n)} for every {@code n} they take, before sending
+   * them: so the first {@code announced} recipients are those handed out, and they are marked before it completes.
+   * Never fails: if the marks cannot be written the run stops, and the backend, seeing {@link #stopped()}, sends
+   * nothing more.
+   */
   @Override
   public Future<Void> ready(int messages) {
+    announced = Math.min(recipients.size(), announced + messages);
+    Future<Void> m = markThrough(announced);
+    if (m.succeeded()) {
+      return admitted(messages); // the usual case: no waiting, no extra futures per send
+    }
+    return m.transform(ar -> {
+      if (ar.failed()) {
+        stop(Stop.STORE_FAILED);
+        return Future.succeededFuture();
+      }
+      return admitted(messages);
+    });
+  }
+
+  /** The dispatcher's unwritten outcomes below their bound, and the tenant's rate. */
+  private Future<Void> admitted(int messages) {
     Future<Void> written = writer.ready();
     return tenantRate == null ? written : written.compose(v -> tenantRate.acquire(messages));
+  }
+
+  @Override
+  public Future<Void> reportAll(Outcome outcome) {
+    return markAll().map(v -> {
+      recipients.forEach(r -> report(r, outcome, 0));
+      return null;
+    });
+  }
+
+  /** Every recipient marked (for the runs that report all of them without sending: held, backend unavailable). */
+  Future<Void> markAll() {
+    announced = recipients.size();
+    return markThrough(recipients.size()).recover(e -> {
+      stop(Stop.STORE_FAILED);
+      return Future.succeededFuture();
+    });
+  }
+
+  /**
+   * Completes once the first {@code k} recipients are marked; keeps up to one and a half windows ahead of the
+   * backend so it rarely waits (the next mark starts when less than half a window is left).
+   */
+  private Future<Void> markThrough(int k) {
+    int size = recipients.size();
+    boolean behind = markRequested < k;
+    boolean low = markRequested < size && markRequested - k < markAhead / 2;
+    if (behind || low) {
+      int from = markRequested;
+      int to = Math.min(size, Math.max(from, k) + markAhead);
+      markRequested = to;
+      marking = marking.compose(v -> markWindow(from, to));
+    }
+    if (markedUpTo >= k) {
+      return Future.succeededFuture();
+    }
+    return marking;
+  }
+
+  private Future<Void> markWindow(int from, int to) {
+    if (stop != null) {
+      markedUpTo = to;
+      return Future.succeededFuture(); // nothing more will be sent
+    }
+    int[] seqs = new int[to - from];
+    for (int i = from; i < to; i++) {
+      seqs[i - from] = recipients.get(i).seq();
+    }
+    return store.mark(DispatchStore.ref(claim), owner, seqs).map(m -> {
+      for (int seq : m.seqs()) {
+        marked[seq - claim.firstSeq()] = true;
+      }
+      markedUpTo = to;
+      if (!m.leaseHeld()) {
+        stop(Stop.LEASE_LOST);
+      } else if (m.seqs().length < seqs.length) {
+        // some were cancelled since the chunk was read: the job is being cancelled, send nothing more
+        stop(Stop.CANCELLED);
+      }
+      return null;
+    });
   }
 
   Stop stopReason() {
@@ -110,7 +209,8 @@ final class ChunkRun implements Delivery {
   @Override
   public void report(OutboundRecipient r, Outcome outcome, long latencyNanos) {
     int idx = r.seq() - claim.firstSeq();
-    if (reported[idx]) {
+    if (reported[idx] || !marked[idx]) {
+      // not marked: never handed out (a backend reporting what it did not take), or skipped as cancelled
       return;
     }
     reported[idx] = true;
@@ -127,7 +227,13 @@ final class ChunkRun implements Delivery {
 
   /** Recipients marked sending for this run that no backend call reported. */
   int[] unreported() {
-    return recipients.stream().filter(r -> !reported[r.seq() - claim.firstSeq()]).mapToInt(OutboundRecipient::seq).toArray();
+    return recipients.stream().filter(r -> marked[r.seq() - claim.firstSeq()] && !reported[r.seq() - claim.firstSeq()])
+        .mapToInt(OutboundRecipient::seq).toArray();
+  }
+
+  /** Completes when no mark is being written (so {@link #unreported()} is final). */
+  Future<Void> marksSettled() {
+    return marking.otherwiseEmpty();
   }
 
   /** Text from outside (a server's reply, a provider's error body) as the database can store it, bounded. */

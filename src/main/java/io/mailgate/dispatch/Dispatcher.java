@@ -70,6 +70,7 @@ public final class Dispatcher extends VerticleBase {
   private int claimFailures;
   private boolean stopping;
   private long claimTimer = -1;
+  private long lastTakeoverCheck;
   private Future<Void> claimInFlight = Future.succeededFuture();
   private final List<Long> periodic = new ArrayList<>();
 
@@ -118,8 +119,22 @@ public final class Dispatcher extends VerticleBase {
     claiming = true;
     Promise<Void> claimDone = Promise.promise();
     claimInFlight = claimDone.future();
-    Future<java.util.Optional<Claim>> claim =
-        store.claim(nodeId, config.leaseTime().toMillis(), slots.full(), circuits.unavailable(), config.claimCandidates());
+    long lease = config.leaseTime().toMillis();
+    Future<java.util.Optional<Claim>> claim;
+    if (System.nanoTime() - lastTakeoverCheck >= config.pollInterval().toNanos()) {
+      // expired leases first, at most once per poll interval: a dead dispatcher's chunks are taken over within one
+      // lease time plus one poll interval, even while this dispatcher's backends are full
+      lastTakeoverCheck = System.nanoTime();
+      claim = store.takeOver(nodeId, lease, circuits.unavailable()).compose(taken -> {
+        if (taken.isPresent()) {
+          lastTakeoverCheck = 0; // there may be more
+          return Future.succeededFuture(taken);
+        }
+        return store.claim(nodeId, lease, slots.full(), circuits.unavailable(), config.claimCandidates());
+      });
+    } else {
+      claim = store.claim(nodeId, lease, slots.full(), circuits.unavailable(), config.claimCandidates());
+    }
     claim.onComplete(ar -> {
       claiming = false;
       if (ar.succeeded() && ar.result().isPresent() && stopping) {
@@ -161,6 +176,12 @@ public final class Dispatcher extends VerticleBase {
 
   private void run(Claim claim) {
     ChunkRef ref = DispatchStore.ref(claim);
+    if (claim.takenOverFrom() != null) {
+      metrics.takeover();
+      LOG.atWarn().addKeyValue("job", claim.jobId()).addKeyValue("chunk", claim.chunkNo())
+          .addKeyValue("from", claim.takenOverFrom())
+          .log("took over a chunk whose lease expired; its recipients left 'sending' are sent again, flagged possibleDuplicate");
+    }
     BackendSlots.Slot slot = slots.acquire(claim.backendId(), claim.backendVersion());
     circuits.chunkStarted(claim.backendId());
     RateLimiter tenantRate = tenantRate(claim);
@@ -176,34 +197,35 @@ public final class Dispatcher extends VerticleBase {
           LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("error", e.getMessage()).log("job cannot be prepared");
           return Future.succeededFuture(JobContext.unavailable());
         })
-        .compose(job -> store.start(claim).compose(due -> {
+        .compose(job -> store.due(claim).compose(due -> {
           List<OutboundRecipient> rs = new ArrayList<>(due.size());
           due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
           ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, slot.name, tenantRate,
-              outcome -> circuits.observe(claim.backendId(), slot.name, outcome));
+              outcome -> circuits.observe(claim.backendId(), slot.name, outcome), store, nodeId, config.markAhead());
           runs.put(ref, run);
           if (stopping) {
             run.stop(ChunkRun.Stop.SHUTDOWN); // stop() ran while this chunk was loading
           }
           if (unprepared[0] != null) {
-            rs.forEach(r -> run.report(r, new Outcome.Temporary(null, unprepared[0], Outcome.Fault.POLICY), 0));
-            return run.written().compose(v -> release(run));
+            return run.reportAll(new Outcome.Temporary(null, unprepared[0], Outcome.Fault.POLICY))
+                .compose(v -> run.written())
+                .compose(v -> release(run));
           }
           if (!claim.residencyAllows()) {
             // the backend's region changed after the route was set: hold the mail, never send it out of region
             String why = "residency: backend '" + slot.name + "' is in region '" + claim.backendRegion() + "', tenant region '"
                 + claim.tenantRegion() + "' allows " + (claim.allowedRegions().isEmpty() ? "no other" : claim.allowedRegions());
             LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("backend", slot.name).log(why);
-            rs.forEach(r -> run.report(r, new Outcome.Temporary(null, why, Outcome.Fault.POLICY), 0));
-            return run.written().compose(v -> release(run));
+            return run.reportAll(new Outcome.Temporary(null, why, Outcome.Fault.POLICY))
+                .compose(v -> run.written())
+                .compose(v -> release(run));
           }
           return slot.backend
               .compose(b -> b.deliver(run))
               .recover(e -> {
                 // the backend cannot be built (bad settings, undecryptable secret): defer, with the reason
                 String why = "backend unavailable: " + e.getMessage();
-                rs.forEach(r -> run.report(r, new Outcome.Temporary(null, why, Outcome.Fault.BACKEND), 0));
-                return Future.succeededFuture();
+                return run.reportAll(new Outcome.Temporary(null, why, Outcome.Fault.BACKEND));
               })
               .compose(v -> run.written())
               .compose(v -> release(run));
@@ -227,10 +249,10 @@ public final class Dispatcher extends VerticleBase {
     if (stop == ChunkRun.Stop.LEASE_LOST) {
       return Future.succeededFuture(); // another dispatcher owns these recipients now
     }
-    int[] unsent = run.unreported();
     String back = stop == ChunkRun.Stop.CANCELLED ? "cancelled" : "queued";
     ChunkRef ref = DispatchStore.ref(run.claim);
-    return store.unstart(run.claim.jobId(), unsent, back)
+    return run.marksSettled()
+        .compose(v -> store.unstart(run.claim.jobId(), run.unreported(), back))
         .compose(v -> store.finish(ref, nodeId))
         .compose(state -> state.isPresent() && state.get().equals("done")
             ? store.completeIfDone(run.claim.jobId()).map(completed -> {

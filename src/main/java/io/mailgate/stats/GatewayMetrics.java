@@ -29,6 +29,7 @@ public final class GatewayMetrics {
   private final Map<String, Timer> sendTimers = new ConcurrentHashMap<>();
   private final Map<String, Counter> outcomes = new ConcurrentHashMap<>();
   private final Counter accepted;
+  private final Counter takeovers;
 
   public GatewayMetrics() {
     for (String s : JOB_STATES) {
@@ -47,6 +48,8 @@ public final class GatewayMetrics {
     Gauge.builder("mailgate_dispatch_chunks_in_flight", chunksInFlight, AtomicLong::get)
         .description("Chunks this process is sending").register(registry);
     accepted = Counter.builder("mailgate_jobs_accepted_total").description("Jobs accepted by this process").register(registry);
+    takeovers = Counter.builder("mailgate_dispatch_takeovers_total")
+        .description("Chunks this process took over after another dispatcher's lease expired").register(registry);
   }
 
   public void jobsByState(Map<String, Long> counts) {
@@ -63,6 +66,10 @@ public final class GatewayMetrics {
 
   public void chunksInFlight(long n) {
     chunksInFlight.set(n);
+  }
+
+  public void takeover() {
+    takeovers.increment();
   }
 
   public void jobAccepted() {

@@ -22,11 +22,12 @@ public final class DispatchStore {
 
   /**
    * A chunk leased to this dispatcher, with its route: the backend to use (the tenant's fallback if
-   * {@code viaFallback}), its region, and what the tenant's residency allows.
+   * {@code viaFallback}), its region, and what the tenant's residency allows. {@code takenOverFrom} names the
+   * dispatcher whose expired lease this claim replaced, if any.
    */
   public record Claim(UUID jobId, int chunkNo, int firstSeq, int endSeq, UUID tenantId, UUID backendId, int backendVersion,
                       String backendRegion, String tenantRegion, List<String> allowedRegions, boolean viaFallback,
-                      Double tenantRatePerSecond) {
+                      Double tenantRatePerSecond, String takenOverFrom) {
 
     public boolean residencyAllows() {
       return backendRegion.equals(tenantRegion) || allowedRegions.contains(backendRegion);
@@ -46,27 +47,54 @@ public final class DispatchStore {
   /** A chunk by position. */
   public record ChunkRef(UUID jobId, int chunkNo, int firstSeq, int endSeq) {}
 
+  // The tenant's route as a claim sees it: its primary backend, or its fallback while the primary is unavailable to
+  // this dispatcher ($3: open circuits) if the fallback is available and in a region the tenant allows.
+  private static final String VIA_FALLBACK = """
+      (t.backend_id = ANY($3::uuid[]) AND f.id IS NOT NULL AND NOT (f.id = ANY($3::uuid[]))
+       AND (f.region = t.region OR f.region = ANY(t.allowed_regions)))""";
+
+  // The lease itself, and the bookkeeping of every claim: the job starts running, job and tenant were served now
+  // (fairness), and a chunk whose previous lease had expired records the takeover.
+  private static final String LEASE = """
+      , leased AS (
+        UPDATE chunks c SET state = 'leased', lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
+                            claims = c.claims + 1, last_owner = $1, last_claimed_at = now(),
+                            taken_over_from = CASE WHEN c.state = 'leased' THEN c.lease_owner ELSE c.taken_over_from END,
+                            taken_over_at = CASE WHEN c.state = 'leased' THEN now() ELSE c.taken_over_at END,
+                            taken_over_lease_until = CASE WHEN c.state = 'leased' THEN c.lease_until ELSE c.taken_over_lease_until END
+        FROM pick WHERE c.job_id = pick.job_id AND c.chunk_no = pick.chunk_no
+        RETURNING c.taken_over_from AS taken_from, c.taken_over_at = now() AS taken_now
+      ), served_job AS (
+        UPDATE jobs SET last_served_at = clock_timestamp(), started_at = coalesce(jobs.started_at, now()),
+                        state = CASE WHEN jobs.state = 'queued' THEN 'running' ELSE jobs.state END, updated_at = now()
+        FROM pick WHERE jobs.id = pick.job_id
+      ), served_tenant AS (
+        UPDATE tenants SET last_served_at = clock_timestamp() FROM pick WHERE tenants.id = pick.tenant_id
+      )
+      -- the data-modifying CTEs run whether or not they are read (PostgreSQL runs each exactly once)
+      SELECT pick.*, CASE WHEN leased.taken_now THEN leased.taken_from END AS taken_over_from FROM pick, leased
+      """;
+
   // Fair claim: tenants least recently served first, then their jobs least recently served first, then the
   // lowest open chunk of that job. The candidates are ordered before the lateral lookup, and the nested loop
   // stops at the first job with a chunk that is due and not locked by another dispatcher.
-  // Route: the tenant's primary backend, or its fallback while the primary is unavailable to this dispatcher
-  // ($4: open circuits) if the fallback is available and in a region the tenant allows. Tenants whose route has
-  // no available backend, whose backend is full here ($3), or who reached max_concurrent_chunks wait.
+  // Tenants whose route has no available backend, whose backend is full here ($4), or who reached
+  // max_concurrent_chunks wait.
   private static final String CLAIM = """
       WITH cand AS (
         SELECT x.*, e.version AS backend_version, e.region AS backend_region
         FROM (
           SELECT j.id AS job_id, j.tenant_id, t.region AS tenant_region, t.allowed_regions, t.max_rate_per_second,
                  t.max_concurrent_chunks, t.last_served_at AS tls, j.last_served_at AS jls,
-                 (t.backend_id = ANY($4::uuid[]) AND f.id IS NOT NULL AND NOT (f.id = ANY($4::uuid[]))
-                  AND (f.region = t.region OR f.region = ANY(t.allowed_regions))) AS via_fallback,
+                 """ + VIA_FALLBACK + """
+       AS via_fallback,
                  t.backend_id AS primary_id, f.id AS fallback_id
           FROM jobs j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
           WHERE j.state IN ('queued', 'running') AND t.backend_id IS NOT NULL
         ) x0
         CROSS JOIN LATERAL (SELECT x0.*, CASE WHEN x0.via_fallback THEN x0.fallback_id ELSE x0.primary_id END AS backend_id) x
         JOIN backends e ON e.id = x.backend_id
-        WHERE NOT (x.backend_id = ANY($3::uuid[])) AND NOT (x.backend_id = ANY($4::uuid[]))
+        WHERE NOT (x.backend_id = ANY($4::uuid[])) AND NOT (x.backend_id = ANY($3::uuid[]))
           -- only jobs with something due now: jobs waiting for retries must not fill the candidate window
           AND EXISTS (SELECT 1 FROM chunks c WHERE c.job_id = x.job_id AND c.state <> 'done'
                       AND ((c.state = 'ready' AND c.not_before <= now()) OR (c.state = 'leased' AND c.lease_until < now())))
@@ -87,28 +115,65 @@ public final class DispatchStore {
           LIMIT 1
           FOR UPDATE SKIP LOCKED) ch
         LIMIT 1
-      ), leased AS (
-        UPDATE chunks c SET state = 'leased', lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
-                            claims = c.claims + 1
-        FROM pick WHERE c.job_id = pick.job_id AND c.chunk_no = pick.chunk_no
-      ), served_job AS (
-        UPDATE jobs SET last_served_at = clock_timestamp(), started_at = coalesce(jobs.started_at, now()),
-                        state = CASE WHEN jobs.state = 'queued' THEN 'running' ELSE jobs.state END, updated_at = now()
-        FROM pick WHERE jobs.id = pick.job_id
-      ), served_tenant AS (
-        UPDATE tenants SET last_served_at = clock_timestamp() FROM pick WHERE tenants.id = pick.tenant_id
-      )
-      -- the data-modifying CTEs run whether or not they are read (PostgreSQL runs each exactly once)
-      SELECT * FROM pick
-      """;
+      )""" + LEASE;
 
-  // Due recipients of a claimed chunk become 'sending'. Those already 'sending' were held by a dispatcher that
-  // died (or lost its lease): they are taken over and may be sent again (the in-flight window, see README).
-  private static final String START = """
-      UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated_at = now()
+  // Takeover: the chunk whose lease expired longest ago, whatever its job's turn in the fair order and however busy
+  // its backend is here: it was being sent by a dispatcher that died (or stalled), and its recipients have waited a
+  // whole lease already. Only unavailable backends (open circuits) stop it.
+  private static final String TAKE_OVER = """
+      WITH pick AS (
+        SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq, j.tenant_id, r.backend_id, e.version AS backend_version,
+               e.region AS backend_region, t.region AS tenant_region, t.allowed_regions, r.via_fallback,
+               t.max_rate_per_second
+        FROM chunks c
+        JOIN jobs j ON j.id = c.job_id
+        JOIN tenants t ON t.id = j.tenant_id
+        LEFT JOIN backends f ON f.id = t.fallback_backend_id
+        CROSS JOIN LATERAL (SELECT v.via_fallback, CASE WHEN v.via_fallback THEN f.id ELSE t.backend_id END AS backend_id
+                            FROM (SELECT """ + VIA_FALLBACK + """
+       AS via_fallback) v) r
+        JOIN backends e ON e.id = r.backend_id
+        WHERE c.state = 'leased' AND c.lease_until < now() AND j.state IN ('queued', 'running')
+          AND t.backend_id IS NOT NULL AND NOT (r.backend_id = ANY($3::uuid[]))
+        ORDER BY c.lease_until
+        LIMIT 1
+        FOR UPDATE OF c SKIP LOCKED
+      )""" + LEASE;
+
+  // The recipients of a claimed chunk that are due now: new ones, retries whose time has come, and those left
+  // 'sending' by a dispatcher that died (or lost its lease). Read only: they are marked 'sending' in windows, just
+  // before the backend takes them (MARK).
+  private static final String DUE = """
+      SELECT seq, email, vars, attempts + 1 AS attempt FROM recipients
       WHERE job_id = $1 AND seq >= $2 AND seq < $3
         AND (state IN ('queued', 'sending') OR (state = 'deferred' AND next_attempt_at <= now()))
-      RETURNING seq, email, vars, attempts
+      ORDER BY seq
+      """;
+
+  // Marks a window of due recipients 'sending' (counting the attempt), while this dispatcher holds the chunk's lease,
+  // and moves the chunk's counters with them. A recipient found 'sending' was left by a dispatcher that died (or
+  // stalled) after it may have handed it to the backend: it is sent again, flagged as a possible duplicate. So at
+  // most the window plus the sends whose outcome was not yet written are flagged after a crash (see README).
+  private static final String MARK = """
+      WITH lease AS (
+        SELECT 1 FROM chunks WHERE job_id = $1 AND chunk_no = $2 AND state = 'leased' AND lease_owner = $3
+      ), m AS (
+        SELECT r.seq, r.state AS old FROM recipients r
+        WHERE r.job_id = $1 AND r.seq = ANY($4::int[]) AND EXISTS (SELECT 1 FROM lease)
+          AND (r.state IN ('queued', 'sending') OR (r.state = 'deferred' AND r.next_attempt_at <= now()))
+      ), u AS (
+        -- "state = m.old" is checked again on a row changed since m read it (a cancel): then it is skipped
+        UPDATE recipients r SET state = 'sending', attempts = r.attempts + 1, updated_at = now(),
+                                possible_duplicate = r.possible_duplicate OR m.old = 'sending'
+        FROM m WHERE r.job_id = $1 AND r.seq = m.seq AND r.state = m.old
+        RETURNING r.seq, m.old
+      ), c AS (
+        UPDATE chunks ch SET n_queued = ch.n_queued - (SELECT count(*) FROM u WHERE old = 'queued'),
+                             n_deferred = ch.n_deferred - (SELECT count(*) FROM u WHERE old = 'deferred'),
+                             n_sending = ch.n_sending + (SELECT count(*) FROM u WHERE old <> 'sending')
+        WHERE ch.job_id = $1 AND ch.chunk_no = $2 AND EXISTS (SELECT 1 FROM u)
+      )
+      SELECT EXISTS (SELECT 1 FROM lease) AS held, array(SELECT seq FROM u ORDER BY seq) AS seqs
       """;
 
   private static final String COUNTS = """
@@ -181,20 +246,29 @@ public final class DispatchStore {
   public Future<Optional<Claim>> claim(String owner, long leaseMillis, Collection<UUID> fullBackends,
                                        Collection<UUID> unavailableBackends, int candidates) {
     return pool.preparedQuery(CLAIM)
-        .execute(Tuple.of(owner, leaseMillis, fullBackends.toArray(new UUID[0]), unavailableBackends.toArray(new UUID[0]),
+        .execute(Tuple.of(owner, leaseMillis, unavailableBackends.toArray(new UUID[0]), fullBackends.toArray(new UUID[0]),
             candidates))
-        .map(rows -> {
-          var it = rows.iterator();
-          if (!it.hasNext()) {
-            return Optional.empty();
-          }
-          Row r = it.next();
-          String[] allowed = r.getArrayOfStrings("allowed_regions");
-          return Optional.of(new Claim(r.getUUID("job_id"), r.getInteger("chunk_no"), r.getInteger("first_seq"),
-              r.getInteger("end_seq"), r.getUUID("tenant_id"), r.getUUID("backend_id"), r.getInteger("backend_version"),
-              r.getString("backend_region"), r.getString("tenant_region"), allowed == null ? List.of() : List.of(allowed),
-              r.getBoolean("via_fallback"), r.getDouble("max_rate_per_second")));
-        });
+        .map(DispatchStore::claimOf);
+  }
+
+  /** Leases the chunk whose lease expired longest ago (its dispatcher died), if its backend is available here. */
+  public Future<Optional<Claim>> takeOver(String owner, long leaseMillis, Collection<UUID> unavailableBackends) {
+    return pool.preparedQuery(TAKE_OVER)
+        .execute(Tuple.of(owner, leaseMillis, unavailableBackends.toArray(new UUID[0])))
+        .map(DispatchStore::claimOf);
+  }
+
+  private static Optional<Claim> claimOf(io.vertx.sqlclient.RowSet<Row> rows) {
+    var it = rows.iterator();
+    if (!it.hasNext()) {
+      return Optional.empty();
+    }
+    Row r = it.next();
+    String[] allowed = r.getArrayOfStrings("allowed_regions");
+    return Optional.of(new Claim(r.getUUID("job_id"), r.getInteger("chunk_no"), r.getInteger("first_seq"),
+        r.getInteger("end_seq"), r.getUUID("tenant_id"), r.getUUID("backend_id"), r.getInteger("backend_version"),
+        r.getString("backend_region"), r.getString("tenant_region"), allowed == null ? List.of() : List.of(allowed),
+        r.getBoolean("via_fallback"), r.getDouble("max_rate_per_second"), r.getString("taken_over_from")));
   }
 
   public Future<Optional<JobRow>> job(UUID jobId) {
@@ -211,20 +285,37 @@ public final class DispatchStore {
         });
   }
 
-  /** Marks the chunk's due recipients 'sending' and returns them; updates the chunk's counters. */
-  public Future<List<DueRecipient>> start(Claim c) {
-    return pool.withTransaction(conn -> conn.preparedQuery(START)
-        .execute(Tuple.of(c.jobId(), c.firstSeq(), c.endSeq()))
-        .compose(rows -> {
-          List<DueRecipient> out = new ArrayList<>(rows.size());
-          for (Row r : rows) {
-            Object vars = r.getValue("vars");
-            out.add(new DueRecipient(r.getInteger("seq"), r.getString("email"),
-                vars instanceof JsonObject j ? j : null, r.getInteger("attempts")));
-          }
-          out.sort((a, b) -> Integer.compare(a.seq(), b.seq()));
-          return conn.preparedQuery(RECOUNT).execute(refs(List.of(ref(c)))).map(out);
-        }));
+  /** The chunk's recipients that are due now, in seq order (nothing is changed). */
+  public Future<List<DueRecipient>> due(Claim c) {
+    return pool.preparedQuery(DUE).execute(Tuple.of(c.jobId(), c.firstSeq(), c.endSeq())).map(rows -> {
+      List<DueRecipient> out = new ArrayList<>(rows.size());
+      for (Row r : rows) {
+        Object vars = r.getValue("vars");
+        out.add(new DueRecipient(r.getInteger("seq"), r.getString("email"), vars instanceof JsonObject j ? j : null,
+            r.getInteger("attempt")));
+      }
+      return out;
+    });
+  }
+
+  /** Which recipients of a window were marked 'sending', and whether the owner still held the chunk's lease. */
+  public record Marked(boolean leaseHeld, int[] seqs) {}
+
+  /** Marks those of {@code seqs} that are still due 'sending', if {@code owner} holds the chunk. */
+  public Future<Marked> mark(ChunkRef c, String owner, int[] seqs) {
+    Integer[] boxed = new Integer[seqs.length];
+    for (int i = 0; i < seqs.length; i++) {
+      boxed[i] = seqs[i];
+    }
+    return pool.preparedQuery(MARK).execute(Tuple.of(c.jobId(), c.chunkNo(), owner, boxed)).map(rows -> {
+      Row r = rows.iterator().next();
+      Integer[] marked = r.getArrayOfIntegers("seqs");
+      int[] out = new int[marked == null ? 0 : marked.length];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = marked[i];
+      }
+      return new Marked(r.getBoolean("held"), out);
+    });
   }
 
   public Future<Void> apply(List<Update> updates) {

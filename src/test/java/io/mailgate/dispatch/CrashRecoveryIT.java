@@ -21,9 +21,10 @@ import org.junit.jupiter.api.Test;
  * A gateway killed with SIGKILL in the middle of a job: another one takes its chunks over when their leases
  * expire. Every recipient ends in exactly one final state, none is lost, and the messages sent twice are no more
  * than the documented in-flight window: the sends in flight (maxConnections) plus the outcomes not yet written
- * (at most two state-flush batches).
+ * (at most two state-flush batches). Every recipient sent twice is flagged possibleDuplicate.
  */
-class CrashRecoveryTest {
+@org.junit.jupiter.api.Timeout(value = 6, unit = java.util.concurrent.TimeUnit.MINUTES)
+class CrashRecoveryIT {
 
   static final int RECIPIENTS = 3000;
   static final int MAX_CONNECTIONS = 8;
@@ -53,9 +54,11 @@ class CrashRecoveryTest {
           "SELECT count(*) FROM recipients WHERE state IN ('sending', 'queued')");
       assertTrue(sendingAfterCrash > 0, "the killed gateway left work behind");
 
+      Map<String, Boolean> flagged = new HashMap<>();
       try (TestGateway second = TestGateway.start(db, settings)) {
         JsonObject done = second.api.awaitState(tenant, jobId, "completed", Duration.ofMinutes(3));
         assertEquals(RECIPIENTS, done.getJsonObject("counts").getInteger("sent"));
+        second.api.recipients(tenant, jobId).forEach(r -> flagged.put(r.getString("email"), r.getBoolean("possibleDuplicate")));
       }
       assertEquals(0, TestDatabase.count(db, "SELECT count(*) FROM recipients WHERE state <> 'sent'"));
       assertEquals(RECIPIENTS, TestDatabase.count(db, "SELECT count(*) FROM recipients"));
@@ -65,6 +68,11 @@ class CrashRecoveryTest {
         m.rcptTo().forEach(a -> perAddress.merge(a, 1, Integer::sum));
       }
       assertEquals(RECIPIENTS, perAddress.size(), "every recipient received the message");
+      perAddress.forEach((a, n) -> {
+        if (n > 1) {
+          assertTrue(flagged.get(a), a + " was sent " + n + " times and is not flagged possibleDuplicate");
+        }
+      });
       int duplicates = smtp.received().size() - RECIPIENTS;
       int bound = MAX_CONNECTIONS + 2 * FLUSH_BATCH;
       System.out.printf("crash recovery: %d received before the kill, %d duplicates after takeover (bound %d)%n",
@@ -83,12 +91,6 @@ class CrashRecoveryTest {
   }
 
   private static void awaitReceived(ScriptedSmtpServer smtp, int n, Duration timeout) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (smtp.received().size() < n) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("only " + smtp.received().size() + " messages arrived");
-      }
-      Api.sleep(20);
-    }
+    io.mailgate.support.Polling.await(n + " messages arrived", () -> smtp.received().size() >= n, timeout);
   }
 }

@@ -36,8 +36,7 @@ final class FileBackend implements MailBackend {
         })))
         .recover(e -> {
           // the directory cannot be made: every recipient is deferred with the reason
-          delivery.recipients().forEach(r -> delivery.report(r, new Outcome.Temporary(null, "cannot create " + jobDir + ": " + e.getMessage(), Outcome.Fault.BACKEND), 0));
-          return Future.succeededFuture();
+          return delivery.reportAll(new Outcome.Temporary(null, "cannot create " + jobDir + ": " + e.getMessage(), Outcome.Fault.BACKEND));
         });
   }
 

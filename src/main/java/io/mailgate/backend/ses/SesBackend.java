@@ -102,8 +102,7 @@ final class SesBackend implements MailBackend {
       if (ar.failed()) {
         Outcome o = new Outcome.Temporary(null, "the SES client cannot be set up: " + ar.cause().getMessage(),
             Outcome.Fault.BACKEND);
-        delivery.recipients().forEach(r -> delivery.report(r, o, 0));
-        return Future.succeededFuture();
+        return delivery.reportAll(o);
       }
       SesV2Client ses = ar.result();
       Optional<SesTemplate> template = campaign.batchForm().map(SesTemplate::of);
