@@ -51,7 +51,7 @@ final class FailureHandler implements Handler<RoutingContext> {
     } else if (f instanceof HttpException h) {
       status = h.getStatusCode();
       error.put("code", codeOf(status)).put("message", h.getPayload() != null ? h.getPayload() : messageOf(status));
-    } else if (unavailable(f)) {
+    } else if (io.mailgate.store.SqlErrors.isUnavailable(f)) {
       status = 503;
       error.put("code", "unavailable").put("message", "the database cannot be reached; retry later");
       ctx.response().putHeader("Retry-After", "5");
@@ -95,17 +95,6 @@ final class FailureHandler implements Handler<RoutingContext> {
   private static boolean hasBody(HttpServerRequest req) {
     String cl = req.getHeader("Content-Length");
     return cl != null ? !cl.trim().equals("0") : req.getHeader("Transfer-Encoding") != null || req.version() == HttpVersion.HTTP_2;
-  }
-
-  /** The database (or another service) cannot be reached: the client may retry. */
-  private static boolean unavailable(Throwable f) {
-    for (Throwable t = f; t != null; t = t.getCause()) {
-      if (t instanceof java.net.ConnectException || t instanceof io.vertx.sqlclient.ClosedConnectionException
-          || t instanceof io.netty.channel.ConnectTimeoutException) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static int statusOf(MailgateException m) {
