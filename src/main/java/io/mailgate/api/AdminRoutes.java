@@ -32,6 +32,7 @@ final class AdminRoutes {
         admin.tenant(Params.pathId(ctx, "id", "tenant")).map(Views::tenant)));
     router.patch("/v1/admin/tenants/:id").handler(Responses.json(200, ctx ->
         admin.updateTenant(Params.pathId(ctx, "id", "tenant"), Params.jsonBody(ctx)).map(Views::tenant)));
+    router.delete("/v1/admin/tenants/:id").handler(Responses.noContent(ctx -> admin.deleteTenant(Params.pathId(ctx, "id", "tenant"))));
     router.put("/v1/admin/tenants/:id/backend").handler(Responses.json(200, ctx -> {
       JsonObject b = Params.jsonBody(ctx);
       return admin.setRoute(Params.pathId(ctx, "id", "tenant"), Params.string(b, "backend"), Params.string(b, "fallback"))
@@ -58,6 +59,7 @@ final class AdminRoutes {
     }));
     router.patch("/v1/admin/backends/:id").handler(Responses.json(200, ctx ->
         admin.updateBackend(Params.pathId(ctx, "id", "backend"), Params.jsonBody(ctx)).map(r -> Views.backend(r, admin.secretNames(r)))));
+    router.delete("/v1/admin/backends/:id").handler(Responses.noContent(ctx -> admin.deleteBackend(Params.pathId(ctx, "id", "backend"))));
     router.get("/v1/admin/backends/:id").handler(Responses.json(200, ctx ->
         admin.backend(Params.pathId(ctx, "id", "backend")).map(r -> Views.backend(r, admin.secretNames(r)))));
   }

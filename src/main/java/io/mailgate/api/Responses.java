@@ -19,4 +19,15 @@ final class Responses {
       }
     });
   }
+
+  /** 204 once the future succeeds. */
+  static Handler<RoutingContext> noContent(Function<RoutingContext, Future<Void>> action) {
+    return ctx -> Params.attempt(() -> action.apply(ctx)).onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.fail(ar.cause());
+      } else if (!ctx.response().ended()) {
+        ctx.response().setStatusCode(204).end();
+      }
+    });
+  }
 }

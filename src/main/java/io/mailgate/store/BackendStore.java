@@ -63,6 +63,22 @@ public final class BackendStore {
   }
 
   /** What a dispatcher saw of the backend's health (circuit opened or closed, credentials refused). */
+  /** Deletes a backend no tenant routes to. @return false if there is no such backend */
+  public Future<Boolean> delete(UUID id) {
+    return pool.withTransaction(c -> c.preparedQuery("""
+            SELECT name FROM tenants WHERE backend_id = $1 OR fallback_backend_id = $1 ORDER BY name LIMIT 5""")
+        .execute(Tuple.of(id))
+        .compose(users -> {
+          if (users.size() > 0) {
+            List<String> names = new ArrayList<>();
+            users.forEach(r -> names.add(r.getString(0)));
+            return Future.failedFuture(new io.mailgate.error.ConflictException("backend_in_use",
+                "tenants route to this backend: " + String.join(", ", names) + (users.size() == 5 ? ", ..." : "")));
+          }
+          return c.preparedQuery("DELETE FROM backends WHERE id = $1").execute(Tuple.of(id)).map(r -> r.rowCount() == 1);
+        }));
+  }
+
   public Future<Void> setHealth(UUID id, String health, String reason) {
     return pool.preparedQuery("""
             UPDATE backends SET health = $2, health_reason = $3, health_changed_at = now()

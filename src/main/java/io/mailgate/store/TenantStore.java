@@ -78,6 +78,43 @@ public final class TenantStore {
         .map(r -> r.rowCount() == 1);
   }
 
+  /**
+   * Deletes the tenant and everything it owns, in one transaction, if none of its jobs is still queued, running or
+   * paused. @return false if there is no such tenant
+   */
+  public Future<Boolean> delete(UUID tenantId) {
+    return pool.withTransaction(c -> c.preparedQuery("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE").execute(Tuple.of(tenantId))
+        .compose(found -> {
+          if (found.size() == 0) {
+            return Future.succeededFuture(false);
+          }
+          return c.preparedQuery("SELECT count(*) FROM jobs WHERE tenant_id = $1 AND state IN ('queued', 'running', 'paused')")
+              .execute(Tuple.of(tenantId))
+              .compose(active -> {
+                long n = active.iterator().next().getLong(0);
+                if (n > 0) {
+                  return Future.failedFuture(new ConflictException("tenant_active", "the tenant has " + n
+                      + " job(s) queued, running or paused; cancel them first"));
+                }
+                Future<?> f = Future.succeededFuture();
+                for (String sql : DELETE_TENANT) {
+                  f = f.compose(x -> c.preparedQuery(sql).execute(Tuple.of(tenantId)));
+                }
+                return f.map(true);
+              });
+        }));
+  }
+
+  // children before parents; every table that holds a tenant's data is listed here
+  private static final List<String> DELETE_TENANT = List.of(
+      "DELETE FROM idempotency_keys WHERE tenant_id = $1",
+      "DELETE FROM recipients WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
+      "DELETE FROM chunks WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
+      "DELETE FROM jobs WHERE tenant_id = $1",
+      "DELETE FROM dkim_keys WHERE tenant_id = $1",
+      "DELETE FROM tenant_domains WHERE tenant_id = $1",
+      "DELETE FROM tenants WHERE id = $1");
+
   public Future<Long> count() {
     return pool.query("SELECT count(*) FROM tenants").execute().map(r -> r.iterator().next().getLong(0));
   }

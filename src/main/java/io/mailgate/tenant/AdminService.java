@@ -261,6 +261,16 @@ public final class AdminService {
     }
   }
 
+  /** Deletes a tenant with its jobs, recipients, keys and domains; 409 while one of its jobs is not final. */
+  public Future<Void> deleteTenant(UUID id) {
+    return tenants.delete(id).compose(found -> found ? Future.<Void>succeededFuture() : Future.failedFuture(new NotFoundException("tenant")));
+  }
+
+  /** Deletes a backend; 409 while a tenant routes to it. */
+  public Future<Void> deleteBackend(UUID id) {
+    return backends.delete(id).compose(found -> found ? Future.<Void>succeededFuture() : Future.failedFuture(new NotFoundException("backend")));
+  }
+
   public Future<Long> tenantCount() {
     return tenants.count();
   }

@@ -1,5 +1,7 @@
 package io.mailgate.api;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -34,6 +36,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The operator API: tenants with their one-time API keys, backends with sealed secrets, routing, paging. */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class AdminApiTest {
 
   private static final String ADMIN = TestGateway.ADMIN_TOKEN;
@@ -54,6 +57,33 @@ class AdminApiTest {
   }
 
   // --- tenants
+
+  @Test
+  void deletingATenantRefusesWhileAJobIsOpenThenRemovesTheTenantAndEverythingItOwned() {
+    String backend = http.createBackend("doomed-file", "file", "eu", new JsonObject().put("dir", System.getProperty("java.io.tmpdir")));
+    Api.TenantKey t = http.createTenant("doomed", "eu");
+    http.route(t, "doomed-file");
+    String job = io.mailgate.support.TestJobs.submit(http, t, io.mailgate.support.TestJobs.emails("doomed-", 3));
+
+    Api.Response busy = http.send("DELETE", "/v1/admin/tenants/" + t.id(), ADMIN, null, null, Map.of());
+    assertEquals(409, busy.status(), busy.text());
+    assertEquals("tenant_active", busy.errorCode());
+    Api.Response inUse = http.send("DELETE", "/v1/admin/backends/" + backend, ADMIN, null, null, Map.of());
+    assertEquals(409, inUse.status(), inUse.text());
+    assertEquals("backend_in_use", inUse.errorCode());
+    assertTrue(inUse.json().getJsonObject("error").getString("message").contains("doomed"), inUse.text());
+
+    Api.expect(http.send("POST", "/v1/jobs/" + job + "/cancel", t.apiKey(), null, null, Map.of()), 200);
+    Api.expect(http.send("DELETE", "/v1/admin/tenants/" + t.id(), ADMIN, null, null, Map.of()), 204);
+    assertEquals(404, http.get("/v1/admin/tenants/" + t.id(), ADMIN).status());
+    assertEquals(401, http.get("/v1/jobs", t.apiKey()).status(), "its key no longer works");
+    assertEquals(0, TestDatabase.count(gw.db, "SELECT count(*) FROM recipients r JOIN jobs j ON j.id = r.job_id WHERE j.tenant_id = '" + t.id() + "'"));
+    assertEquals(0, TestDatabase.count(gw.db, "SELECT count(*) FROM jobs WHERE id = '" + job + "'"));
+    assertEquals(404, http.send("DELETE", "/v1/admin/tenants/" + t.id(), ADMIN, null, null, Map.of()).status());
+
+    Api.expect(http.send("DELETE", "/v1/admin/backends/" + backend, ADMIN, null, null, Map.of()), 204);
+    assertEquals(404, http.get("/v1/admin/backends/" + backend, ADMIN).status());
+  }
 
   @Test
   void createTenantAnswers201WithApiKeyShownOnce() {
