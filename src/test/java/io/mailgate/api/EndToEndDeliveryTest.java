@@ -1,5 +1,7 @@
 package io.mailgate.api;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,6 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Through the HTTP API to a real SMTP server (GreenMail, in process): every recipient gets one personalised message. */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class EndToEndDeliveryTest {
 
   static GreenMail smtp;

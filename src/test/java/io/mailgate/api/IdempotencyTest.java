@@ -1,5 +1,6 @@
 package io.mailgate.api;
 
+import org.junit.jupiter.api.Timeout;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -32,6 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Idempotency-Key: a retry with the same key and the same body answers with the job of the first request and stores
  * nothing new; the same key with another body is refused; keys are per tenant.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class IdempotencyTest {
 
   private static final int MAX_KEY = 16;

@@ -1,5 +1,7 @@
 package io.mailgate.api;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -37,6 +39,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * that the tables are still empty.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class InputValidationTest {
 
   private static final int LAST = Integer.MAX_VALUE;

@@ -1,5 +1,7 @@
 package io.mailgate.api;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -30,6 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * optionally of one state). Jobs really run, against an in-process SMTP server that refuses addresses starting
  * with "bad".
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class JobReadApiTest {
 
   private static final Set<String> JOB_FIELDS = Set.of("id", "state", "recipients", "counts", "createdAt", "updatedAt");

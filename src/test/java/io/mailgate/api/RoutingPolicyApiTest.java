@@ -1,5 +1,7 @@
 package io.mailgate.api;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The residency policy in the operator API: routes, fallbacks, tenant policy and backend changes. */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class RoutingPolicyApiTest {
 
   static TestGateway gw;

@@ -1,5 +1,6 @@
 package io.mailgate.api;
 
+import org.junit.jupiter.api.Timeout;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -32,6 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * A tenant sees only its own jobs: another tenant's job answers exactly like a job that does not exist, for reads
  * and for pause, resume and cancel. Keys and the admin token only open their own half of the API.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class TenantIsolationTest {
 
   static TestGateway gw;

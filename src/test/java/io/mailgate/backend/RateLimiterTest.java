@@ -1,5 +1,6 @@
 package io.mailgate.backend;
 
+import org.junit.jupiter.api.Timeout;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The token bucket: immediate within the burst, paced after it, fair to waiters in order, batches in debt. */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class RateLimiterTest {
 
   private final Vertx vertx = Vertx.vertx();

@@ -1,5 +1,7 @@
 package io.mailgate.config;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class GatewayConfigTest {
 
   private static final GatewayConfig DEFAULTS = GatewayConfig.from(Map.of());

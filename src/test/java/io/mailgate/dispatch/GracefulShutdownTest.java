@@ -1,5 +1,6 @@
 package io.mailgate.dispatch;
 
+import org.junit.jupiter.api.Timeout;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.receivedPerAddress;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
@@ -32,6 +33,7 @@ import org.slf4j.LoggerFactory;
  * Stopping a gateway in the middle of a job: sends in flight finish and are recorded, the rest goes back to the
  * queue, no chunk stays leased, and another gateway on the same database finishes the job without duplicates.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class GracefulShutdownTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(90);

@@ -1,5 +1,6 @@
 package io.mailgate.dispatch;
 
+import org.junit.jupiter.api.Timeout;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.receivedPerAddress;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Pause, resume and cancel of jobs while they are sent, and what each verb answers in each state. */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class JobControlTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(90);

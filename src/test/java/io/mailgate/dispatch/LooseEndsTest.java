@@ -1,5 +1,7 @@
 package io.mailgate.dispatch;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * cannot store, a refused sender, a message too large to render. Every recipient still reaches a final state and the
  * dispatcher keeps working.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class LooseEndsTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(90);

@@ -1,5 +1,7 @@
 package io.mailgate.dispatch;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.receivedPerAddress;
 import static io.mailgate.support.TestJobs.submit;
@@ -18,6 +20,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.Test;
 
 /** An SMTP backend's ratePerSecond holds across all of a job's chunks. */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class RateLimitTest {
 
   @Test

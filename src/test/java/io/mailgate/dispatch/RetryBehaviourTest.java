@@ -1,5 +1,7 @@
 package io.mailgate.dispatch;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.receivedPerAddress;
 import static io.mailgate.support.TestJobs.recipient;
@@ -31,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * What the dispatcher makes of SMTP answers: 4xx defers and retries, 5xx fails at once, a dead server defers
  * everything until it is back, and temporary failures end in 'failed' once the attempts are used up.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class RetryBehaviourTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);

@@ -1,5 +1,7 @@
 package io.mailgate.dispatch;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * chunks to the fallback, a probe brings them back, refused credentials make a backend unhealthy without failing
  * anyone, and per-tenant limits hold.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class RoutingFailoverTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(90);
@@ -157,16 +160,13 @@ class RoutingFailoverTest {
       Api.expect(created, 201);
       TenantKey t = new TenantKey(created.json().getString("id"), created.json().getString("apiKey"));
       api.route(t, "limited-smtp");
+      TestDatabase.trackPeak(gw.db, "tenant_chunks", "chunks", "SELECT count(*) FROM chunks c JOIN jobs j ON j.id = c.job_id"
+          + " WHERE j.tenant_id = '" + t.id() + "' AND c.state = 'leased'");
       String a = TestJobs.submit(api, t, TestJobs.emails("lim-a-", 100));
       String b = TestJobs.submit(api, t, TestJobs.emails("lim-b-", 100));
-      long most = 0;
-      long deadline = System.nanoTime() + TIMEOUT.toNanos();
-      while (!("completed".equals(api.job(t, a).getString("state")) && "completed".equals(api.job(t, b).getString("state")))) {
-        assertTrue(System.nanoTime() < deadline, "jobs did not complete");
-        most = Math.max(most, TestDatabase.count(gw.db, "SELECT count(*) FROM chunks c JOIN jobs j ON j.id = c.job_id"
-            + " WHERE j.tenant_id = '" + t.id() + "' AND c.state = 'leased'"));
-        Api.sleep(10);
-      }
+      api.awaitState(t, a, "completed", TIMEOUT);
+      api.awaitState(t, b, "completed", TIMEOUT);
+      long most = TestDatabase.peak(gw.db, "tenant_chunks");
       assertEquals(1, most, "at most one chunk of the tenant leased at any time");
       assertEquals(200, smtp.received().size());
     }

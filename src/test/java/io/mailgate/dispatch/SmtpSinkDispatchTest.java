@@ -1,11 +1,14 @@
 package io.mailgate.dispatch;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.mailgate.support.Api;
 import io.mailgate.support.Api.TenantKey;
 import io.mailgate.support.TestDatabase;
 import io.mailgate.support.TestGateway;
+import io.mailgate.support.Tools;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,20 +17,19 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
 
 /**
- * Against Postfix's smtp-sink, a real SMTP server written in C that pipelines like production servers do. Runs where
- * MAILGATE_TEST_SMTP_SINK names the binary (.ci/run installs it); GreenMail and the scripted server cover the rest.
+ * Against Postfix's smtp-sink, a real SMTP server written in C that pipelines like production servers do (found by
+ * {@link Tools#smtpSink()}; .ci/run installs it).
  */
-@EnabledIfEnvironmentVariable(named = "MAILGATE_TEST_SMTP_SINK", matches = ".+")
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SmtpSinkDispatchTest {
 
   @Test
   void sendsTenKilobyteMessagesToPostfixSmtpSink() throws Exception {
     int port = TestGateway.freePort();
     Path log = Files.createTempFile("smtp-sink", ".log");
-    List<String> cmd = new ArrayList<>(List.of(System.getenv("MAILGATE_TEST_SMTP_SINK"), "-c"));
+    List<String> cmd = new ArrayList<>(List.of(Tools.smtpSink().toString(), "-c"));
     if ("root".equals(System.getProperty("user.name"))) {
       cmd.addAll(List.of("-u", "nobody"));
     }

@@ -1,5 +1,7 @@
 package io.mailgate.backend.mailgun;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.recipient;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
@@ -39,6 +41,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The {@code mailgun} backend through the real API against {@link MailgunSimulator}: batch calls of up to 1,000
  * recipients with recipient variables, the request's exact shape, and what each answer makes of the recipients.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class MailgunBackendTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);

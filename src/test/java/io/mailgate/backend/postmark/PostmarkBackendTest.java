@@ -1,5 +1,7 @@
 package io.mailgate.backend.postmark;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
 import static io.mailgate.support.TestJobs.submit;
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * The {@code postmark} backend end to end: jobs through {@code POST /v1/jobs}, sent to a Postmark simulator in
  * batches, each recipient's outcome read back through the API.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class PostmarkBackendTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(90);

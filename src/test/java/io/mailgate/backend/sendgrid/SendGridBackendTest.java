@@ -1,5 +1,7 @@
 package io.mailgate.backend.sendgrid;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.recipient;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
@@ -35,6 +37,7 @@ import org.junit.jupiter.api.Test;
  * The {@code sendgrid} backend through the real API against {@link SendGridSimulator}: requests of up to 1,000
  * personalizations with substitutions, the request's exact shape, and what each answer makes of the recipients.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SendGridBackendTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);

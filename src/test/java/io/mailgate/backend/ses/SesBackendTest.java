@@ -1,5 +1,7 @@
 package io.mailgate.backend.ses;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
 import static io.mailgate.support.TestJobs.submit;
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * The {@code ses} backend end to end: jobs through {@code POST /v1/jobs}, sent through the AWS SDK (SigV4 signed)
  * to an SES v2 simulator that checks the signature, each recipient's outcome read back through the API.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SesBackendTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(90);

@@ -1,5 +1,7 @@
 package io.mailgate.backend.smtp;
 
+import org.junit.jupiter.api.Timeout;
+import java.util.concurrent.TimeUnit;
 import static io.mailgate.support.TestJobs.control;
 import static io.mailgate.support.TestJobs.emails;
 import static io.mailgate.support.TestJobs.job;
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.Test;
  * The SMTP client as a server sees it, through the whole gateway: with and without PIPELINING, STARTTLS and
  * AUTH, what a refused handshake does to recipients, the exact bytes of DATA, and connection reuse.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SmtpProtocolTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
