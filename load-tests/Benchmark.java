@@ -126,7 +126,7 @@ public class Benchmark {
           Files.readString(gwLog).contains("OutOfMemoryError") ? "OutOfMemoryError in the log!" : "no OutOfMemoryError");
 
       if (Boolean.parseBoolean(opt.get("--copy"))) {
-        copyBaseline(gwLog, n);
+        copyBaseline(gwLog, data.resolve("data"), n);
       }
     } finally {
       gw.destroy();
@@ -136,14 +136,17 @@ public class Benchmark {
   }
 
   /** The same rows, COPYed into a scratch table with the same columns and key: the raw PostgreSQL rate. */
-  static void copyBaseline(Path gwLog, int n) throws Exception {
+  static void copyBaseline(Path gwLog, Path dataDir, int n) throws Exception {
     Matcher m = Pattern.compile("db=postgresql://(\\w+)@([\\d.]+):(\\d+)/(\\w+)").matcher(Files.readString(gwLog));
     if (!m.find()) {
       System.out.println("copy:     skipped (database address not found in the gateway log)");
       return;
     }
     String url = "jdbc:postgresql://" + m.group(2) + ":" + m.group(3) + "/" + m.group(4);
-    try (Connection c = DriverManager.getConnection(url, m.group(1), "")) {
+    // the embedded superuser's password is generated and kept beside the data directory
+    Path pw = dataDir.resolve("pg.password");
+    String password = Files.exists(pw) ? Files.readString(pw).trim() : "";
+    try (Connection c = DriverManager.getConnection(url, m.group(1), password)) {
       try (Statement st = c.createStatement()) {
         st.execute("DROP TABLE IF EXISTS bench_copy");
         st.execute("CREATE TABLE bench_copy (job_id uuid NOT NULL, seq integer NOT NULL, email text NOT NULL, vars jsonb, PRIMARY KEY (job_id, seq))");
