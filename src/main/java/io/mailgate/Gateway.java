@@ -10,6 +10,7 @@ import io.mailgate.job.JobService;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.stats.StatsRefresher;
 import io.mailgate.store.BackendStore;
+import io.mailgate.store.ClaimStore;
 import io.mailgate.store.DatabaseHealth;
 import io.mailgate.store.DbTarget;
 import io.mailgate.store.DispatchStore;
@@ -47,6 +48,8 @@ public final class Gateway {
   private final List<String> httpDeployments;
   private final List<String> workDeployments;
   private final DatabaseHealth databaseHealth;
+  private JobIntake intake;
+  private String nodeId;
 
   private Gateway(Vertx vertx, Pool pool, List<HttpVerticle> http, AdminService admin, List<String> httpDeployments,
                   List<String> workDeployments, DatabaseHealth databaseHealth) {
@@ -72,16 +75,16 @@ public final class Gateway {
     DatabaseHealth databaseHealth = new DatabaseHealth();
     BackendTypes types = BackendTypes.standard();
     BackendStore backends = new BackendStore(pool);
-    AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets);
-    JobStore jobStore = new JobStore(pool);
+    AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets, config.limits().authCacheTtl());
+    JobStore jobStore = new JobStore(pool, config.nodeId());
     DispatchStore dispatchStore = new DispatchStore(pool);
 
     AtomicReference<Dispatcher> dispatcher = new AtomicReference<>();
-    JobIntake intake = new JobIntake(vertx, jobStore, config.limits(), config.dispatch().chunkSize(), () -> {
+    JobIntake intake = new JobIntake(vertx, jobStore, config.limits(), config.intake(), config.dispatch().chunkSize(), accepted -> {
       metrics.jobAccepted();
       Dispatcher d = dispatcher.get();
       if (d != null) {
-        d.wakeUp();
+        d.accepted(accepted.tenantId(), accepted.jobId(), accepted.priority(), accepted.chunks());
       }
     });
     JobService jobs = new JobService(jobStore);
@@ -91,8 +94,9 @@ public final class Gateway {
     List<String> workIds = new ArrayList<>();
     Future<?> deployed = Future.succeededFuture();
     if (config.dispatch().enabled()) {
-      Dispatcher d = new Dispatcher(dispatchStore, backends, secrets, types, config.dispatch(),
-          new RetryPolicy(config.retry()), metrics, config.nodeId(), new DkimSignerLookup(new DkimStore(pool), secrets));
+      Dispatcher d = new Dispatcher(dispatchStore, new ClaimStore(pool), db.connectOptions(), backends, secrets, types,
+          config.dispatch(), new RetryPolicy(config.retry()), metrics, config.nodeId(),
+          new DkimSignerLookup(new DkimStore(pool), secrets));
       dispatcher.set(d);
       deployed = vertx.deployVerticle(d).onSuccess(workIds::add);
     }
@@ -105,6 +109,8 @@ public final class Gateway {
           .onSuccess(httpIds::add));
     }
     Gateway g = new Gateway(vertx, pool, verticles, admin, httpIds, workIds, databaseHealth);
+    g.intake = intake;
+    g.nodeId = config.nodeId();
     // on failure the caller closes the Vert.x instance (closing it here would complete this future on a dead loop)
     return deployed.map(x -> g);
   }
@@ -123,6 +129,14 @@ public final class Gateway {
 
   public AdminService admin() {
     return admin;
+  }
+
+  public JobIntake intake() {
+    return intake;
+  }
+
+  public String nodeId() {
+    return nodeId;
   }
 
   /** The database is known to be away (the embedded server is being restarted): {@code /health} says so. */

@@ -55,7 +55,7 @@ final class JobRoutes {
     String key = req.getHeader("Idempotency-Key");
     String type = mediaType(req.getHeader("Content-Type"));
     return switch (type) {
-      case "application/json" -> intake.submitJson(tenant.id(), () -> BodyReader.read(req, maxJsonBody), key);
+      case "application/json" -> intake.submitJson(tenant.id(), declaredLength(req), () -> BodyReader.read(req, maxJsonBody), key);
       case "application/x-ndjson", "application/ndjson", "application/jsonl" -> intake.submitNdjson(tenant.id(), req, key);
       default -> Future.failedFuture(new ApiException(415, "unsupported_media_type",
           "Content-Type must be application/json or application/x-ndjson"));
@@ -70,6 +70,16 @@ final class JobRoutes {
 
   private static java.util.UUID tenantId(RoutingContext ctx) {
     return Auth.tenant(ctx).id();
+  }
+
+  /** The Content-Length, or -1 when the body is chunked (HTTP/1.1) or of unknown length. */
+  static long declaredLength(HttpServerRequest req) {
+    String cl = req.getHeader("Content-Length");
+    try {
+      return cl == null ? -1 : Long.parseLong(cl.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   private static String mediaType(String contentType) {

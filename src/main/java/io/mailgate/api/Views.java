@@ -53,7 +53,10 @@ final class Views {
             .put("sent", c.sent())
             .put("deferred", c.deferred())
             .put("failed", c.failed())
-            .put("cancelled", c.cancelled()))
+            .put("cancelled", c.cancelled())
+            .put("expired", c.expired()))
+        .put("priority", io.mailgate.job.Priority.of(j.priority()).json())
+        .put("expiresAt", j.expiresAt() == null ? null : time(j.expiresAt()))
         .put("createdAt", time(j.createdAt()))
         .put("updatedAt", time(j.updatedAt()));
   }

@@ -26,6 +26,11 @@ public interface Delivery {
 
   List<OutboundRecipient> recipients();
 
+  /** Transactional mail of the priority lane: a backend serves it before campaign mail waiting for the same connections. */
+  default boolean highPriority() {
+    return false;
+  }
+
   boolean stopped();
 
   /**

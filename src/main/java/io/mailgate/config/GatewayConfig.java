@@ -22,6 +22,7 @@ public record GatewayConfig(
     EmbeddedDbConfig embeddedDb,
     HttpConfig http,
     LimitsConfig limits,
+    IntakeConfig intake,
     DispatchConfig dispatch,
     RetryConfig retry) {
 
@@ -33,9 +34,10 @@ public record GatewayConfig(
    * runs), its checkpoint settings (they bound crash recovery), and how the gateway restarts it if it dies.
    */
   public record EmbeddedDbConfig(int port, Duration checkpointTimeout, String maxWalSize, Duration startTimeout,
-                                 Duration restartDelay, int restartAttempts) {
+                                 Duration restartDelay, int restartAttempts, Map<String, String> extraSettings) {
     public io.mailgate.store.embedded.EmbeddedDatabase.Options options() {
-      return new io.mailgate.store.embedded.EmbeddedDatabase.Options(true, port, checkpointTimeout, maxWalSize, startTimeout);
+      return new io.mailgate.store.embedded.EmbeddedDatabase.Options(true, port, checkpointTimeout, maxWalSize, startTimeout,
+          extraSettings);
     }
   }
 
@@ -59,11 +61,20 @@ public record GatewayConfig(
       int maxVarDepth,
       int maxSectionDepth,
       int maxIdempotencyKeyChars,
-      int maxConcurrentIngests,
       int ingestBatchRows,
       int ingestBatchesInFlight,
       Duration ingestTimeout,
-      int maxPageSize) {}
+      int maxPageSize,
+      Duration authCacheTtl) {}
+
+  /**
+   * Admission and group commit of submissions: bytes of bodies in flight, streams (NDJSON uploads, each holding a
+   * transaction open), the wait queue and its timeout, each tenant's share of them; small JSON jobs are written in
+   * groups of up to {@code groupMaxJobs} jobs and {@code groupMaxRecipients} recipients by {@code groupWriters}
+   * statements at once per event loop; jobs of at most {@code smallJobRecipients} recipients default to high priority.
+   */
+  public record IntakeConfig(long maxBytes, int maxStreams, int queueSize, Duration queueTimeout, double tenantShare,
+                             int groupMaxJobs, int groupMaxRecipients, int groupWriters, int smallJobRecipients) {}
 
   /** Dispatch: chunking, leases, the process-wide bound on work in memory, batched state writes. */
   public record DispatchConfig(
@@ -83,7 +94,14 @@ public record GatewayConfig(
       Duration circuitOpenTime,
       int claimCandidates,
       int jobCache,
-      int markAhead) {}
+      int markAhead,
+      int maxPriorityChunks,
+      int priorityChunksPerBackend,
+      int releaseFlushBatch,
+      Duration releaseFlushInterval,
+      Duration expirySweepInterval,
+      Duration priorityClaimDelay,
+      int handoffQueue) {}
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -110,7 +128,8 @@ public record GatewayConfig(
             walSize(s.bytes("MAILGATE_EMBEDDED_DB_MAX_WAL_SIZE", 1024L * 1024 * 1024)),
             s.duration("MAILGATE_EMBEDDED_DB_START_TIMEOUT", Duration.ofMinutes(10)),
             s.duration("MAILGATE_EMBEDDED_DB_RESTART_DELAY", Duration.ofSeconds(1)),
-            s.integer("MAILGATE_EMBEDDED_DB_RESTART_ATTEMPTS", 5, 1, 1000)),
+            s.integer("MAILGATE_EMBEDDED_DB_RESTART_ATTEMPTS", 5, 1, 1000),
+            serverSettings(s.string("MAILGATE_EMBEDDED_DB_SETTINGS", ""))),
         new HttpConfig(
             s.string("MAILGATE_HTTP_HOST", "0.0.0.0"),
             s.integer("MAILGATE_HTTP_PORT", 8080, 0, 65535),
@@ -131,11 +150,21 @@ public record GatewayConfig(
             s.integer("MAILGATE_MAX_VAR_DEPTH", 4, 1, 32),
             s.integer("MAILGATE_MAX_SECTION_DEPTH", 3, 0, 32),
             s.integer("MAILGATE_MAX_IDEMPOTENCY_KEY_CHARS", 255, 1, 10_000),
-            s.integer("MAILGATE_INGEST_MAX_CONCURRENT", 4, 1, 1000),
             s.integer("MAILGATE_INGEST_BATCH_ROWS", 5000, 1, 100_000),
             s.integer("MAILGATE_INGEST_BATCHES_IN_FLIGHT", 2, 1, 64),
             s.duration("MAILGATE_INGEST_TIMEOUT", Duration.ofMinutes(15)),
-            s.integer("MAILGATE_MAX_PAGE_SIZE", 1000, 1, 100_000)),
+            s.integer("MAILGATE_MAX_PAGE_SIZE", 1000, 1, 100_000),
+            s.duration("MAILGATE_AUTH_CACHE_TTL", Duration.ofSeconds(10))),
+        new IntakeConfig(
+            s.bytes("MAILGATE_INGEST_MAX_BYTES", 64L * 1024 * 1024),
+            s.integer("MAILGATE_INGEST_MAX_STREAMS", 4, 1, 1000),
+            s.integer("MAILGATE_INGEST_QUEUE", 2000, 1, 1_000_000),
+            s.duration("MAILGATE_INGEST_QUEUE_TIMEOUT", Duration.ofSeconds(5)),
+            s.fraction("MAILGATE_INGEST_TENANT_SHARE", 0.5),
+            s.integer("MAILGATE_INGEST_GROUP_MAX_JOBS", 200, 1, 10_000),
+            s.integer("MAILGATE_INGEST_GROUP_MAX_RECIPIENTS", 1000, 1, 100_000),
+            s.integer("MAILGATE_INGEST_GROUP_WRITERS", 2, 1, 64),
+            s.integer("MAILGATE_SMALL_JOB_RECIPIENTS", 10, 0, 1_000_000)),
         new DispatchConfig(
             s.bool("MAILGATE_DISPATCH_ENABLED", true),
             s.integer("MAILGATE_CHUNK_SIZE", 500, 1, 100_000),
@@ -153,7 +182,14 @@ public record GatewayConfig(
             s.duration("MAILGATE_CIRCUIT_OPEN_TIME", Duration.ofSeconds(30)),
             s.integer("MAILGATE_CLAIM_CANDIDATES", 200, 1, 100_000),
             s.integer("MAILGATE_DISPATCH_JOB_CACHE", 64, 1, 100_000),
-            s.integer("MAILGATE_DISPATCH_MARK_AHEAD", 128, 1, 100_000)),
+            s.integer("MAILGATE_DISPATCH_MARK_AHEAD", 128, 1, 100_000),
+            s.integer("MAILGATE_DISPATCH_MAX_PRIORITY_CHUNKS", 512, 1, 100_000),
+            s.integer("MAILGATE_DISPATCH_PRIORITY_CHUNKS_PER_BACKEND", 256, 1, 100_000),
+            s.integer("MAILGATE_RELEASE_FLUSH_BATCH", 200, 1, 100_000),
+            s.duration("MAILGATE_RELEASE_FLUSH_INTERVAL", Duration.ofMillis(20)),
+            s.duration("MAILGATE_EXPIRY_SWEEP_INTERVAL", Duration.ofSeconds(1)),
+            s.duration("MAILGATE_DISPATCH_PRIORITY_CLAIM_DELAY", Duration.ofMillis(10)),
+            s.integer("MAILGATE_DISPATCH_HANDOFF_QUEUE", 10_000, 0, 1_000_000)),
         new RetryConfig(
             s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),
@@ -164,7 +200,7 @@ public record GatewayConfig(
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, dispatch, retry);
+        limits, intake, dispatch, retry);
   }
 
   private static Demo demo(String v) {
@@ -174,6 +210,26 @@ public record GatewayConfig(
       case "false", "no", "0", "off" -> Demo.OFF;
       default -> throw new ConfigException("MAILGATE_DEMO must be auto, true or false, got '" + v + "'");
     };
+  }
+
+  /**
+   * More settings for the embedded server, {@code name=value} separated by commas (e.g.
+   * {@code shared_buffers=512MB,work_mem=16MB}). Names and values are checked here, since they reach a command line.
+   */
+  private static Map<String, String> serverSettings(String v) {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    if (v.isBlank()) {
+      return out;
+    }
+    for (String part : v.split(",")) {
+      String[] kv = part.trim().split("=", 2);
+      if (kv.length != 2 || !kv[0].matches("[a-z_.]{1,63}") || !kv[1].matches("[A-Za-z0-9_.:\\-]{1,100}")) {
+        throw new ConfigException("MAILGATE_EMBEDDED_DB_SETTINGS must be name=value pairs separated by commas"
+            + " (letters, digits, '_', '.', ':', '-'), got '" + part.trim() + "'");
+      }
+      out.put(kv[0], kv[1]);
+    }
+    return out;
   }
 
   /** PostgreSQL takes max_wal_size in MB (at least 2 WAL segments of 16 MB). */

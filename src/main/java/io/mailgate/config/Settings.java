@@ -51,6 +51,23 @@ public final class Settings {
     };
   }
 
+  /** A share between 0 (exclusive) and 1: {@code 0.5}, or a percentage {@code 50%}. */
+  public double fraction(String name, double defaultValue) {
+    String v = string(name, null);
+    if (v == null) {
+      return defaultValue;
+    }
+    try {
+      double d = v.endsWith("%") ? Double.parseDouble(v.substring(0, v.length() - 1).trim()) / 100 : Double.parseDouble(v);
+      if (!(d > 0 && d <= 1)) {
+        throw new ConfigException(name + " must be more than 0 and at most 1 (or 100%), got '" + v + "'");
+      }
+      return d;
+    } catch (NumberFormatException e) {
+      throw new ConfigException(name + " must be a number such as 0.5 or 50%, got '" + v + "'");
+    }
+  }
+
   /** Durations are written with a unit: {@code 250ms}, {@code 30s}, {@code 5m}, {@code 8h}, {@code 5d}. */
   public Duration duration(String name, Duration defaultValue) {
     String v = string(name, null);

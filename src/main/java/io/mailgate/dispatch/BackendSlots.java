@@ -20,9 +20,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * This dispatcher's backend instances, one per backend and settings version, with the chunks each is running.
- * A backend with {@code MAILGATE_DISPATCH_CHUNKS_PER_BACKEND} chunks running is full: the dispatcher claims no chunk
- * for it (two let the next chunk start while the last sends of one finish). When settings change, the old instance finishes its chunks and is closed. Used from one event loop.
+ * This dispatcher's backend instances, one per backend and settings version, with the chunks each is running in
+ * each lane. A backend with {@code MAILGATE_DISPATCH_CHUNKS_PER_BACKEND} campaign chunks running is full for the
+ * campaign lane (two let the next chunk start while the last sends of one finish); the priority lane has its own
+ * room per backend, so transactional mail never waits for a campaign's slots. When settings change, the old instance
+ * finishes its chunks and is closed. Used from one event loop.
  */
 final class BackendSlots {
 
@@ -37,6 +39,7 @@ final class BackendSlots {
     Future<MailBackend> backend;
     String name;
     int active;
+    int activePriority;
     boolean retired;
 
     Slot(UUID id, int version) {
@@ -62,7 +65,7 @@ final class BackendSlots {
     this.types = types;
   }
 
-  Slot acquire(UUID id, int version) {
+  Slot acquire(UUID id, int version, boolean priority) {
     Slot s = slots.get(id);
     boolean stale = s != null && (s.version < version
         || s.backend.failed() && System.currentTimeMillis() - s.createdAt > RELOAD_FAILED_AFTER_MS);
@@ -74,19 +77,42 @@ final class BackendSlots {
       s.backend = load(s);
       slots.put(id, s);
     }
-    s.active++;
+    if (priority) {
+      s.activePriority++;
+    } else {
+      s.active++;
+    }
     return s;
   }
 
-  void release(Slot s) {
-    s.active--;
-    if (s.retired && s.active == 0) {
+  void release(Slot s, boolean priority) {
+    if (priority) {
+      s.activePriority--;
+    } else {
+      s.active--;
+    }
+    if (s.retired && s.active + s.activePriority == 0) {
       retired.remove(s);
       closeQuietly(s);
     }
   }
 
-  /** Backends that may take no further chunk now. */
+  /**
+   * Room of the priority lane per backend, for the backends that have less than {@code perBackend} (a backend
+   * still being set up, or failing to be, gets one chunk, which reports why).
+   */
+  Map<UUID, Integer> priorityRoom(int perBackend) {
+    Map<UUID, Integer> out = new HashMap<>();
+    slots.forEach((id, s) -> {
+      int limit = s.backend.succeeded() ? perBackend : 1;
+      if (s.activePriority > 0 || limit < perBackend) {
+        out.put(id, Math.max(0, limit - s.activePriority));
+      }
+    });
+    return out;
+  }
+
+  /** Backends that may take no further chunk of the campaign lane now. */
   Set<UUID> full() {
     Set<UUID> out = new HashSet<>();
     slots.forEach((id, s) -> {
@@ -110,7 +136,7 @@ final class BackendSlots {
 
   private void retire(Slot s) {
     s.retired = true;
-    if (s.active == 0) {
+    if (s.active + s.activePriority == 0) {
       closeQuietly(s);
     } else {
       retired.add(s);

@@ -10,7 +10,7 @@ import io.mailgate.message.MessageSigner;
 import io.mailgate.message.MimeComposer;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.store.DispatchStore;
-import io.mailgate.store.DispatchStore.Claim;
+import io.mailgate.store.ClaimStore.Claim;
 import io.mailgate.store.DispatchStore.Update;
 import io.vertx.core.Future;
 import io.vertx.core.WorkerExecutor;
@@ -27,7 +27,7 @@ import java.util.List;
 final class ChunkRun implements Delivery {
 
   /** Why a run stopped before its end; decides what happens to recipients not yet sent. */
-  enum Stop { PAUSED, CANCELLED, LEASE_LOST, SHUTDOWN, BACKEND_DOWN, STORE_FAILED }
+  enum Stop { PAUSED, CANCELLED, LEASE_LOST, SHUTDOWN, BACKEND_DOWN, STORE_FAILED, EXPIRED }
 
   final Claim claim;
   private final JobContext job;
@@ -37,7 +37,7 @@ final class ChunkRun implements Delivery {
   private final WorkerExecutor signing;
   private final RetryPolicy retry;
   private final GatewayMetrics metrics;
-  private final String backendName;
+  private final java.util.function.Supplier<String> backendName;
   private final RateLimiter tenantRate;
   private final java.util.function.Consumer<Outcome> observer;
   private Future<Void> lastWrite = Future.succeededFuture();
@@ -53,12 +53,19 @@ final class ChunkRun implements Delivery {
   private Future<Void> marking = Future.succeededFuture();
 
   ChunkRun(Claim claim, JobContext job, List<OutboundRecipient> recipients, StateWriter writer, WorkerExecutor signing,
-           RetryPolicy retry, GatewayMetrics metrics, String backendName, RateLimiter tenantRate,
-           java.util.function.Consumer<Outcome> observer, DispatchStore store, String owner, int markAhead) {
+           RetryPolicy retry, GatewayMetrics metrics, java.util.function.Supplier<String> backendName, RateLimiter tenantRate,
+           java.util.function.Consumer<Outcome> observer, DispatchStore store, String owner, int markAhead,
+           boolean premarked) {
     this.store = store;
     this.owner = owner;
     this.markAhead = Math.max(1, markAhead);
     this.marked = new boolean[claim.endSeq() - claim.firstSeq()];
+    if (premarked) {
+      // the claim marked them 'sending' already
+      recipients.forEach(r -> marked[r.seq() - claim.firstSeq()] = true);
+      markRequested = recipients.size();
+      markedUpTo = recipients.size();
+    }
     this.signing = signing;
     this.tenantRate = tenantRate;
     this.observer = observer;
@@ -102,6 +109,11 @@ final class ChunkRun implements Delivery {
   }
 
   @Override
+  public boolean highPriority() {
+    return claim.highPriority();
+  }
+
+  @Override
   public boolean stopped() {
     return stop != null;
   }
@@ -114,6 +126,10 @@ final class ChunkRun implements Delivery {
    */
   @Override
   public Future<Void> ready(int messages) {
+    if (job.expired()) {
+      stop(Stop.EXPIRED); // nothing more is handed to the backend; what is left ends 'expired'
+      return Future.succeededFuture();
+    }
     announced = Math.min(recipients.size(), announced + messages);
     Future<Void> m = markThrough(announced);
     if (m.succeeded()) {
@@ -180,7 +196,7 @@ final class ChunkRun implements Delivery {
     for (int i = from; i < to; i++) {
       seqs[i - from] = recipients.get(i).seq();
     }
-    return store.mark(DispatchStore.ref(claim), owner, seqs).map(m -> {
+    return store.mark(claim.ref(), owner, seqs).map(m -> {
       for (int seq : m.seqs()) {
         marked[seq - claim.firstSeq()] = true;
       }
@@ -216,7 +232,7 @@ final class ChunkRun implements Delivery {
     reported[idx] = true;
     observer.accept(outcome);
     Update u = toUpdate(r, outcome);
-    metrics.send(backendName, u.state(), latencyNanos);
+    metrics.send(backendName.get(), u.state(), latencyNanos);
     lastWrite = writer.add(u);
   }
 

@@ -5,26 +5,31 @@ import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
 import io.mailgate.backend.RateLimiter;
 import io.mailgate.config.GatewayConfig.DispatchConfig;
-import io.mailgate.job.JobSpec;
 import io.mailgate.message.EmailAddress;
-import io.mailgate.message.MimeComposer;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.store.BackendStore;
+import io.mailgate.store.ClaimStore;
+import io.mailgate.store.ClaimStore.Claim;
+import io.mailgate.store.ClaimStore.PriorityClaim;
 import io.mailgate.store.DispatchStore;
 import io.mailgate.store.DispatchStore.ChunkRef;
-import io.mailgate.store.DispatchStore.Claim;
+import io.mailgate.store.DispatchStore.DueRecipient;
+import io.mailgate.store.DispatchStore.JobRow;
+import io.mailgate.store.JobStore;
 import io.mailgate.tenant.SecretBox;
 import io.mailgate.util.JsonValues;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.pgclient.pubsub.PgSubscriber;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -32,19 +37,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Claims chunks and sends them. Claims only while it runs fewer than {@code maxChunksInFlight} chunks and only for
- * backends with room, so the recipients held in memory stay below {@code maxChunksInFlight × chunkSize} whatever
- * the job sizes. Leases are renewed while a chunk runs; pause and cancel are seen within
- * {@code MAILGATE_CONTROL_POLL_INTERVAL}. On stop it claims nothing more, lets sends in flight finish, puts unsent
- * recipients back and releases its chunks.
+ * Claims chunks and sends them, in two lanes. The campaign lane claims one chunk at a time in fair order, while it
+ * runs fewer than {@code maxChunksInFlight} of them and only for backends with room; the priority lane (high
+ * priority: transactional mail) claims up to {@code maxPriorityChunks} small chunks in one statement, with its own
+ * room per backend, so a one-recipient job never waits for a campaign's slots. The recipients held in memory stay
+ * below both bounds times the chunk size. A new job wakes it at once: in this process directly, in every other
+ * through PostgreSQL LISTEN/NOTIFY; polling every {@code MAILGATE_DISPATCH_POLL_INTERVAL} is the fallback.
+ * Leases are renewed while a chunk runs; pause and cancel are seen within {@code MAILGATE_CONTROL_POLL_INTERVAL}.
+ * On stop it claims nothing more, lets sends in flight finish, puts unsent recipients back and releases its chunks.
  */
 public final class Dispatcher extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
-  /** How long a compiled job (and the DKIM key it signs with) is reused: the key lookup's own cache time. */
-  private static final long JOB_CONTEXT_TTL_NANOS = 60_000_000_000L;
 
   private final DispatchStore store;
+  private final ClaimStore claims;
+  private final PgConnectOptions listenTo;
   private final DispatchConfig config;
   private final RetryPolicy retry;
   private final GatewayMetrics metrics;
@@ -52,32 +60,40 @@ public final class Dispatcher extends VerticleBase {
   private final BackendStore backendStore;
   private final SecretBox secrets;
   private final BackendTypes types;
+  private final SignerLookup signers;
   private final Map<ChunkRef, ChunkRun> runs = new HashMap<>();
   private final Map<ChunkRef, Future<Void>> running = new HashMap<>();
-  private final Map<UUID, Future<JobContext>> jobs = new LinkedHashMap<>(16, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<UUID, Future<JobContext>> e) {
-      return size() > config.jobCache();
-    }
-  };
-  private final SignerLookup signers;
   private final Map<UUID, RateLimiter> tenantRates = new HashMap<>();
+  private final List<Long> periodic = new ArrayList<>();
+  private JobContexts jobs;
   private CircuitBreakers circuits;
   private BackendSlots slots;
   private StateWriter writer;
+  private ChunkReleaser releaser;
   private WorkerExecutor signing;
-  private boolean claiming;
+  private PgSubscriber subscriber;
+  private int campaignRunning;
+  private int priorityRunning;
+  private boolean claimingCampaign;
+  private boolean claimingPriority;
+  private boolean priorityAgain;
+  private boolean scanWanted = true;
+  private long pausedUntil;
+  private Handoff handoff;
   private int claimFailures;
   private boolean stopping;
-  private long claimTimer = -1;
+  private long priorityTimer = -1;
   private long lastTakeoverCheck;
   private Future<Void> claimInFlight = Future.succeededFuture();
-  private final List<Long> periodic = new ArrayList<>();
+  private Future<Void> priorityClaimInFlight = Future.succeededFuture();
 
-  public Dispatcher(DispatchStore store, BackendStore backendStore, SecretBox secrets, BackendTypes types,
-                    DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics, String nodeId, SignerLookup signers) {
-    this.signers = signers;
+  public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
+                    SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
+                    String nodeId, SignerLookup signers) {
     this.store = store;
+    this.claims = claims;
+    this.listenTo = listenTo;
+    this.signers = signers;
     this.backendStore = backendStore;
     this.secrets = secrets;
     this.types = types;
@@ -93,103 +109,256 @@ public final class Dispatcher extends VerticleBase {
     slots = new BackendSlots(vertx, backendStore, secrets, types, config.chunksPerBackend());
     circuits = new CircuitBreakers(config.circuitFailures(), config.circuitOpenTime(), backendStore, this::backendDown);
     writer = new StateWriter(vertx, store, config.stateFlushBatch(), config.stateFlushInterval().toMillis());
+    releaser = new ChunkReleaser(vertx, store, nodeId, config.releaseFlushBatch(), config.releaseFlushInterval().toMillis());
+    jobs = new JobContexts(store, signers, config.jobCache());
+    handoff = new Handoff(config.handoffQueue());
     signing = vertx.createSharedWorkerExecutor("mailgate-signing", config.signingThreads());
     long lease = config.leaseTime().toMillis();
     periodic.add(vertx.setPeriodic(Math.max(1000, lease / 3), id -> renewLeases()));
     periodic.add(vertx.setPeriodic(config.controlPollInterval().toMillis(), id -> pollJobStates()));
     periodic.add(vertx.setPeriodic(Math.max(1000, lease / 2), id -> reap()));
+    periodic.add(vertx.setPeriodic(config.expirySweepInterval().toMillis(), id -> expire()));
+    // the fallback for a missed wake-up: look for work every poll interval (less often while claims fail)
+    periodic.add(vertx.setPeriodic(config.pollInterval().toMillis(), id -> {
+      if (System.nanoTime() - pausedUntil >= 0) {
+        scanWanted = true;
+        claimMore();
+      }
+    }));
+    listen();
     claimMore();
     LOG.atInfo().addKeyValue("node", nodeId).addKeyValue("maxChunks", config.maxChunksInFlight())
-        .addKeyValue("chunkSize", config.chunkSize()).log("dispatcher started");
+        .addKeyValue("maxPriorityChunks", config.maxPriorityChunks()).addKeyValue("chunkSize", config.chunkSize())
+        .log("dispatcher started");
     return Future.succeededFuture();
   }
 
-  /** Work may be waiting (a job was just accepted): claim now instead of at the next poll. Thread-safe. */
+  /** Work may be waiting: claim now instead of at the next poll. Thread-safe. */
   public void wakeUp() {
     if (context != null) {
-      context.runOnContext(v -> claimMore());
-    }
-  }
-
-  private void claimMore() {
-    // running, not runs: a chunk counts from its claim, not from when its recipients are loaded
-    if (stopping || claiming || running.size() >= config.maxChunksInFlight()) {
-      return;
-    }
-    claiming = true;
-    Promise<Void> claimDone = Promise.promise();
-    claimInFlight = claimDone.future();
-    long lease = config.leaseTime().toMillis();
-    Future<java.util.Optional<Claim>> claim;
-    if (System.nanoTime() - lastTakeoverCheck >= config.pollInterval().toNanos()) {
-      // expired leases first, at most once per poll interval: a dead dispatcher's chunks are taken over within one
-      // lease time plus one poll interval, even while this dispatcher's backends are full
-      lastTakeoverCheck = System.nanoTime();
-      claim = store.takeOver(nodeId, lease, circuits.unavailable()).compose(taken -> {
-        if (taken.isPresent()) {
-          lastTakeoverCheck = 0; // there may be more
-          return Future.succeededFuture(taken);
-        }
-        return store.claim(nodeId, lease, slots.full(), circuits.unavailable(), config.claimCandidates());
-      });
-    } else {
-      claim = store.claim(nodeId, lease, slots.full(), circuits.unavailable(), config.claimCandidates());
-    }
-    claim.onComplete(ar -> {
-      claiming = false;
-      if (ar.succeeded() && ar.result().isPresent() && stopping) {
-        // claimed while stopping: hand the chunk back untouched (none of its recipients was started)
-        store.finish(DispatchStore.ref(ar.result().get()), nodeId).onComplete(x -> claimDone.complete());
-        return;
-      }
-      claimDone.complete();
-      if (ar.succeeded()) {
-        if (claimFailures > 0) {
-          LOG.atInfo().addKeyValue("failures", claimFailures).log("claiming works again");
-        }
-        claimFailures = 0;
-        if (ar.result().isPresent()) {
-          run(ar.result().get());
-          claimMore();
-          return;
-        }
-      } else {
-        // the database is away: back off, and say so once, not every poll
-        if (claimFailures++ % 50 == 0) {
-          LOG.atWarn().addKeyValue("error", ar.cause().getMessage()).addKeyValue("failures", claimFailures)
-              .log("claiming a chunk failed; backing off");
-        }
-      }
-      scheduleClaim();
-    });
-  }
-
-  private void scheduleClaim() {
-    if (claimTimer < 0 && !stopping) {
-      long delay = config.pollInterval().toMillis() << Math.min(claimFailures, 5);
-      claimTimer = vertx.setTimer(Math.min(delay, Math.max(config.pollInterval().toMillis(), 5000)), id -> {
-        claimTimer = -1;
+      context.runOnContext(v -> {
+        scanWanted = true;
         claimMore();
       });
     }
   }
 
-  private void run(Claim claim) {
-    ChunkRef ref = DispatchStore.ref(claim);
+  /**
+   * This process just accepted a job: a high-priority one is handed to the priority lane by id (no search of the
+   * queue), any other wakes the campaign lane. Thread-safe.
+   */
+  public void accepted(UUID tenantId, UUID jobId, int priority, int chunks) {
+    if (context == null) {
+      return;
+    }
+    context.runOnContext(v -> {
+      if (priority >= ClaimStore.HIGH && tenantId != null) {
+        for (int i = 0; i < chunks; i++) {
+          handoff.add(tenantId, new ChunkRef(jobId, i, 0, 0));
+        }
+        claimPriority();
+      } else {
+        claimCampaign();
+      }
+    });
+  }
+
+  /**
+   * LISTEN on the channel intake notifies at each commit, so a job accepted by any gateway process is claimed within
+   * milliseconds. The subscriber reconnects by itself; while it is away, polling finds the work.
+   */
+  private void listen() {
+    if (listenTo == null) {
+      return;
+    }
+    subscriber = PgSubscriber.subscriber(vertx, listenTo).reconnectPolicy(retries -> stopping ? -1L : 1000L);
+    subscriber.channel(JobStore.WORK_CHANNEL).handler(notice -> {
+      // "high/node-a": new work in the priority lane, accepted by node-a (this process hands its own to itself)
+      int slash = notice.indexOf('/');
+      String lane = slash < 0 ? notice : notice.substring(0, slash);
+      boolean ours = slash >= 0 && notice.substring(slash + 1).equals(nodeId);
+      if ("high".equals(lane)) {
+        if (!ours) {
+          scanWanted = true;
+          claimPriority();
+        }
+      } else {
+        claimCampaign();
+      }
+    });
+    subscriber.connect().onFailure(e -> LOG.atWarn().addKeyValue("error", e.getMessage())
+        .log("cannot LISTEN for new jobs; polling every " + config.pollInterval().toMillis() + " ms instead"));
+  }
+
+  private void claimMore() {
+    claimPriority();
+    claimCampaign();
+  }
+
+  /**
+   * A chunk of the priority lane ended: claim again shortly, once for all the chunks ending meanwhile, rather than
+   * one claim statement per chunk.
+   */
+  private void claimPrioritySoon() {
+    if (priorityTimer < 0 && !stopping) {
+      priorityTimer = vertx.setTimer(config.priorityClaimDelay().toMillis(), id -> {
+        priorityTimer = -1;
+        claimPriority();
+      });
+    }
+  }
+
+  /** The campaign lane (and takeovers of either lane): one chunk per statement, in fair order. */
+  private void claimCampaign() {
+    // counted from the claim, not from when its recipients are loaded
+    if (stopping || claimingCampaign || campaignRunning >= config.maxChunksInFlight()) {
+      return;
+    }
+    claimingCampaign = true;
+    Promise<Void> claimDone = Promise.promise();
+    claimInFlight = claimDone.future();
+    long lease = config.leaseTime().toMillis();
+    Future<Optional<Claim>> claim;
+    if (System.nanoTime() - lastTakeoverCheck >= config.pollInterval().toNanos()) {
+      // expired leases first, at most once per poll interval: a dead dispatcher's chunks are taken over within one
+      // lease time plus one poll interval, even while this dispatcher's backends are full
+      lastTakeoverCheck = System.nanoTime();
+      claim = claims.takeOver(nodeId, lease, circuits.unavailable()).compose(taken -> {
+        if (taken.isPresent()) {
+          lastTakeoverCheck = 0; // there may be more
+          return Future.succeededFuture(taken);
+        }
+        return claims.claim(nodeId, lease, slots.full(), circuits.unavailable(), config.claimCandidates());
+      });
+    } else {
+      claim = claims.claim(nodeId, lease, slots.full(), circuits.unavailable(), config.claimCandidates());
+    }
+    claim.onComplete(ar -> {
+      claimingCampaign = false;
+      if (ar.succeeded() && ar.result().isPresent() && stopping) {
+        // claimed while stopping: hand the chunk back untouched (none of its recipients was started)
+        store.finish(List.of(ar.result().get().ref()), nodeId).onComplete(x -> claimDone.complete());
+        return;
+      }
+      claimDone.complete();
+      if (claimSucceeded(ar) && ar.result().isPresent()) {
+        run(ar.result().get(), null, null);
+        claimCampaign();
+      }
+    });
+  }
+
+  /**
+   * The priority lane: as many small chunks as there is room for, in one statement: first those this process just
+   * accepted (by id), else, when other processes notified new work or the poll says so, a search of the queue with
+   * tenants taking turns.
+   */
+  private void claimPriority() {
+    int room = config.maxPriorityChunks() - priorityRunning;
+    if (stopping || room <= 0) {
+      return;
+    }
+    if (claimingPriority) {
+      priorityAgain = true; // woken during a claim: claim again when it ends, the new work may have missed it
+      return;
+    }
+    if (handoff.takeOverflowed()) {
+      scanWanted = true;
+    }
+    List<ChunkRef> byId = handoff.isEmpty() ? List.of() : handoff.take(room);
+    if (byId.isEmpty() && !scanWanted) {
+      return;
+    }
+    boolean scan = byId.isEmpty();
+    if (scan) {
+      scanWanted = false;
+    }
+    claimingPriority = true;
+    priorityAgain = false;
+    Promise<Void> claimDone = Promise.promise();
+    priorityClaimInFlight = claimDone.future();
+    Map<UUID, Integer> backendRoom = slots.priorityRoom(config.priorityChunksPerBackend());
+    long lease = config.leaseTime().toMillis();
+    Future<List<PriorityClaim>> claimed = scan
+        ? claims.claimPriority(nodeId, lease, circuits.unavailable(), backendRoom, room, config.priorityChunksPerBackend(),
+            config.markAhead())
+        : claims.claimPriorityById(nodeId, lease, circuits.unavailable(), backendRoom, config.priorityChunksPerBackend(),
+            config.markAhead(), byId);
+    claimed.onComplete(ar -> {
+      claimingPriority = false;
+      if (ar.succeeded() && stopping) {
+        // claimed while stopping: put their recipients back untouched and release them
+        List<Future<?>> back = new ArrayList<>();
+        for (PriorityClaim pc : ar.result()) {
+          int[] seqs = pc.premarked() == null ? new int[0] : pc.premarked().stream().mapToInt(DueRecipient::seq).toArray();
+          back.add(store.unstart(pc.claim().jobId(), seqs, "queued").compose(v -> store.finish(List.of(pc.claim().ref()), nodeId)));
+        }
+        Future.join(back).onComplete(x -> claimDone.complete());
+        return;
+      }
+      claimDone.complete();
+      if (claimSucceeded(ar)) {
+        ar.result().forEach(pc -> run(pc.claim(), pc.job(), pc.premarked()));
+        if (scan ? ar.result().size() == room : ar.result().size() < byId.size()) {
+          // the search filled the room: there is more; or some handed over could not be leased now (their backend
+          // is full or away, or their tenant at its limit): the search finds them later
+          scanWanted = true;
+        }
+      } else if (!scan) {
+        scanWanted = true; // the chunks handed over are still in the queue
+      }
+      if (priorityAgain || !handoff.isEmpty()) {
+        claimPriority(); // what arrived while this claim ran goes in the next, at once
+      } else if (scan && scanWanted) {
+        claimPrioritySoon();
+      }
+    });
+  }
+
+  /** Logs a database that went away once, not at every poll, and says when claiming works again. */
+  private boolean claimSucceeded(io.vertx.core.AsyncResult<?> ar) {
+    if (ar.succeeded()) {
+      if (claimFailures > 0) {
+        LOG.atInfo().addKeyValue("failures", claimFailures).log("claiming works again");
+      }
+      claimFailures = 0;
+      return true;
+    }
+    if (claimFailures++ % 50 == 0) {
+      LOG.atWarn().addKeyValue("error", ar.cause().getMessage()).addKeyValue("failures", claimFailures)
+          .log("claiming failed; backing off");
+    }
+    long backoff = Math.min(config.pollInterval().toMillis() << Math.min(claimFailures, 5), Math.max(config.pollInterval().toMillis(), 5000));
+    pausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff);
+    return false;
+  }
+
+  /**
+   * Sends one claimed chunk. {@code row} is its job as the claim read it (priority lane), {@code premarked} its
+   * recipients already marked 'sending' by the claim (null: read and mark them here).
+   */
+  private void run(Claim claim, JobRow row, List<DueRecipient> premarked) {
+    ChunkRef ref = claim.ref();
+    boolean priority = claim.highPriority();
     if (claim.takenOverFrom() != null) {
       metrics.takeover();
       LOG.atWarn().addKeyValue("job", claim.jobId()).addKeyValue("chunk", claim.chunkNo())
           .addKeyValue("from", claim.takenOverFrom())
           .log("took over a chunk whose lease expired; its recipients left 'sending' are sent again, flagged possibleDuplicate");
     }
-    BackendSlots.Slot slot = slots.acquire(claim.backendId(), claim.backendVersion());
+    BackendSlots.Slot slot = slots.acquire(claim.backendId(), claim.backendVersion(), priority);
     circuits.chunkStarted(claim.backendId());
     RateLimiter tenantRate = tenantRate(claim);
     Promise<Void> done = Promise.promise();
     running.put(ref, done.future());
+    if (priority) {
+      priorityRunning++;
+    } else {
+      campaignRunning++;
+    }
     metrics.chunksInFlight(running.size());
     String[] unprepared = {null};
-    jobContext(claim.jobId())
+    jobs.get(claim.jobId(), row)
         .recover(e -> {
           // the job cannot be prepared (a DKIM key that does not decrypt, a spec that no longer compiles): hold its
           // recipients with the reason rather than leave the chunk to expire and fail again
@@ -197,11 +366,13 @@ public final class Dispatcher extends VerticleBase {
           LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("error", e.getMessage()).log("job cannot be prepared");
           return Future.succeededFuture(JobContext.unavailable());
         })
-        .compose(job -> store.due(claim).compose(due -> {
+        .compose(job -> (premarked != null ? Future.succeededFuture(premarked) : store.due(claim)).compose(due -> {
           List<OutboundRecipient> rs = new ArrayList<>(due.size());
           due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
-          ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, slot.name, tenantRate,
-              outcome -> circuits.observe(claim.backendId(), slot.name, outcome), store, nodeId, config.markAhead());
+          // the backend's name is known once its instance is set up (it may still be loading here)
+          ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, () -> slot.name, tenantRate,
+              outcome -> circuits.observe(claim.backendId(), slot.name, outcome), store, nodeId, config.markAhead(),
+              premarked != null);
           runs.put(ref, run);
           if (stopping) {
             run.stop(ChunkRun.Stop.SHUTDOWN); // stop() ran while this chunk was loading
@@ -235,11 +406,20 @@ public final class Dispatcher extends VerticleBase {
         .onComplete(ar -> {
           runs.remove(ref);
           running.remove(ref);
-          slots.release(slot);
+          if (priority) {
+            priorityRunning--;
+          } else {
+            campaignRunning--;
+          }
+          slots.release(slot, priority);
           circuits.chunkEnded(claim.backendId());
           metrics.chunksInFlight(running.size());
           done.complete();
-          claimMore();
+          if (priority) {
+            claimPrioritySoon();
+          } else {
+            claimCampaign();
+          }
         });
   }
 
@@ -249,20 +429,17 @@ public final class Dispatcher extends VerticleBase {
     if (stop == ChunkRun.Stop.LEASE_LOST) {
       return Future.succeededFuture(); // another dispatcher owns these recipients now
     }
-    String back = stop == ChunkRun.Stop.CANCELLED ? "cancelled" : "queued";
-    ChunkRef ref = DispatchStore.ref(run.claim);
+    String back = stop == ChunkRun.Stop.CANCELLED ? "cancelled" : stop == ChunkRun.Stop.EXPIRED ? "expired" : "queued";
     return run.marksSettled()
         .compose(v -> store.unstart(run.claim.jobId(), run.unreported(), back))
-        .compose(v -> store.finish(ref, nodeId))
-        .compose(state -> state.isPresent() && state.get().equals("done")
-            ? store.completeIfDone(run.claim.jobId()).map(completed -> {
-                if (completed) {
-                  LOG.atInfo().addKeyValue("job", run.claim.jobId()).log("job completed");
-                }
-                return null;
-              })
-            : Future.succeededFuture())
-        .mapEmpty();
+        .compose(v -> releaser.release(run.claim.ref()))
+        .map(finished -> {
+          if (finished.isPresent() && finished.get().jobCompleted()) {
+            LOG.atLevel(run.claim.highPriority() ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.INFO)
+                .addKeyValue("job", run.claim.jobId()).log("job completed");
+          }
+          return null;
+        });
   }
 
   /** The tenant's own rate (messages per second in this dispatcher), if it has one. */
@@ -283,22 +460,6 @@ public final class Dispatcher extends VerticleBase {
   /** A backend's circuit opened: chunks running on it stop and give their unsent recipients back. */
   private void backendDown(UUID backendId) {
     runs.values().stream().filter(r -> r.claim.backendId().equals(backendId)).forEach(r -> r.stop(ChunkRun.Stop.BACKEND_DOWN));
-  }
-
-  private Future<JobContext> jobContext(UUID jobId) {
-    Future<JobContext> f = jobs.get(jobId);
-    boolean stale = f != null && f.succeeded() && System.nanoTime() - f.result().loadedAt() > JOB_CONTEXT_TTL_NANOS;
-    if (f == null || f.failed() || stale) {
-      f = store.job(jobId).compose(opt -> {
-        DispatchStore.JobRow row = opt.orElseThrow(() -> new IllegalStateException("job " + jobId + " does not exist"));
-        var campaign = JobSpec.fromStored(row.spec()).compile(row.id(), row.tenantId());
-        return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
-            new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt(),
-                System.nanoTime()));
-      });
-      jobs.put(jobId, f);
-    }
-    return f;
   }
 
   private void renewLeases() {
@@ -345,21 +506,34 @@ public final class Dispatcher extends VerticleBase {
         .onFailure(e -> LOG.atWarn().addKeyValue("error", e.getMessage()).log("reaping abandoned chunks failed"));
   }
 
+  private void expire() {
+    store.expire()
+        .onSuccess(n -> {
+          if (n > 0) {
+            LOG.atInfo().addKeyValue("chunks", n).log("expired the recipients of jobs past their expiresAt");
+          }
+        })
+        .onFailure(e -> LOG.atDebug().addKeyValue("error", e.getMessage()).log("expiring jobs failed"));
+  }
+
   @Override
   public Future<?> stop() {
     stopping = true;
     periodic.forEach(vertx::cancelTimer);
-    if (claimTimer >= 0) {
-      vertx.cancelTimer(claimTimer);
+    if (priorityTimer >= 0) {
+      vertx.cancelTimer(priorityTimer);
     }
     runs.values().forEach(r -> r.stop(ChunkRun.Stop.SHUTDOWN));
     LOG.atInfo().addKeyValue("chunks", running.size()).log("dispatcher stopping: finishing sends in flight");
     List<Future<Void>> all = new ArrayList<>(running.values());
     all.add(claimInFlight);
+    all.add(priorityClaimInFlight);
+    Future<Void> unlisten = subscriber == null ? Future.succeededFuture() : subscriber.close().otherwiseEmpty();
     return Future.join(all).<Void>mapEmpty()
         .timeout(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)
         .recover(e -> forceRelease())
         .compose(v -> writer.flush())
+        .compose(v -> unlisten)
         .compose(v -> slots.closeAll())
         .compose(v -> signing.close())
         .onComplete(ar -> LOG.atInfo().log("dispatcher stopped"));

@@ -10,10 +10,16 @@ import java.time.OffsetDateTime;
  * DKIM key stops signing); {@code signer} may be null.
  */
 record JobContext(Campaign campaign, MimeComposer composer, MessageSigner signer, int chunkSize, OffsetDateTime createdAt,
-                  long loadedAt) {
+                  OffsetDateTime expiresAt, long loadedAt) {
+
+  /** Past its expiry: nothing more of it may be handed to a backend. */
+  boolean expired() {
+    return expiresAt != null && !expiresAt.isAfter(OffsetDateTime.now());
+  }
+
 
   /** Stands in for a job that cannot be prepared (its key cannot be decrypted...): its recipients are only held. */
   static JobContext unavailable() {
-    return new JobContext(null, null, null, 0, OffsetDateTime.now(), System.nanoTime());
+    return new JobContext(null, null, null, 0, OffsetDateTime.now(), null, System.nanoTime());
   }
 }

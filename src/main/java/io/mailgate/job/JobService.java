@@ -19,7 +19,7 @@ import java.util.function.BiFunction;
 public final class JobService {
 
   public static final Set<String> RECIPIENT_STATES = Set.of("queued", "sending", "sent", "deferred", "failed",
-      "cancelled", "suppressed", "delivered", "bounced", "complained");
+      "cancelled", "expired", "suppressed", "delivered", "bounced", "complained");
 
   private final JobStore store;
 

@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-/** A job without its recipients, validated: what is stored in {@code jobs.spec} and compiled for dispatch. */
+/**
+ * A job without its recipients, validated: the message, stored in {@code jobs.spec} and compiled for dispatch, and
+ * how it is dispatched ({@code priority} when given, {@code expiresAt}), stored in columns of {@code jobs}.
+ */
 public record JobSpec(
     Mailbox from,
     Mailbox replyTo,
@@ -19,7 +22,15 @@ public record JobSpec(
     String text,
     String html,
     Map<String, String> headers,
-    List<String> tags) {
+    List<String> tags,
+    Priority priority,
+    java.time.OffsetDateTime expiresAt) {
+
+  /** The priority given, or by size: jobs of at most {@code smallJob} recipients are high priority. */
+  public Priority priorityFor(int recipients, int smallJob) {
+    return priority != null ? priority : recipients <= smallJob ? Priority.HIGH : Priority.NORMAL;
+  }
+
 
   public JsonObject toJson() {
     JsonObject h = new JsonObject();
@@ -50,7 +61,7 @@ public record JobSpec(
     String replyTo = j.getString("replyTo");
     return new JobSpec(Mailbox.parse(j.getString("from"), "from"),
         replyTo == null ? null : Mailbox.parse(replyTo, "replyTo"),
-        j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags);
+        j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags, null, null);
   }
 
   public Campaign compile(UUID jobId, UUID tenantId) {

@@ -23,7 +23,7 @@ public final class JobSpecParser {
       "message-id", "mime-version", "content-type", "content-transfer-encoding", "reply-to", "return-path",
       "received", "dkim-signature", "sender");
   private static final Set<String> FIELDS = Set.of("from", "replyTo", "subject", "text", "html", "headers", "tags",
-      "recipients", "tenantId");
+      "priority", "expiresAt", "recipients", "tenantId");
 
   private final LimitsConfig limits;
 
@@ -54,7 +54,9 @@ public final class JobSpecParser {
     if (text == null && html == null) {
       throw new InvalidInputException("missing_body", "one of text or html is required", "text");
     }
-    JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers(j), tags(j));
+    String priority = string(j, "priority", false);
+    JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers(j), tags(j),
+        priority == null ? null : Priority.parse(priority, "priority"), expiresAt(j));
     // compile once here, so a template error is a 400 now and not a failure at send time
     var campaign = spec.compile(UUID.randomUUID(), UUID.randomUUID());
     for (var t : new io.mailgate.message.Template[] {campaign.subject(), campaign.text(), campaign.html()}) {
@@ -63,6 +65,25 @@ public final class JobSpecParser {
       }
     }
     return spec;
+  }
+
+  /** An ISO-8601 time with its offset ({@code 2026-12-24T18:00:00Z}), in the future. */
+  private static java.time.OffsetDateTime expiresAt(JsonObject j) {
+    String v = string(j, "expiresAt", false);
+    if (v == null) {
+      return null;
+    }
+    java.time.OffsetDateTime t;
+    try {
+      t = java.time.OffsetDateTime.parse(v);
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new InvalidInputException("invalid_field", "expiresAt must be an ISO-8601 time with an offset, such as "
+          + "2026-12-24T18:00:00Z", "expiresAt");
+    }
+    if (!t.isAfter(java.time.OffsetDateTime.now())) {
+      throw new InvalidInputException("invalid_field", "expiresAt is in the past", "expiresAt");
+    }
+    return t;
   }
 
   private String template(JsonObject j, String field) {

@@ -20,25 +20,12 @@ import java.util.UUID;
  */
 public final class DispatchStore {
 
-  /**
-   * A chunk leased to this dispatcher, with its route: the backend to use (the tenant's fallback if
-   * {@code viaFallback}), its region, and what the tenant's residency allows. {@code takenOverFrom} names the
-   * dispatcher whose expired lease this claim replaced, if any.
-   */
-  public record Claim(UUID jobId, int chunkNo, int firstSeq, int endSeq, UUID tenantId, UUID backendId, int backendVersion,
-                      String backendRegion, String tenantRegion, List<String> allowedRegions, boolean viaFallback,
-                      Double tenantRatePerSecond, String takenOverFrom) {
-
-    public boolean residencyAllows() {
-      return backendRegion.equals(tenantRegion) || allowedRegions.contains(backendRegion);
-    }
-  }
-
   /** A recipient to send now. {@code attempt} counts this attempt. */
   public record DueRecipient(int seq, String email, JsonObject vars, int attempt) {}
 
   /** What the dispatcher needs of a job to send it. */
-  public record JobRow(UUID id, UUID tenantId, String state, JsonObject spec, int chunkSize, OffsetDateTime createdAt) {}
+  public record JobRow(UUID id, UUID tenantId, String state, JsonObject spec, int chunkSize, OffsetDateTime createdAt,
+                       OffsetDateTime expiresAt, int priority) {}
 
   /** A recipient's new state, as the outcome of one attempt. */
   public record Update(UUID jobId, int seq, int chunkNo, String state, Integer code, String message, String messageId,
@@ -46,99 +33,6 @@ public final class DispatchStore {
 
   /** A chunk by position. */
   public record ChunkRef(UUID jobId, int chunkNo, int firstSeq, int endSeq) {}
-
-  // The tenant's route as a claim sees it: its primary backend, or its fallback while the primary is unavailable to
-  // this dispatcher ($3: open circuits) if the fallback is available and in a region the tenant allows.
-  private static final String VIA_FALLBACK = """
-      (t.backend_id = ANY($3::uuid[]) AND f.id IS NOT NULL AND NOT (f.id = ANY($3::uuid[]))
-       AND (f.region = t.region OR f.region = ANY(t.allowed_regions)))""";
-
-  // The lease itself, and the bookkeeping of every claim: the job starts running, job and tenant were served now
-  // (fairness), and a chunk whose previous lease had expired records the takeover.
-  private static final String LEASE = """
-      , leased AS (
-        UPDATE chunks c SET state = 'leased', lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
-                            claims = c.claims + 1, last_owner = $1, last_claimed_at = now(),
-                            taken_over_from = CASE WHEN c.state = 'leased' THEN c.lease_owner ELSE c.taken_over_from END,
-                            taken_over_at = CASE WHEN c.state = 'leased' THEN now() ELSE c.taken_over_at END,
-                            taken_over_lease_until = CASE WHEN c.state = 'leased' THEN c.lease_until ELSE c.taken_over_lease_until END
-        FROM pick WHERE c.job_id = pick.job_id AND c.chunk_no = pick.chunk_no
-        RETURNING c.taken_over_from AS taken_from, c.taken_over_at = now() AS taken_now
-      ), served_job AS (
-        UPDATE jobs SET last_served_at = clock_timestamp(), started_at = coalesce(jobs.started_at, now()),
-                        state = CASE WHEN jobs.state = 'queued' THEN 'running' ELSE jobs.state END, updated_at = now()
-        FROM pick WHERE jobs.id = pick.job_id
-      ), served_tenant AS (
-        UPDATE tenants SET last_served_at = clock_timestamp() FROM pick WHERE tenants.id = pick.tenant_id
-      )
-      -- the data-modifying CTEs run whether or not they are read (PostgreSQL runs each exactly once)
-      SELECT pick.*, CASE WHEN leased.taken_now THEN leased.taken_from END AS taken_over_from FROM pick, leased
-      """;
-
-  // Fair claim: tenants least recently served first, then their jobs least recently served first, then the
-  // lowest open chunk of that job. The candidates are ordered before the lateral lookup, and the nested loop
-  // stops at the first job with a chunk that is due and not locked by another dispatcher.
-  // Tenants whose route has no available backend, whose backend is full here ($4), or who reached
-  // max_concurrent_chunks wait.
-  private static final String CLAIM = """
-      WITH cand AS (
-        SELECT x.*, e.version AS backend_version, e.region AS backend_region
-        FROM (
-          SELECT j.id AS job_id, j.tenant_id, t.region AS tenant_region, t.allowed_regions, t.max_rate_per_second,
-                 t.max_concurrent_chunks, t.last_served_at AS tls, j.last_served_at AS jls,
-                 """ + VIA_FALLBACK + """
-       AS via_fallback,
-                 t.backend_id AS primary_id, f.id AS fallback_id
-          FROM jobs j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
-          WHERE j.state IN ('queued', 'running') AND t.backend_id IS NOT NULL
-        ) x0
-        CROSS JOIN LATERAL (SELECT x0.*, CASE WHEN x0.via_fallback THEN x0.fallback_id ELSE x0.primary_id END AS backend_id) x
-        JOIN backends e ON e.id = x.backend_id
-        WHERE NOT (x.backend_id = ANY($4::uuid[])) AND NOT (x.backend_id = ANY($3::uuid[]))
-          -- only jobs with something due now: jobs waiting for retries must not fill the candidate window
-          AND EXISTS (SELECT 1 FROM chunks c WHERE c.job_id = x.job_id AND c.state <> 'done'
-                      AND ((c.state = 'ready' AND c.not_before <= now()) OR (c.state = 'leased' AND c.lease_until < now())))
-          AND (x.max_concurrent_chunks IS NULL OR (
-                SELECT count(*) FROM jobs j2 JOIN chunks c2 ON c2.job_id = j2.id
-                WHERE j2.tenant_id = x.tenant_id AND j2.state IN ('queued', 'running')
-                  AND c2.state = 'leased' AND c2.lease_until > now()) < x.max_concurrent_chunks)
-        ORDER BY x.tls NULLS FIRST, x.jls NULLS FIRST, x.job_id
-        LIMIT $5
-      ), pick AS (
-        SELECT ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, cand.tenant_id, cand.backend_id, cand.backend_version,
-               cand.backend_region, cand.tenant_region, cand.allowed_regions, cand.via_fallback, cand.max_rate_per_second
-        FROM cand CROSS JOIN LATERAL (
-          SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq FROM chunks c
-          WHERE c.job_id = cand.job_id AND c.state <> 'done'
-            AND ((c.state = 'ready' AND c.not_before <= now()) OR (c.state = 'leased' AND c.lease_until < now()))
-          ORDER BY c.chunk_no
-          LIMIT 1
-          FOR UPDATE SKIP LOCKED) ch
-        LIMIT 1
-      )""" + LEASE;
-
-  // Takeover: the chunk whose lease expired longest ago, whatever its job's turn in the fair order and however busy
-  // its backend is here: it was being sent by a dispatcher that died (or stalled), and its recipients have waited a
-  // whole lease already. Only unavailable backends (open circuits) stop it.
-  private static final String TAKE_OVER = """
-      WITH pick AS (
-        SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq, j.tenant_id, r.backend_id, e.version AS backend_version,
-               e.region AS backend_region, t.region AS tenant_region, t.allowed_regions, r.via_fallback,
-               t.max_rate_per_second
-        FROM chunks c
-        JOIN jobs j ON j.id = c.job_id
-        JOIN tenants t ON t.id = j.tenant_id
-        LEFT JOIN backends f ON f.id = t.fallback_backend_id
-        CROSS JOIN LATERAL (SELECT v.via_fallback, CASE WHEN v.via_fallback THEN f.id ELSE t.backend_id END AS backend_id
-                            FROM (SELECT """ + VIA_FALLBACK + """
-       AS via_fallback) v) r
-        JOIN backends e ON e.id = r.backend_id
-        WHERE c.state = 'leased' AND c.lease_until < now() AND j.state IN ('queued', 'running')
-          AND t.backend_id IS NOT NULL AND NOT (r.backend_id = ANY($3::uuid[]))
-        ORDER BY c.lease_until
-        LIMIT 1
-        FOR UPDATE OF c SKIP LOCKED
-      )""" + LEASE;
 
   // The recipients of a claimed chunk that are due now: new ones, retries whose time has come, and those left
   // 'sending' by a dispatcher that died (or lost its lease). Read only: they are marked 'sending' in windows, just
@@ -182,7 +76,7 @@ public final class DispatchStore {
              count(*) FILTER (WHERE r.state IN ('sent', 'delivered')) AS st,
              count(*) FILTER (WHERE r.state = 'deferred') AS d,
              count(*) FILTER (WHERE r.state IN ('failed', 'bounced', 'complained', 'suppressed')) AS f,
-             count(*) FILTER (WHERE r.state = 'cancelled') AS x,
+             count(*) FILTER (WHERE r.state = 'cancelled') AS x, count(*) FILTER (WHERE r.state = 'expired') AS e,
              min(r.next_attempt_at) FILTER (WHERE r.state = 'deferred') AS next_due
       FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS c(job_id, chunk_no, first_seq, end_seq)
       JOIN recipients r ON r.job_id = c.job_id AND r.seq >= c.first_seq AND r.seq < c.end_seq
@@ -192,21 +86,61 @@ public final class DispatchStore {
   private static final String RECOUNT = "WITH s AS (" + COUNTS + """
       )
       UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f,
-                           n_cancelled = s.x
+                           n_cancelled = s.x, n_expired = s.e
       FROM s WHERE ch.job_id = s.job_id AND ch.chunk_no = s.chunk_no
       """;
 
-  // Release after a run: recount, then 'done' if nothing is left to send, else 'ready' when the next deferred
-  // recipient is due. Only the lease holder may release.
+  // Release after runs, many chunks at once: recount, then 'done' if nothing is left to send, else 'ready' when the
+  // next deferred recipient is due; only the lease holder ($5) may release. The jobs whose last open chunk closed
+  // here complete in the same statement (its snapshot still sees the chunks closed by it as open: they are excepted).
   private static final String FINISH = "WITH s AS (" + COUNTS + """
+      ), fin AS (
+        UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f,
+                             n_cancelled = s.x, n_expired = s.e,
+                             state = CASE WHEN s.q + s.sg + s.d = 0 THEN 'done' ELSE 'ready' END,
+                             not_before = CASE WHEN s.q + s.sg > 0 OR s.next_due IS NULL THEN now() ELSE s.next_due END,
+                             lease_owner = NULL, lease_until = NULL
+        FROM s WHERE ch.job_id = s.job_id AND ch.chunk_no = s.chunk_no AND ch.lease_owner = $5
+        RETURNING ch.job_id, ch.chunk_no, ch.state
+      ), completed AS (
+        -- completed when no chunk is left open; else running (a job of the priority lane is still queued until here)
+        UPDATE jobs j SET state = CASE WHEN NOT EXISTS (
+                            SELECT 1 FROM chunks c WHERE c.job_id = j.id AND c.state <> 'done'
+                              AND NOT EXISTS (SELECT 1 FROM fin WHERE fin.job_id = c.job_id AND fin.chunk_no = c.chunk_no
+                                              AND fin.state = 'done')) THEN 'completed' ELSE 'running' END,
+                          started_at = coalesce(j.started_at, now()), updated_at = now()
+        WHERE j.id IN (SELECT job_id FROM fin) AND j.state IN ('queued', 'running')
+          AND (j.state = 'queued' OR j.id IN (SELECT job_id FROM fin WHERE state = 'done'))
+        RETURNING j.id, j.state
       )
-      UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f,
-                           n_cancelled = s.x,
-                           state = CASE WHEN s.q + s.sg + s.d = 0 THEN 'done' ELSE 'ready' END,
-                           not_before = CASE WHEN s.q + s.sg > 0 OR s.next_due IS NULL THEN now() ELSE s.next_due END,
-                           lease_owner = NULL, lease_until = NULL
-      FROM s WHERE ch.job_id = s.job_id AND ch.chunk_no = s.chunk_no AND ch.lease_owner = $5
-      RETURNING ch.state
+      SELECT fin.job_id, fin.chunk_no, fin.state,
+             fin.job_id IN (SELECT id FROM completed WHERE completed.state = 'completed') AS job_completed
+      FROM fin
+      """;
+
+  // Jobs past their expires_at: their recipients not yet handed to a backend become 'expired' and their chunks close
+  // (chunks being sent are stopped by their dispatcher, which then releases them here too); the jobs complete.
+  private static final String EXPIRE = """
+      WITH e AS (
+        SELECT j.id FROM jobs j
+        WHERE j.expires_at IS NOT NULL AND j.expires_at <= now() AND j.state IN ('queued', 'running', 'paused')
+        ORDER BY j.expires_at
+        LIMIT 100
+      ), c AS (
+        SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq
+        FROM e JOIN chunks c ON c.job_id = e.id
+        WHERE c.state = 'ready' OR (c.state = 'leased' AND c.lease_until < now())
+        LIMIT 500
+        FOR UPDATE OF c SKIP LOCKED
+      ), r AS (
+        UPDATE recipients r SET state = 'expired', next_attempt_at = NULL, updated_at = now()
+        FROM c
+        WHERE r.job_id = c.job_id AND r.seq >= c.first_seq AND r.seq < c.end_seq AND r.state IN ('queued', 'deferred', 'sending')
+        RETURNING r.job_id
+      )
+      UPDATE chunks ch SET state = 'done', lease_owner = NULL, lease_until = NULL, not_before = now()
+      FROM c WHERE ch.job_id = c.job_id AND ch.chunk_no = c.chunk_no
+      RETURNING ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq, (SELECT count(*) FROM r) AS moved
       """;
 
   // Outcomes of a batch of sends, and the chunks' counters moved with them, in one statement.
@@ -239,40 +173,8 @@ public final class DispatchStore {
     this.pool = pool;
   }
 
-  /**
-   * Leases the fairest due chunk whose route leads to a backend that is neither full here ({@code fullBackends})
-   * nor unavailable to this dispatcher ({@code unavailableBackends}, open circuits).
-   */
-  public Future<Optional<Claim>> claim(String owner, long leaseMillis, Collection<UUID> fullBackends,
-                                       Collection<UUID> unavailableBackends, int candidates) {
-    return pool.preparedQuery(CLAIM)
-        .execute(Tuple.of(owner, leaseMillis, unavailableBackends.toArray(new UUID[0]), fullBackends.toArray(new UUID[0]),
-            candidates))
-        .map(DispatchStore::claimOf);
-  }
-
-  /** Leases the chunk whose lease expired longest ago (its dispatcher died), if its backend is available here. */
-  public Future<Optional<Claim>> takeOver(String owner, long leaseMillis, Collection<UUID> unavailableBackends) {
-    return pool.preparedQuery(TAKE_OVER)
-        .execute(Tuple.of(owner, leaseMillis, unavailableBackends.toArray(new UUID[0])))
-        .map(DispatchStore::claimOf);
-  }
-
-  private static Optional<Claim> claimOf(io.vertx.sqlclient.RowSet<Row> rows) {
-    var it = rows.iterator();
-    if (!it.hasNext()) {
-      return Optional.empty();
-    }
-    Row r = it.next();
-    String[] allowed = r.getArrayOfStrings("allowed_regions");
-    return Optional.of(new Claim(r.getUUID("job_id"), r.getInteger("chunk_no"), r.getInteger("first_seq"),
-        r.getInteger("end_seq"), r.getUUID("tenant_id"), r.getUUID("backend_id"), r.getInteger("backend_version"),
-        r.getString("backend_region"), r.getString("tenant_region"), allowed == null ? List.of() : List.of(allowed),
-        r.getBoolean("via_fallback"), r.getDouble("max_rate_per_second"), r.getString("taken_over_from")));
-  }
-
   public Future<Optional<JobRow>> job(UUID jobId) {
-    return pool.preparedQuery("SELECT id, tenant_id, state, spec, chunk_size, created_at FROM jobs WHERE id = $1")
+    return pool.preparedQuery("SELECT id, tenant_id, state, spec, chunk_size, created_at, expires_at, priority FROM jobs WHERE id = $1")
         .execute(Tuple.of(jobId))
         .map(rows -> {
           var it = rows.iterator();
@@ -281,12 +183,13 @@ public final class DispatchStore {
           }
           Row r = it.next();
           return Optional.of(new JobRow(r.getUUID("id"), r.getUUID("tenant_id"), r.getString("state"),
-              (JsonObject) r.getValue("spec"), r.getInteger("chunk_size"), r.getOffsetDateTime("created_at")));
+              (JsonObject) r.getValue("spec"), r.getInteger("chunk_size"), r.getOffsetDateTime("created_at"),
+              r.getOffsetDateTime("expires_at"), r.getInteger("priority")));
         });
   }
 
   /** The chunk's recipients that are due now, in seq order (nothing is changed). */
-  public Future<List<DueRecipient>> due(Claim c) {
+  public Future<List<DueRecipient>> due(ClaimStore.Claim c) {
     return pool.preparedQuery(DUE).execute(Tuple.of(c.jobId(), c.firstSeq(), c.endSeq())).map(rows -> {
       List<DueRecipient> out = new ArrayList<>(rows.size());
       for (Row r : rows) {
@@ -365,25 +268,40 @@ public final class DispatchStore {
         .mapEmpty();
   }
 
+  /** What releasing a chunk did: its new state ('done' or 'ready'), and whether its job completed with it. */
+  public record Finished(ChunkRef chunk, String state, boolean jobCompleted) {}
+
   /**
-   * Releases a chunk this owner holds. @return the chunk's new state ('done' or 'ready'), or empty if the lease
-   * had passed to another dispatcher
+   * Releases chunks this owner holds, and completes the jobs whose last open chunk they were. @return one entry per
+   * chunk still held (a chunk whose lease passed to another dispatcher is left out)
    */
-  public Future<Optional<String>> finish(ChunkRef c, String owner) {
-    Tuple t = refs(List.of(c)).addString(owner);
-    return pool.preparedQuery(FINISH).execute(t).map(rows -> {
-      var it = rows.iterator();
-      return it.hasNext() ? Optional.of(it.next().getString(0)) : Optional.empty();
+  public Future<List<Finished>> finish(List<ChunkRef> chunks, String owner) {
+    if (chunks.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
+    Map<String, ChunkRef> byKey = new HashMap<>();
+    chunks.forEach(c -> byKey.put(c.jobId() + "/" + c.chunkNo(), c));
+    return pool.preparedQuery(FINISH).execute(refs(chunks).addString(owner)).map(rows -> {
+      List<Finished> out = new ArrayList<>();
+      for (Row r : rows) {
+        ChunkRef c = byKey.get(r.getUUID("job_id") + "/" + r.getInteger("chunk_no"));
+        out.add(new Finished(c, r.getString("state"), r.getBoolean("job_completed")));
+      }
+      return out;
     });
   }
 
-  /** Marks the job completed if it runs and no chunk is open. @return true if it did */
-  public Future<Boolean> completeIfDone(UUID jobId) {
-    return pool.preparedQuery("""
-            UPDATE jobs SET state = 'completed', updated_at = now()
-            WHERE id = $1 AND state IN ('queued', 'running')
-              AND NOT EXISTS (SELECT 1 FROM chunks WHERE job_id = $1 AND state <> 'done')""")
-        .execute(Tuple.of(jobId)).map(r -> r.rowCount() == 1);
+  /**
+   * Expires the recipients not yet handed to a backend of jobs past their {@code expires_at}, and completes those
+   * jobs. @return chunks closed
+   */
+  public Future<Integer> expire() {
+    return pool.withTransaction(conn -> conn.preparedQuery(EXPIRE).execute().compose(rows -> recount(conn, rows)))
+        .compose(closed -> closed == 0 ? Future.succeededFuture(0) : pool.query("""
+            UPDATE jobs j SET state = 'completed', updated_at = now()
+            WHERE j.expires_at IS NOT NULL AND j.expires_at <= now() AND j.state IN ('queued', 'running', 'paused')
+              AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.job_id = j.id AND c.state <> 'done')""")
+            .execute().map(r -> closed));
   }
 
   /** Extends the leases this owner still holds. @return the chunks whose lease it still holds */
@@ -489,8 +407,8 @@ public final class DispatchStore {
             .execute().map(r -> closed + r.rowCount()));
   }
 
-  public static ChunkRef ref(Claim c) {
-    return new ChunkRef(c.jobId(), c.chunkNo(), c.firstSeq(), c.endSeq());
+  public static ChunkRef ref(ClaimStore.Claim c) {
+    return c.ref();
   }
 
   private static Tuple refs(List<ChunkRef> refs) {

@@ -21,11 +21,11 @@ public final class IngestTransaction {
       FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u(email, vars, i)
       """;
   private static final String INSERT_JOB = """
-      INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size) VALUES ($1, $2, $3, $4, $5)
+      INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size, priority, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
       """;
   private static final String INSERT_CHUNKS = """
-      INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued)
-      SELECT $1, g, g * $2, LEAST((g + 1) * $2, $3), LEAST((g + 1) * $2, $3) - g * $2
+      INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued, priority, tenant_id)
+      SELECT $1, g, g * $2, LEAST((g + 1) * $2, $3), LEAST((g + 1) * $2, $3) - g * $2, $4, $5
       FROM generate_series(0, ($3 - 1) / $2) AS g
       """;
   private static final String INSERT_IDEMPOTENCY = """
@@ -35,17 +35,19 @@ public final class IngestTransaction {
   private final SqlConnection conn;
   private final Transaction tx;
   private final UUID jobId;
+  private final JobStore jobs;
   private boolean finished;
 
-  private IngestTransaction(SqlConnection conn, Transaction tx, UUID jobId) {
+  private IngestTransaction(SqlConnection conn, Transaction tx, UUID jobId, JobStore jobs) {
+    this.jobs = jobs;
     this.conn = conn;
     this.tx = tx;
     this.jobId = jobId;
   }
 
-  static Future<IngestTransaction> begin(io.vertx.sqlclient.Pool pool, UUID jobId) {
+  static Future<IngestTransaction> begin(io.vertx.sqlclient.Pool pool, UUID jobId, JobStore jobs) {
     return pool.getConnection().compose(c -> c.begin()
-        .map(tx -> new IngestTransaction(c, tx, jobId))
+        .map(tx -> new IngestTransaction(c, tx, jobId, jobs))
         .onFailure(e -> c.close()));
   }
 
@@ -60,15 +62,18 @@ public final class IngestTransaction {
         .mapEmpty();
   }
 
-  /** Writes the job row, its chunks and its idempotency key, and commits. */
-  public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, String idempotencyKey, byte[] requestHash) {
-    Future<?> f = conn.preparedQuery(INSERT_JOB).execute(Tuple.of(jobId, tenantId, spec, recipients, chunkSize))
-        .compose(r -> conn.preparedQuery(INSERT_CHUNKS).execute(Tuple.of(jobId, chunkSize, recipients)));
+  /** Writes the job row, its chunks and its idempotency key, wakes the dispatchers (at commit), and commits. */
+  public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, int priority,
+                             java.time.OffsetDateTime expiresAt, String idempotencyKey, byte[] requestHash) {
+    Future<?> f = conn.preparedQuery(INSERT_JOB)
+        .execute(Tuple.of(jobId, tenantId, spec, recipients, chunkSize, (short) priority, expiresAt))
+        .compose(r -> conn.preparedQuery(INSERT_CHUNKS).execute(Tuple.of(jobId, chunkSize, recipients, (short) priority, tenantId)));
     if (idempotencyKey != null) {
       f = f.compose(r -> conn.preparedQuery(INSERT_IDEMPOTENCY)
           .execute(Tuple.of(tenantId, idempotencyKey, Buffer.buffer(requestHash), jobId)));
     }
-    return f.compose(r -> tx.commit())
+    return f.compose(r -> conn.preparedQuery(JobStore.NOTIFY_WORK).execute(Tuple.of(jobs.notice(priority))))
+        .compose(r -> tx.commit())
         // a failed statement has already rolled the transaction back; either way the connection goes back
         .onComplete(ar -> {
           finished = true;

@@ -4,7 +4,8 @@ import java.time.OffsetDateTime;
 import java.util.UUID;
 
 /** A job as reported to its tenant: state, size, and its recipients counted by state. */
-public record JobRecord(UUID id, String state, int recipients, Counts counts, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+public record JobRecord(UUID id, String state, int recipients, Counts counts, int priority, OffsetDateTime expiresAt,
+                        OffsetDateTime createdAt, OffsetDateTime updatedAt) {
 
-  public record Counts(long queued, long sending, long sent, long deferred, long failed, long cancelled) {}
+  public record Counts(long queued, long sending, long sent, long deferred, long failed, long cancelled, long expired) {}
 }

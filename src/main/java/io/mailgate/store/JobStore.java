@@ -5,6 +5,8 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
+import io.vertx.core.json.JsonObject;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -14,20 +16,122 @@ import java.util.UUID;
 public final class JobStore {
 
   private static final String JOB_WITH_COUNTS = """
-      SELECT j.id, j.state, j.recipients, j.created_at, j.updated_at,
+      SELECT j.id, j.state, j.recipients, j.priority, j.expires_at, j.created_at, j.updated_at,
              coalesce(sum(c.n_queued), 0) AS q, coalesce(sum(c.n_sending), 0) AS sg, coalesce(sum(c.n_sent), 0) AS st,
-             coalesce(sum(c.n_deferred), 0) AS d, coalesce(sum(c.n_failed), 0) AS f, coalesce(sum(c.n_cancelled), 0) AS x
+             coalesce(sum(c.n_deferred), 0) AS d, coalesce(sum(c.n_failed), 0) AS f, coalesce(sum(c.n_cancelled), 0) AS x,
+             coalesce(sum(c.n_expired), 0) AS e
       FROM jobs j LEFT JOIN chunks c ON c.job_id = j.id
       """;
 
-  private final Pool pool;
+  /** Dispatchers LISTEN on this channel; a notification sent in a transaction is delivered at its commit. */
+  public static final String WORK_CHANNEL = "mailgate_work";
+  static final String NOTIFY_WORK = "SELECT pg_notify('" + WORK_CHANNEL + "', $1)";
 
-  public JobStore(Pool pool) {
+  /**
+   * The payload of a notification: which lane has new work ({@code high}: the priority lane, else {@code campaign})
+   * and which process accepted it ({@code high/node-a}), so that process, which takes its own jobs at once, can let it
+   * pass.
+   */
+  public String notice(int priority) {
+    return (priority >= 2 ? "high" : "campaign") + "/" + nodeId;
+  }
+
+  // Many small jobs in one statement, hence one transaction and one WAL flush (group commit). A job whose
+  // Idempotency-Key is taken already (a retry, or a concurrent twin) is left out, with its recipients and chunks;
+  // the foreign keys are checked at the end of the statement, when the jobs are there.
+  private static final String INSERT_GROUP = """
+      WITH j AS (
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::int[], $5::int[], $6::smallint[], $7::timestamptz[],
+                             $8::text[], $9::bytea[])
+                 AS j(id, tenant_id, spec, recipients, chunk_size, priority, expires_at, idem_key, idem_hash)
+      ), k AS (
+        INSERT INTO idempotency_keys (tenant_id, key, request_hash, job_id)
+        SELECT tenant_id, idem_key, idem_hash, id FROM j WHERE idem_key IS NOT NULL
+        ON CONFLICT (tenant_id, key) DO NOTHING
+        RETURNING job_id
+      ), ok AS (
+        SELECT j.* FROM j WHERE j.idem_key IS NULL OR j.id IN (SELECT job_id FROM k)
+      ), ij AS (
+        INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size, priority, expires_at)
+        SELECT id, tenant_id, spec, recipients, chunk_size, priority, expires_at FROM ok
+      ), ir AS (
+        INSERT INTO recipients (job_id, seq, email, vars)
+        SELECT r.job_id, r.seq, r.email, r.vars::jsonb
+        FROM unnest($10::uuid[], $11::int[], $12::text[], $13::text[]) AS r(job_id, seq, email, vars)
+        WHERE r.job_id IN (SELECT id FROM ok)
+      ), ic AS (
+        INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued, priority, tenant_id)
+        SELECT ok.id, g, g * ok.chunk_size, LEAST((g + 1) * ok.chunk_size, ok.recipients),
+               LEAST((g + 1) * ok.chunk_size, ok.recipients) - g * ok.chunk_size, ok.priority, ok.tenant_id
+        FROM ok CROSS JOIN LATERAL generate_series(0, (ok.recipients - 1) / ok.chunk_size) AS g
+      )
+      SELECT array(SELECT id FROM ok) AS accepted,
+             (SELECT count(pg_notify('mailgate_work', CASE WHEN p = 2 THEN 'high/' ELSE 'campaign/' END || $14))
+              FROM (SELECT DISTINCT priority AS p FROM ok) lanes) AS woken
+      """;
+
+  /** A whole job ready to be written with others in one statement. */
+  public record NewJob(UUID id, UUID tenantId, JsonObject spec, int chunkSize, int priority, OffsetDateTime expiresAt,
+                       String idempotencyKey, byte[] requestHash, String[] emails, String[] varsJson) {}
+
+  private final Pool pool;
+  private final String nodeId;
+
+  public JobStore(Pool pool, String nodeId) {
     this.pool = pool;
+    this.nodeId = nodeId;
+  }
+
+  /**
+   * Writes the jobs in one statement (durable when it completes: one commit). @return the ids written; a job missing
+   * from them had its Idempotency-Key taken already
+   */
+  public Future<java.util.Set<UUID>> insertGroup(List<NewJob> jobs) {
+    int n = jobs.size();
+    int total = jobs.stream().mapToInt(j -> j.emails().length).sum();
+    UUID[] id = new UUID[n];
+    UUID[] tenant = new UUID[n];
+    JsonObject[] spec = new JsonObject[n];
+    Integer[] recipients = new Integer[n];
+    Integer[] chunkSize = new Integer[n];
+    Short[] priority = new Short[n];
+    OffsetDateTime[] expires = new OffsetDateTime[n];
+    String[] key = new String[n];
+    Buffer[] hash = new Buffer[n];
+    UUID[] rJob = new UUID[total];
+    Integer[] rSeq = new Integer[total];
+    String[] rEmail = new String[total];
+    String[] rVars = new String[total];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      NewJob j = jobs.get(i);
+      id[i] = j.id();
+      tenant[i] = j.tenantId();
+      spec[i] = j.spec();
+      recipients[i] = j.emails().length;
+      chunkSize[i] = j.chunkSize();
+      priority[i] = (short) j.priority();
+      expires[i] = j.expiresAt();
+      key[i] = j.idempotencyKey();
+      hash[i] = j.idempotencyKey() == null ? null : Buffer.buffer(j.requestHash());
+      for (int s = 0; s < j.emails().length; s++, k++) {
+        rJob[k] = j.id();
+        rSeq[k] = s;
+        rEmail[k] = j.emails()[s];
+        rVars[k] = j.varsJson()[s];
+      }
+    }
+    return pool.preparedQuery(INSERT_GROUP)
+        .execute(Tuple.tuple(java.util.Arrays.asList(id, tenant, spec, recipients, chunkSize, priority, expires, key, hash,
+            rJob, rSeq, rEmail, rVars, nodeId)))
+        .map(rows -> {
+          UUID[] accepted = rows.iterator().next().getArrayOfUUIDs("accepted");
+          return accepted == null ? java.util.Set.of() : java.util.Set.of(accepted);
+        });
   }
 
   public Future<IngestTransaction> beginIngest(UUID jobId) {
-    return IngestTransaction.begin(pool, jobId);
+    return IngestTransaction.begin(pool, jobId, this);
   }
 
   /** The job an Idempotency-Key created, and the hash of the request that created it. */
@@ -151,7 +255,8 @@ public final class JobStore {
 
   private static JobRecord map(Row r) {
     return new JobRecord(r.getUUID("id"), r.getString("state"), r.getInteger("recipients"),
-        new JobRecord.Counts(r.getLong("q"), r.getLong("sg"), r.getLong("st"), r.getLong("d"), r.getLong("f"), r.getLong("x")),
-        r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
+        new JobRecord.Counts(r.getLong("q"), r.getLong("sg"), r.getLong("st"), r.getLong("d"), r.getLong("f"), r.getLong("x"),
+            r.getLong("e")),
+        r.getInteger("priority"), r.getOffsetDateTime("expires_at"), r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
   }
 }

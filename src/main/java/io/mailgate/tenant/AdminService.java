@@ -30,7 +30,16 @@ public final class AdminService {
   private final BackendTypes types;
   private final SecretBox secrets;
 
+  private final KeyCache keys;
+
   public AdminService(TenantStore tenants, BackendStore backends, BackendTypes types, SecretBox secrets) {
+    this(tenants, backends, types, secrets, java.time.Duration.ZERO);
+  }
+
+  /** {@code keyCacheTtl}: how long a tenant found by its API key is remembered (zero: not at all). */
+  public AdminService(TenantStore tenants, BackendStore backends, BackendTypes types, SecretBox secrets,
+                      java.time.Duration keyCacheTtl) {
+    this.keys = new KeyCache(keyCacheTtl.toMillis(), 10_000);
     this.tenants = tenants;
     this.backends = backends;
     this.types = types;
@@ -68,6 +77,7 @@ public final class AdminService {
     }
     return tenant(id).compose(t -> {
       TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks()));
+      keys.forget(id);
       return tenants.setPolicy(id, p);
     }).compose(ok -> tenant(id));
   }
@@ -131,7 +141,12 @@ public final class AdminService {
     if (apiKey == null || !apiKey.startsWith(ApiKeys.PREFIX) || apiKey.length() > 100) {
       return Future.succeededFuture(Optional.empty());
     }
-    return tenants.findByApiKeyHash(ApiKeys.hash(apiKey));
+    byte[] hash = ApiKeys.hash(apiKey);
+    Optional<Tenant> cached = keys.get(hash);
+    if (cached.isPresent()) {
+      return Future.succeededFuture(cached);
+    }
+    return tenants.findByApiKeyHash(hash).onSuccess(t -> t.ifPresent(x -> keys.put(hash, x)));
   }
 
   /** Validates the settings for the type, seals the secret ones and stores the backend. */
@@ -231,6 +246,7 @@ public final class AdminService {
                   if (fallback != null) {
                     allowedFor(t, fallback, "fallback");
                   }
+                  keys.forget(tenantId);
                   return tenants.setRoute(tenantId, primary.id(), fallback == null ? null : fallback.id());
                 })))
         .compose(ok -> tenant(tenantId));
@@ -263,6 +279,7 @@ public final class AdminService {
 
   /** Deletes a tenant with its jobs, recipients, keys and domains; 409 while one of its jobs is not final. */
   public Future<Void> deleteTenant(UUID id) {
+    keys.forget(id);
     return tenants.delete(id).compose(found -> found ? Future.<Void>succeededFuture() : Future.failedFuture(new NotFoundException("tenant")));
   }
 

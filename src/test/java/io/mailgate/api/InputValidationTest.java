@@ -182,7 +182,7 @@ class InputValidationTest {
 
   @Test
   void rejectsUnknownJobField() {
-    assertRejected(http.submitJson(tenant, validJob().put("priority", "high")), 400, "unknown_field", "priority", null);
+    assertRejected(http.submitJson(tenant, validJob().put("urgency", "high")), 400, "unknown_field", "urgency", null);
   }
 
   @Test

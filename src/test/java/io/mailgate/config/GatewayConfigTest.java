@@ -58,7 +58,8 @@ class GatewayConfigTest {
     assertEquals(128, l.maxTagChars());
     assertEquals(100, l.maxVarsPerRecipient());
     assertEquals(255, l.maxIdempotencyKeyChars());
-    assertEquals(4, l.maxConcurrentIngests());
+    assertEquals(4, DEFAULTS.intake().maxStreams());
+    assertEquals(0.5, DEFAULTS.intake().tenantShare());
     assertEquals(5000, l.ingestBatchRows());
     assertEquals(2, l.ingestBatchesInFlight());
     assertEquals(1000, l.maxPageSize());

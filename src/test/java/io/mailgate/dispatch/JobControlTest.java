@@ -222,7 +222,8 @@ class JobControlTest {
       api.createBackend("cancel-vs-claim-smtp", "smtp", "eu", new JsonObject()
           .put("host", "127.0.0.1").put("port", smtp.port()).put("tls", "none").put("ratePerSecond", 0));
       TenantKey t = api.createTenant("cancel-vs-claim", "eu");
-      String id = submit(api, t, emails("cancel-vs-claim-", 5));
+      // the campaign lane: its claim waits for the job row (the priority lane's skips a job whose row is locked)
+      String id = submit(api, t, TestJobs.job("Hello", emails("cancel-vs-claim-", 5)).put("priority", "normal"));
 
       CompletableFuture<Api.Response> cancel;
       try (Connection slow = TestDatabase.jdbc(gw.db)) {

@@ -31,7 +31,7 @@ final class SmtpBackend implements MailBackend {
     Campaign campaign = delivery.campaign();
     return PerRecipientSender.run(delivery, settings.maxConnections(), r -> rate.acquire()
         .compose(v -> delivery.message(r))
-        .compose(msg -> pool.acquire().compose(conn -> {
+        .compose(msg -> pool.acquire(delivery.highPriority()).compose(conn -> {
           Future<Outcome> sent;
           try {
             Buffer data = SmtpData.encode(msg);

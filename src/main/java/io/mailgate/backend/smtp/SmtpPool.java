@@ -11,7 +11,8 @@ import java.util.List;
 
 /**
  * At most {@code maxConnections} connections to one SMTP server, reused across messages. Callers wait in a
- * queue bounded by the callers' own send windows. After a failed connect the pool reports the server down for
+ * queue bounded by the callers' own send windows; transactional mail (the priority lane) waits in a queue of its own
+ * that is served first, so a campaign's queued sends never delay it by more than the sends already on the wire. After a failed connect the pool reports the server down for
  * {@code downBackoff} and fails fast, so a dead server costs one connect attempt, not one per recipient.
  * Used from one event loop.
  */
@@ -22,6 +23,7 @@ final class SmtpPool {
   private final NetClient client;
   private final ArrayDeque<SmtpConnection> idle = new ArrayDeque<>();
   private final ArrayDeque<Promise<SmtpConnection>> waiters = new ArrayDeque<>();
+  private final ArrayDeque<Promise<SmtpConnection>> priorityWaiters = new ArrayDeque<>();
   private final long sweeper;
   private int open;
   private long downUntil;
@@ -44,7 +46,7 @@ final class SmtpPool {
     this.sweeper = vertx.setPeriodic(sweepEvery, id -> closeIdle());
   }
 
-  Future<SmtpConnection> acquire() {
+  Future<SmtpConnection> acquire(boolean priority) {
     if (closed) {
       return Future.failedFuture(new SmtpException("backend closed"));
     }
@@ -63,8 +65,13 @@ final class SmtpPool {
       return connect();
     }
     Promise<SmtpConnection> p = Promise.promise();
-    waiters.add(p);
+    (priority ? priorityWaiters : waiters).add(p);
     return p.future();
+  }
+
+  private Promise<SmtpConnection> nextWaiter() {
+    Promise<SmtpConnection> w = priorityWaiters.poll();
+    return w != null ? w : waiters.poll();
   }
 
   void release(SmtpConnection c) {
@@ -74,7 +81,7 @@ final class SmtpPool {
       serveWaiterWithNewConnection();
       return;
     }
-    Promise<SmtpConnection> w = waiters.poll();
+    Promise<SmtpConnection> w = nextWaiter();
     if (w != null) {
       w.complete(c);
       return;
@@ -96,8 +103,8 @@ final class SmtpPool {
   }
 
   private void serveWaiterWithNewConnection() {
-    if (!waiters.isEmpty() && open < settings.maxConnections()) {
-      Promise<SmtpConnection> w = waiters.poll();
+    if ((!waiters.isEmpty() || !priorityWaiters.isEmpty()) && open < settings.maxConnections()) {
+      Promise<SmtpConnection> w = nextWaiter();
       connect().onComplete(w);
     }
   }
@@ -105,7 +112,9 @@ final class SmtpPool {
   private void markDown(Throwable cause) {
     downBecause = cause instanceof SmtpException se ? se : new SmtpException(String.valueOf(cause.getMessage()));
     downUntil = System.nanoTime() + settings.downBackoff().toNanos();
-    List<Promise<SmtpConnection>> ws = new ArrayList<>(waiters);
+    List<Promise<SmtpConnection>> ws = new ArrayList<>(priorityWaiters);
+    ws.addAll(waiters);
+    priorityWaiters.clear();
     waiters.clear();
     ws.forEach(w -> w.fail(downBecause));
   }
@@ -129,7 +138,9 @@ final class SmtpPool {
       quits.add(c.quit());
     }
     waiters.forEach(w -> w.tryFail(new SmtpException("backend closed")));
+    priorityWaiters.forEach(w -> w.tryFail(new SmtpException("backend closed")));
     waiters.clear();
+    priorityWaiters.clear();
     return Future.join(quits).transform(ar -> client.close());
   }
 }

@@ -60,7 +60,12 @@ public final class EmbeddedDatabase implements AutoCloseable {
    * {@code port} 0 picks a free port once, kept across restarts of the server within this process;
    * {@code checkpointTimeout} and {@code maxWalSize} bound the WAL that crash recovery replays.
    */
-  public record Options(boolean durable, int port, Duration checkpointTimeout, String maxWalSize, Duration startTimeout) {
+  public record Options(boolean durable, int port, Duration checkpointTimeout, String maxWalSize, Duration startTimeout,
+                        java.util.Map<String, String> extraSettings) {
+    public Options(boolean durable, int port, Duration checkpointTimeout, String maxWalSize, Duration startTimeout) {
+      this(durable, port, checkpointTimeout, maxWalSize, startTimeout, java.util.Map.of());
+    }
+
     public static Options of(boolean durable) {
       return new Options(durable, 0, Duration.ofMinutes(1), "1GB", Duration.ofMinutes(10));
     }
@@ -312,6 +317,10 @@ public final class EmbeddedDatabase implements AutoCloseable {
         "-c", "max_wal_size=" + options.maxWalSize(),
         "-c", "checkpoint_timeout=" + options.checkpointTimeout().toSeconds() + "s",
         "-c", "timezone=UTC"));
+    options.extraSettings().forEach((k, v) -> {
+      o.add("-c");
+      o.add(k + "=" + v);
+    });
     return String.join(" ", o);
   }
 

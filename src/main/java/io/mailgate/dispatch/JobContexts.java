@@ -1,0 +1,55 @@
+package io.mailgate.dispatch;
+
+import io.mailgate.job.JobSpec;
+import io.mailgate.message.MimeComposer;
+import io.mailgate.store.DispatchStore;
+import io.mailgate.store.DispatchStore.JobRow;
+import io.vertx.core.Future;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The jobs a dispatcher sends, compiled once (templates, MIME composer, DKIM signer) and kept for reuse by their
+ * next chunks: at most {@code size} of them, each for at most a minute (the DKIM key lookup's own cache time, so a
+ * deleted key stops signing). Used from the dispatcher's event loop.
+ */
+final class JobContexts {
+
+  private static final long TTL_NANOS = 60_000_000_000L;
+
+  private final DispatchStore store;
+  private final SignerLookup signers;
+  private final Map<UUID, Future<JobContext>> jobs;
+
+  JobContexts(DispatchStore store, SignerLookup signers, int size) {
+    this.store = store;
+    this.signers = signers;
+    this.jobs = new LinkedHashMap<>(16, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<UUID, Future<JobContext>> e) {
+        return size() > size;
+      }
+    };
+  }
+
+  /** The compiled job; {@code row} (from the claim) saves reading it when it is not cached yet. */
+  Future<JobContext> get(UUID jobId, JobRow row) {
+    Future<JobContext> f = jobs.get(jobId);
+    boolean stale = f != null && f.succeeded() && System.nanoTime() - f.result().loadedAt() > TTL_NANOS;
+    if (f == null || f.failed() || stale) {
+      Future<JobRow> r = row != null ? Future.succeededFuture(row)
+          : store.job(jobId).map(opt -> opt.orElseThrow(() -> new IllegalStateException("job " + jobId + " does not exist")));
+      f = r.compose(this::compile);
+      jobs.put(jobId, f);
+    }
+    return f;
+  }
+
+  private Future<JobContext> compile(JobRow row) {
+    var campaign = JobSpec.fromStored(row.spec()).compile(row.id(), row.tenantId());
+    return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
+        new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt(),
+            row.expiresAt(), System.nanoTime()));
+  }
+}
