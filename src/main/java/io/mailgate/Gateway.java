@@ -98,6 +98,9 @@ public final class Gateway {
           config.dispatch(), new RetryPolicy(config.retry()), metrics, config.nodeId(),
           new DkimSignerLookup(new DkimStore(pool), secrets));
       dispatcher.set(d);
+      // sending cannot keep up: new small jobs wait (then 503) rather than pile up unsent
+      intake.admission().holdWhileDispatchIsFull(d::hasRoom);
+      d.onRoom(intake.admission()::roomMayHaveCome);
       deployed = vertx.deployVerticle(d).onSuccess(workIds::add);
     }
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))

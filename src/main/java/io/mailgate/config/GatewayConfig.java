@@ -101,7 +101,10 @@ public record GatewayConfig(
       Duration releaseFlushInterval,
       Duration expirySweepInterval,
       Duration priorityClaimDelay,
-      int handoffQueue) {}
+      int handoffQueue,
+      int priorityClaimers,
+      int maxBacklog,
+      Duration backlogCheckInterval) {}
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -189,7 +192,10 @@ public record GatewayConfig(
             s.duration("MAILGATE_RELEASE_FLUSH_INTERVAL", Duration.ofMillis(20)),
             s.duration("MAILGATE_EXPIRY_SWEEP_INTERVAL", Duration.ofSeconds(1)),
             s.duration("MAILGATE_DISPATCH_PRIORITY_CLAIM_DELAY", Duration.ofMillis(10)),
-            s.integer("MAILGATE_DISPATCH_HANDOFF_QUEUE", 10_000, 0, 1_000_000)),
+            s.integer("MAILGATE_DISPATCH_HANDOFF_QUEUE", 10_000, 0, 1_000_000),
+            s.integer("MAILGATE_DISPATCH_PRIORITY_CLAIMERS", 2, 1, 16),
+            s.integer("MAILGATE_INGEST_MAX_BACKLOG", 5000, 1, 1_000_000),
+            s.duration("MAILGATE_INGEST_BACKLOG_CHECK_INTERVAL", Duration.ofMillis(200))),
         new RetryConfig(
             s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),

@@ -28,6 +28,7 @@ final class ChunkReleaser {
   private final long intervalMs;
   private List<Pending> pending = new ArrayList<>();
   private boolean writing;
+  private boolean urgentPending;
   private long timer = -1;
 
   ChunkReleaser(Vertx vertx, DispatchStore store, String owner, int batchSize, long intervalMs) {
@@ -40,9 +41,18 @@ final class ChunkReleaser {
 
   /** @return what releasing did, or empty when the lease had passed to another dispatcher */
   Future<Optional<Finished>> release(ChunkRef chunk) {
+    return release(chunk, false);
+  }
+
+  /**
+   * {@code urgent} (the priority lane): released at once when no release is in progress, else right after it; the
+   * chunks ending meanwhile share that statement.
+   */
+  Future<Optional<Finished>> release(ChunkRef chunk, boolean urgent) {
     Promise<Optional<Finished>> p = Promise.promise();
     pending.add(new Pending(chunk, p));
-    if (pending.size() >= batchSize || intervalMs == 0) {
+    urgentPending |= urgent;
+    if (pending.size() >= batchSize || intervalMs == 0 || urgent && !writing) {
       flush();
     } else if (timer < 0) {
       timer = vertx.setTimer(intervalMs, id -> {
@@ -63,6 +73,7 @@ final class ChunkReleaser {
     }
     List<Pending> batch = pending;
     pending = new ArrayList<>();
+    urgentPending = false;
     writing = true;
     store.finish(batch.stream().map(Pending::chunk).toList(), owner).onComplete(ar -> {
       writing = false;
@@ -74,7 +85,7 @@ final class ChunkReleaser {
         batch.forEach(p -> p.done().complete(Optional.ofNullable(byChunk.get(p.chunk()))));
       }
       if (!pending.isEmpty()) {
-        if (pending.size() >= batchSize) {
+        if (pending.size() >= batchSize || urgentPending) {
           flush();
         } else if (timer < 0) {
           timer = vertx.setTimer(Math.max(1, intervalMs), id -> {

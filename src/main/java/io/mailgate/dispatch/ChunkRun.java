@@ -233,7 +233,7 @@ final class ChunkRun implements Delivery {
     observer.accept(outcome);
     Update u = toUpdate(r, outcome);
     metrics.send(backendName.get(), u.state(), latencyNanos);
-    lastWrite = writer.add(u);
+    lastWrite = writer.add(u, claim.highPriority());
   }
 
   /** Completes when every outcome reported so far is in the database (batches are written in order). */

@@ -75,17 +75,22 @@ public final class Dispatcher extends VerticleBase {
   private int campaignRunning;
   private int priorityRunning;
   private boolean claimingCampaign;
-  private boolean claimingPriority;
+  private int priorityClaiming;
+  private int priorityReserved;
+  private final Set<Future<Void>> priorityClaimsInFlight = new HashSet<>();
   private boolean priorityAgain;
   private boolean scanWanted = true;
   private long pausedUntil;
   private Handoff handoff;
+  private final java.util.concurrent.atomic.AtomicInteger backlog = new java.util.concurrent.atomic.AtomicInteger();
+  private boolean countingBacklog;
+  private boolean expireFailing;
+  private volatile Runnable onRoom;
   private int claimFailures;
   private boolean stopping;
   private long priorityTimer = -1;
   private long lastTakeoverCheck;
   private Future<Void> claimInFlight = Future.succeededFuture();
-  private Future<Void> priorityClaimInFlight = Future.succeededFuture();
 
   public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
                     SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
@@ -118,6 +123,7 @@ public final class Dispatcher extends VerticleBase {
     periodic.add(vertx.setPeriodic(config.controlPollInterval().toMillis(), id -> pollJobStates()));
     periodic.add(vertx.setPeriodic(Math.max(1000, lease / 2), id -> reap()));
     periodic.add(vertx.setPeriodic(config.expirySweepInterval().toMillis(), id -> expire()));
+    periodic.add(vertx.setPeriodic(config.backlogCheckInterval().toMillis(), id -> countBacklog()));
     // the fallback for a missed wake-up: look for work every poll interval (less often while claims fail)
     periodic.add(vertx.setPeriodic(config.pollInterval().toMillis(), id -> {
       if (System.nanoTime() - pausedUntil >= 0) {
@@ -131,6 +137,39 @@ public final class Dispatcher extends VerticleBase {
         .addKeyValue("maxPriorityChunks", config.maxPriorityChunks()).addKeyValue("chunkSize", config.chunkSize())
         .log("dispatcher started");
     return Future.succeededFuture();
+  }
+
+  /**
+   * Whether fewer than {@code MAILGATE_INGEST_MAX_BACKLOG} chunks of the priority lane are due and unclaimed in the
+   * queue (all processes' together, as last counted, plus what this process accepted since): intake holds new JSON
+   * jobs back while not, so the backlog stays bounded when sending cannot keep up. Thread-safe. {@code onRoom} is
+   * called when a count finds room again.
+   */
+  public boolean hasRoom() {
+    return backlog.get() < config.maxBacklog();
+  }
+
+  private void countBacklog() {
+    if (countingBacklog) {
+      return;
+    }
+    countingBacklog = true;
+    int before = backlog.get();
+    claims.dueHighPriority(config.maxBacklog() + 1).onComplete(ar -> {
+      countingBacklog = false;
+      if (ar.failed()) {
+        return; // the gate stays as it was; the next count tries again
+      }
+      // what was accepted while counting may or may not be in the count: kept, so the gate errs towards closed
+      backlog.set(ar.result() + Math.max(0, backlog.get() - before));
+      if (hasRoom() && onRoom != null) {
+        onRoom.run();
+      }
+    });
+  }
+
+  public void onRoom(Runnable onRoom) {
+    this.onRoom = onRoom;
   }
 
   /** Work may be waiting: claim now instead of at the next poll. Thread-safe. */
@@ -151,8 +190,12 @@ public final class Dispatcher extends VerticleBase {
     if (context == null) {
       return;
     }
+    boolean handed = priority >= ClaimStore.HIGH && tenantId != null;
+    if (handed) {
+      backlog.addAndGet(chunks); // counted until the next look at the queue
+    }
     context.runOnContext(v -> {
-      if (priority >= ClaimStore.HIGH && tenantId != null) {
+      if (handed) {
         for (int i = 0; i < chunks; i++) {
           handoff.add(tenantId, new ChunkRef(jobId, i, 0, 0));
         }
@@ -254,38 +297,46 @@ public final class Dispatcher extends VerticleBase {
    * tenants taking turns.
    */
   private void claimPriority() {
-    int room = config.maxPriorityChunks() - priorityRunning;
+    int room = config.maxPriorityChunks() - priorityRunning - priorityReserved;
     if (stopping || room <= 0) {
       return;
     }
-    if (claimingPriority) {
-      priorityAgain = true; // woken during a claim: claim again when it ends, the new work may have missed it
+    int claimers = config.priorityClaimers();
+    if (priorityClaiming >= claimers) {
+      priorityAgain = true; // woken during claims: claim again when one ends, the new work may have missed them
       return;
     }
     if (handoff.takeOverflowed()) {
       scanWanted = true;
     }
-    List<ChunkRef> byId = handoff.isEmpty() ? List.of() : handoff.take(room);
-    if (byId.isEmpty() && !scanWanted) {
+    if (handoff.isEmpty() && (!scanWanted || priorityClaiming > 0)) {
+      // a search runs alone: searches side by side would only find each other's chunks locked
+      priorityAgain |= scanWanted;
       return;
     }
+    List<ChunkRef> byId = handoff.isEmpty() ? List.of() : handoff.take(room);
     boolean scan = byId.isEmpty();
     if (scan) {
       scanWanted = false;
     }
-    claimingPriority = true;
+    int reserved = scan ? room : byId.size();
+    priorityClaiming++;
+    priorityReserved += reserved;
     priorityAgain = false;
     Promise<Void> claimDone = Promise.promise();
-    priorityClaimInFlight = claimDone.future();
-    Map<UUID, Integer> backendRoom = slots.priorityRoom(config.priorityChunksPerBackend());
+    priorityClaimsInFlight.add(claimDone.future());
+    // claims side by side each get their share of every backend's room, so together they never exceed it
+    int perBackend = Math.max(1, config.priorityChunksPerBackend() / claimers);
+    Map<UUID, Integer> backendRoom = new HashMap<>();
+    slots.priorityRoom(config.priorityChunksPerBackend()).forEach((id, r) -> backendRoom.put(id, r / claimers));
     long lease = config.leaseTime().toMillis();
     Future<List<PriorityClaim>> claimed = scan
-        ? claims.claimPriority(nodeId, lease, circuits.unavailable(), backendRoom, room, config.priorityChunksPerBackend(),
-            config.markAhead())
-        : claims.claimPriorityById(nodeId, lease, circuits.unavailable(), backendRoom, config.priorityChunksPerBackend(),
-            config.markAhead(), byId);
+        ? claims.claimPriority(nodeId, lease, circuits.unavailable(), backendRoom, room, perBackend, config.markAhead())
+        : claims.claimPriorityById(nodeId, lease, circuits.unavailable(), backendRoom, perBackend, config.markAhead(), byId);
     claimed.onComplete(ar -> {
-      claimingPriority = false;
+      priorityClaiming--;
+      priorityReserved -= reserved;
+      priorityClaimsInFlight.remove(claimDone.future());
       if (ar.succeeded() && stopping) {
         // claimed while stopping: put their recipients back untouched and release them
         List<Future<?>> back = new ArrayList<>();
@@ -299,6 +350,13 @@ public final class Dispatcher extends VerticleBase {
       claimDone.complete();
       if (claimSucceeded(ar)) {
         ar.result().forEach(pc -> run(pc.claim(), pc.job(), pc.premarked()));
+        if (!ar.result().isEmpty()) {
+          // claimed: no longer waiting (the next count corrects this estimate), so intake may go on at once
+          int left = backlog.updateAndGet(n -> Math.max(0, n - ar.result().size()));
+          if (left < config.maxBacklog() && onRoom != null) {
+            onRoom.run();
+          }
+        }
         if (scan ? ar.result().size() == room : ar.result().size() < byId.size()) {
           // the search filled the room: there is more; or some handed over could not be leased now (their backend
           // is full or away, or their tenant at its limit): the search finds them later
@@ -432,7 +490,7 @@ public final class Dispatcher extends VerticleBase {
     String back = stop == ChunkRun.Stop.CANCELLED ? "cancelled" : stop == ChunkRun.Stop.EXPIRED ? "expired" : "queued";
     return run.marksSettled()
         .compose(v -> store.unstart(run.claim.jobId(), run.unreported(), back))
-        .compose(v -> releaser.release(run.claim.ref()))
+        .compose(v -> releaser.release(run.claim.ref(), run.claim.highPriority()))
         .map(finished -> {
           if (finished.isPresent() && finished.get().jobCompleted()) {
             LOG.atLevel(run.claim.highPriority() ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.INFO)
@@ -513,7 +571,14 @@ public final class Dispatcher extends VerticleBase {
             LOG.atInfo().addKeyValue("chunks", n).log("expired the recipients of jobs past their expiresAt");
           }
         })
-        .onFailure(e -> LOG.atDebug().addKeyValue("error", e.getMessage()).log("expiring jobs failed"));
+        .onSuccess(n -> expireFailing = false)
+        .onFailure(e -> {
+          // once per run of failures (the database away, say), not every sweep
+          if (!expireFailing) {
+            LOG.atWarn().addKeyValue("error", e.getMessage()).log("expiring jobs failed; retrying at every sweep");
+          }
+          expireFailing = true;
+        });
   }
 
   @Override
@@ -527,7 +592,7 @@ public final class Dispatcher extends VerticleBase {
     LOG.atInfo().addKeyValue("chunks", running.size()).log("dispatcher stopping: finishing sends in flight");
     List<Future<Void>> all = new ArrayList<>(running.values());
     all.add(claimInFlight);
-    all.add(priorityClaimInFlight);
+    all.addAll(priorityClaimsInFlight);
     Future<Void> unlisten = subscriber == null ? Future.succeededFuture() : subscriber.close().otherwiseEmpty();
     return Future.join(all).<Void>mapEmpty()
         .timeout(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)

@@ -26,13 +26,15 @@ final class Handoff {
     this.capacity = capacity;
   }
 
-  void add(UUID tenant, ChunkRef chunk) {
+  /** @return false when the chunk was left out (full) */
+  boolean add(UUID tenant, ChunkRef chunk) {
     if (size >= capacity) {
       overflowed = true;
-      return;
+      return false;
     }
     byTenant.computeIfAbsent(tenant, t -> new ArrayDeque<>()).add(chunk);
     size++;
+    return true;
   }
 
   boolean isEmpty() {

@@ -29,6 +29,7 @@ final class StateWriter {
   private Promise<Void> pendingDone = Promise.promise();
   private Promise<Void> room;
   private boolean writing;
+  private boolean urgentPending;
   private long timer = -1;
 
   StateWriter(Vertx vertx, DispatchStore store, int batchSize, long intervalMs) {
@@ -39,9 +40,18 @@ final class StateWriter {
   }
 
   Future<Void> add(Update u) {
+    return add(u, false);
+  }
+
+  /**
+   * {@code urgent} (the priority lane): written at once when no write is in progress, else right after it, not
+   * after the interval; under load the outcomes arriving meanwhile still share one statement.
+   */
+  Future<Void> add(Update u, boolean urgent) {
     pending.add(u);
+    urgentPending |= urgent;
     Future<Void> f = pendingDone.future();
-    if (pending.size() >= batchSize) {
+    if (pending.size() >= batchSize || urgent && !writing) {
       flush();
     } else if (timer < 0) {
       timer = vertx.setTimer(intervalMs, id -> {
@@ -86,6 +96,7 @@ final class StateWriter {
     }
     List<Update> batch = pending;
     Promise<Void> done = pendingDone;
+    urgentPending = false;
     pending = new ArrayList<>();
     pendingDone = Promise.promise();
     writing = true;
@@ -117,7 +128,7 @@ final class StateWriter {
       }
       writing = false;
       done.complete();
-      if (pending.size() >= batchSize) {
+      if (pending.size() >= batchSize || urgentPending) {
         flush();
       } else if (!pending.isEmpty() && timer < 0) {
         timer = vertx.setTimer(intervalMs, id -> {

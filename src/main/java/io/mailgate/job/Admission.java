@@ -93,6 +93,7 @@ public final class Admission {
   private final ArrayDeque<Waiter> queue = new ArrayDeque<>();
   private long usedBytes;
   private int usedStreams;
+  private volatile java.util.function.BooleanSupplier dispatchHasRoom = () -> true;
 
   public Admission(Vertx vertx, Bounds bounds) {
     this.vertx = vertx;
@@ -139,6 +140,20 @@ public final class Admission {
     return w.promise.future();
   }
 
+  /**
+   * Whole JSON jobs are also held back while {@code hasRoom} says no (this process's dispatcher has as many small
+   * jobs waiting as it may), so the backlog of accepted but unsent mail stays bounded when sending cannot keep up;
+   * call {@link #roomMayHaveCome()} when it may say yes again. NDJSON streams (campaigns) are not held by it.
+   */
+  public void holdWhileDispatchIsFull(java.util.function.BooleanSupplier hasRoom) {
+    this.dispatchHasRoom = hasRoom;
+  }
+
+  /** Thread-safe. */
+  public void roomMayHaveCome() {
+    admitWaiters();
+  }
+
   /** Bytes and streams in use now, for metrics. */
   public synchronized long usedBytes() {
     return usedBytes;
@@ -158,6 +173,9 @@ public final class Admission {
    * stream within the stream bound and the tenant's share of it.
    */
   private boolean fits(UUID tenant, long cost, boolean stream) {
+    if (!stream && !dispatchHasRoom.getAsBoolean()) {
+      return false;
+    }
     Usage u = tenants.get(tenant);
     long tb = u == null ? 0 : u.bytes;
     int ts = u == null ? 0 : u.streams;

@@ -104,6 +104,37 @@ class SmallJobsTest {
   }
 
   @Test
+  void whileTheBacklogIsAtItsBoundNewJobsAreRefusedAndOnceItIsSentTheyAreAcceptedAgain() throws Exception {
+    // a tenant without a route: its small jobs stay due and unclaimed, the backlog the bound counts
+    Map<String, String> small = Map.of("MAILGATE_INGEST_MAX_BACKLOG", "3", "MAILGATE_INGEST_QUEUE_TIMEOUT", "500ms",
+        "MAILGATE_INGEST_BACKLOG_CHECK_INTERVAL", "50ms");
+    try (ScriptedSmtpServer smtp = new ScriptedSmtpServer().start();
+         TestGateway gw = TestGateway.start(TestDatabase.fresh(), small)) {
+      gw.api.createBackend("later", "smtp", "eu", new JsonObject().put("host", "127.0.0.1").put("port", smtp.port())
+          .put("tls", "none"));
+      TenantKey t = gw.api.createTenant("unrouted", "eu");
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        ids.add(TestJobs.submit(gw.api, t, TestJobs.emails("backlog-" + i + "-", 1)));
+      }
+      Api.Response refused = gw.api.submitJson(t, TestJobs.job("one too many", List.of("late@example.com")));
+      assertEquals(503, refused.status(), refused.text());
+      assertEquals("overloaded", refused.errorCode());
+      assertNotNull(refused.header("Retry-After"));
+      Api.Response stream = gw.api.submitNdjson(t, ndjson(2));
+      assertEquals(202, stream.status(), "a campaign upload is not held by the small jobs' backlog: " + stream.text());
+
+      gw.api.route(t, "later");
+      for (String id : ids) {
+        gw.api.awaitState(t, id, "completed", TIMEOUT);
+      }
+      Polling.await("intake open again", () -> gw.api.submitJson(t, TestJobs.job("after", List.of("after@example.com")))
+          .status() == 202, TIMEOUT);
+      assertEquals(5, TestDatabase.count(gw.db, "SELECT count(*) FROM jobs"), "the refused one stored nothing");
+    }
+  }
+
+  @Test
   void aSmallJobSubmittedWhileACampaignSendsIsHandedToTheBackendBeforeTheCampaignSendsAThousandMore() {
     try (ScriptedSmtpServer smtp = new ScriptedSmtpServer().dataReplyDelay(2).start();
          TestGateway gw = TestGateway.start(TestDatabase.fresh())) {

@@ -238,7 +238,7 @@ class JobControlTest {
         api.route(t, "cancel-vs-claim-smtp");
         // the dispatcher leases the job's chunk and then waits for the job row the cancel holds
         // pg_stat_activity keeps the first 1 kB of a statement: match the claim by its start
-        Polling.await("claim waiting for the job row", () -> waiting("WITH cand AS%", 1500) == 1, TIMEOUT);
+        Polling.await("claim waiting for the job row", () -> waiting("WITH cj AS%", 1500) == 1, TIMEOUT);
         slow.rollback();
       }
 

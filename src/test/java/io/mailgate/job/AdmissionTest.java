@@ -95,4 +95,20 @@ class AdmissionTest {
     t.release();
     assertEquals(40, a.usedBytes());
   }
+
+  @Test
+  void jsonJobsWaitWhileDispatchIsFullAndGoOnWhenItHasRoomAgainButStreamsAreNotHeld() throws Exception {
+    Admission a = new Admission(vertx, new Admission.Bounds(1 << 20, 4, 10, 5000, 1.0));
+    java.util.concurrent.atomic.AtomicBoolean room = new java.util.concurrent.atomic.AtomicBoolean(false);
+    a.holdWhileDispatchIsFull(room::get);
+    Future<Admission.Ticket> held = a.admit(A, 10, false);
+    assertFalse(held.isComplete(), "a JSON job waits while the backlog is at its bound");
+    done(a.admit(B, 0, true)); // an NDJSON stream is not held by the backlog: admitted past the held JSON job
+    a.roomMayHaveCome();
+    assertFalse(held.isComplete(), "still no room: still waiting");
+    room.set(true);
+    a.roomMayHaveCome();
+    done(held);
+    assertEquals(0, a.waiting());
+  }
 }
