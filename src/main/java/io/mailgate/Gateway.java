@@ -99,7 +99,8 @@ public final class Gateway {
           new DkimSignerLookup(new DkimStore(pool), secrets));
       dispatcher.set(d);
       // sending cannot keep up: new small jobs wait (then 503) rather than pile up unsent
-      intake.admission().holdWhileDispatchIsFull(d::hasRoom);
+      double share = config.intake().tenantShare();
+      intake.admission().holdWhileDispatchIsFull(tenant -> d.hasRoom(tenant, share));
       d.onRoom(intake.admission()::roomMayHaveCome);
       deployed = vertx.deployVerticle(d).onSuccess(workIds::add);
     }

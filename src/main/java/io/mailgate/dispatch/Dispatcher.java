@@ -83,6 +83,8 @@ public final class Dispatcher extends VerticleBase {
   private long pausedUntil;
   private Handoff handoff;
   private final java.util.concurrent.atomic.AtomicInteger backlog = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile java.util.concurrent.ConcurrentHashMap<UUID, Integer> tenantBacklog =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private boolean countingBacklog;
   private boolean expireFailing;
   private volatile Runnable onRoom;
@@ -140,13 +142,16 @@ public final class Dispatcher extends VerticleBase {
   }
 
   /**
-   * Whether fewer than {@code MAILGATE_INGEST_MAX_BACKLOG} chunks of the priority lane are due and unclaimed in the
-   * queue (all processes' together, as last counted, plus what this process accepted since): intake holds new JSON
-   * jobs back while not, so the backlog stays bounded when sending cannot keep up. Thread-safe. {@code onRoom} is
-   * called when a count finds room again.
+   * Whether {@code tenant} may add to the priority lane's backlog: while fewer than {@code MAILGATE_INGEST_MAX_BACKLOG}
+   * of its chunks are due and unclaimed (all processes' together, as last counted, plus what this process accepted
+   * since) anyone may; past it, only a tenant holding less than {@code share} of the bound. Intake holds new JSON jobs
+   * of the others back, so the backlog stays bounded when sending cannot keep up, and a tenant whose backend is down
+   * (its mail piling up, unclaimable) does not hold up the rest. Thread-safe. {@code onRoom} is called when a count
+   * or a claim may have made room.
    */
-  public boolean hasRoom() {
-    return backlog.get() < config.maxBacklog();
+  public boolean hasRoom(UUID tenant, double share) {
+    int max = config.maxBacklog();
+    return backlog.get() < max || tenantBacklog.getOrDefault(tenant, 0) < Math.max(1, (int) (max * share));
   }
 
   private void countBacklog() {
@@ -160,9 +165,11 @@ public final class Dispatcher extends VerticleBase {
       if (ar.failed()) {
         return; // the gate stays as it was; the next count tries again
       }
+      int total = ar.result().values().stream().mapToInt(Integer::intValue).sum();
       // what was accepted while counting may or may not be in the count: kept, so the gate errs towards closed
-      backlog.set(ar.result() + Math.max(0, backlog.get() - before));
-      if (hasRoom() && onRoom != null) {
+      backlog.set(total + Math.max(0, backlog.get() - before));
+      tenantBacklog = new java.util.concurrent.ConcurrentHashMap<>(ar.result());
+      if (onRoom != null) {
         onRoom.run();
       }
     });
@@ -193,6 +200,7 @@ public final class Dispatcher extends VerticleBase {
     boolean handed = priority >= ClaimStore.HIGH && tenantId != null;
     if (handed) {
       backlog.addAndGet(chunks); // counted until the next look at the queue
+      tenantBacklog.merge(tenantId, chunks, Integer::sum);
     }
     context.runOnContext(v -> {
       if (handed) {

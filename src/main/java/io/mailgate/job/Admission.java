@@ -93,7 +93,7 @@ public final class Admission {
   private final ArrayDeque<Waiter> queue = new ArrayDeque<>();
   private long usedBytes;
   private int usedStreams;
-  private volatile java.util.function.BooleanSupplier dispatchHasRoom = () -> true;
+  private volatile java.util.function.Predicate<UUID> dispatchHasRoom = tenant -> true;
 
   public Admission(Vertx vertx, Bounds bounds) {
     this.vertx = vertx;
@@ -141,11 +141,11 @@ public final class Admission {
   }
 
   /**
-   * Whole JSON jobs are also held back while {@code hasRoom} says no (this process's dispatcher has as many small
-   * jobs waiting as it may), so the backlog of accepted but unsent mail stays bounded when sending cannot keep up;
+   * Whole JSON jobs of a tenant are also held back while {@code hasRoom} says no for it (as many small jobs are
+   * waiting to be sent as may), so the backlog of accepted but unsent mail stays bounded when sending cannot keep up;
    * call {@link #roomMayHaveCome()} when it may say yes again. NDJSON streams (campaigns) are not held by it.
    */
-  public void holdWhileDispatchIsFull(java.util.function.BooleanSupplier hasRoom) {
+  public void holdWhileDispatchIsFull(java.util.function.Predicate<UUID> hasRoom) {
     this.dispatchHasRoom = hasRoom;
   }
 
@@ -173,7 +173,7 @@ public final class Admission {
    * stream within the stream bound and the tenant's share of it.
    */
   private boolean fits(UUID tenant, long cost, boolean stream) {
-    if (!stream && !dispatchHasRoom.getAsBoolean()) {
+    if (!stream && !dispatchHasRoom.test(tenant)) {
       return false;
     }
     Usage u = tenants.get(tenant);

@@ -328,13 +328,26 @@ public final class ClaimStore {
     return Tuple.of(owner, leaseMillis, unavailableBackends.toArray(new UUID[0]), ids, room, max, perBackend, premarkUpTo);
   }
 
-  /** Due, unclaimed chunks of the priority lane, counted up to {@code upTo} (through their partial index). */
-  public Future<Integer> dueHighPriority(int upTo) {
+  /**
+   * Due, unclaimed chunks of the priority lane per tenant, the first {@code upTo} of them counted (through their
+   * partial index).
+   */
+  public Future<Map<UUID, Integer>> dueHighPriority(int upTo) {
     return pool.preparedQuery("""
-            SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE c.state = 'ready' AND c.priority = 2 AND c.not_before <= now()
-                                  LIMIT $1) d""")
+            SELECT d.tenant_id, count(*) FROM (
+              SELECT c.tenant_id FROM chunks c WHERE c.state = 'ready' AND c.priority = 2 AND c.not_before <= now()
+              LIMIT $1) d
+            GROUP BY d.tenant_id""")
         .execute(Tuple.of(upTo))
-        .map(rows -> rows.iterator().next().getLong(0).intValue());
+        .map(rows -> {
+          Map<UUID, Integer> out = new java.util.HashMap<>();
+          rows.forEach(r -> {
+            if (r.getUUID(0) != null) {
+              out.put(r.getUUID(0), r.getLong(1).intValue());
+            }
+          });
+          return out;
+        });
   }
 
   private static List<PriorityClaim> priorityClaims(RowSet<Row> rows) {

@@ -97,13 +97,14 @@ class AdmissionTest {
   }
 
   @Test
-  void jsonJobsWaitWhileDispatchIsFullAndGoOnWhenItHasRoomAgainButStreamsAreNotHeld() throws Exception {
+  void aTenantsJsonJobsWaitWhileItsBacklogIsFullWhileStreamsAndOtherTenantsGoOn() throws Exception {
     Admission a = new Admission(vertx, new Admission.Bounds(1 << 20, 4, 10, 5000, 1.0));
     java.util.concurrent.atomic.AtomicBoolean room = new java.util.concurrent.atomic.AtomicBoolean(false);
-    a.holdWhileDispatchIsFull(room::get);
+    a.holdWhileDispatchIsFull(tenant -> room.get() || tenant.equals(B));
     Future<Admission.Ticket> held = a.admit(A, 10, false);
     assertFalse(held.isComplete(), "a JSON job waits while the backlog is at its bound");
-    done(a.admit(B, 0, true)); // an NDJSON stream is not held by the backlog: admitted past the held JSON job
+    done(a.admit(A, 0, true)); // an NDJSON stream is not held by the backlog: admitted past the held JSON job
+    done(a.admit(B, 10, false)); // another tenant, under its share of the backlog, is served meanwhile
     a.roomMayHaveCome();
     assertFalse(held.isComplete(), "still no room: still waiting");
     room.set(true);
