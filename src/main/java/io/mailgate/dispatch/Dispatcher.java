@@ -361,6 +361,7 @@ public final class Dispatcher extends VerticleBase {
         if (!ar.result().isEmpty()) {
           // claimed: no longer waiting (the next count corrects this estimate), so intake may go on at once
           int left = backlog.updateAndGet(n -> Math.max(0, n - ar.result().size()));
+          ar.result().forEach(pc -> tenantBacklog.computeIfPresent(pc.claim().tenantId(), (t, n) -> n > 1 ? n - 1 : null));
           if (left < config.maxBacklog() && onRoom != null) {
             onRoom.run();
           }

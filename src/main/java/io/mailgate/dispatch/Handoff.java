@@ -26,15 +26,13 @@ final class Handoff {
     this.capacity = capacity;
   }
 
-  /** @return false when the chunk was left out (full) */
-  boolean add(UUID tenant, ChunkRef chunk) {
+  void add(UUID tenant, ChunkRef chunk) {
     if (size >= capacity) {
       overflowed = true;
-      return false;
+      return;
     }
     byTenant.computeIfAbsent(tenant, t -> new ArrayDeque<>()).add(chunk);
     size++;
-    return true;
   }
 
   boolean isEmpty() {

@@ -58,6 +58,15 @@ public final class ClaimStore {
       (t.backend_id = ANY($3::uuid[]) AND f.id IS NOT NULL AND NOT (f.id = ANY($3::uuid[]))
        AND (f.region = t.region OR f.region = ANY(t.allowed_regions)))""";
 
+  // The backend a chunk goes to (r.backend_id, r.via_fallback; e its row), for a query that has the tenant as t
+  private static final String ROUTE_JOINS = """
+        LEFT JOIN backends f ON f.id = t.fallback_backend_id
+        CROSS JOIN LATERAL (SELECT v.via_fallback, CASE WHEN v.via_fallback THEN f.id ELSE t.backend_id END AS backend_id
+                            FROM (SELECT """ + VIA_FALLBACK + """
+       AS via_fallback) v) r
+        JOIN backends e ON e.id = r.backend_id
+      """;
+
   private static final String JOB_CLAIMABLE = " j.state IN ('queued', 'running') AND (j.expires_at IS NULL OR j.expires_at > now()) ";
 
   // The bookkeeping of every claim: the job starts running, job and tenant were served now (fairness).
@@ -149,11 +158,7 @@ public final class ClaimStore {
         FROM chunks c
         JOIN jobs j ON j.id = c.job_id
         JOIN tenants t ON t.id = j.tenant_id
-        LEFT JOIN backends f ON f.id = t.fallback_backend_id
-        CROSS JOIN LATERAL (SELECT v.via_fallback, CASE WHEN v.via_fallback THEN f.id ELSE t.backend_id END AS backend_id
-                            FROM (SELECT """ + VIA_FALLBACK + """
-       AS via_fallback) v) r
-        JOIN backends e ON e.id = r.backend_id
+      """ + ROUTE_JOINS + """
         WHERE c.state = 'leased' AND c.lease_until < now() AND""" + JOB_CLAIMABLE + """
        AND t.backend_id IS NOT NULL AND NOT (r.backend_id = ANY($3::uuid[]))
         ORDER BY c.lease_until
@@ -175,11 +180,7 @@ public final class ClaimStore {
 
   private static final String PRIORITY_JOINS = """
         JOIN jobs j ON j.id = c.job_id
-        LEFT JOIN backends f ON f.id = t.fallback_backend_id
-        CROSS JOIN LATERAL (SELECT v.via_fallback, CASE WHEN v.via_fallback THEN f.id ELSE t.backend_id END AS backend_id
-                            FROM (SELECT """ + VIA_FALLBACK + """
-       AS via_fallback) v) r
-        JOIN backends e ON e.id = r.backend_id
+      """ + ROUTE_JOINS + """
         WHERE""" + JOB_CLAIMABLE + """
        AND t.backend_id IS NOT NULL AND NOT (r.backend_id = ANY($3::uuid[]))""";
 

@@ -148,6 +148,15 @@ public final class DispatchStore {
       WHERE job_id = $1 AND seq >= $2 AND seq < $3 AND state = ANY($5::text[])
       """;
 
+  // Chunks whose lease expired (their dispatcher died) of jobs in state $1
+  private static final String ABANDONED = """
+      SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq
+      FROM chunks c JOIN jobs j ON j.id = c.job_id
+      WHERE c.state = 'leased' AND c.lease_until < now() AND j.state = $1
+      LIMIT 100
+      FOR UPDATE OF c SKIP LOCKED
+      """;
+
   private static final String CLOSE_CHUNKS = """
       UPDATE chunks ch SET state = $3, lease_owner = NULL, lease_until = NULL, not_before = now()
       FROM unnest($1::uuid[], $2::int[]) AS k(job_id, chunk_no)
@@ -357,21 +366,11 @@ public final class DispatchStore {
    * @return how many chunks were released
    */
   public Future<Integer> reapAbandoned() {
-    return pool.withTransaction(conn -> conn.preparedQuery("""
-            SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq
-            FROM chunks c JOIN jobs j ON j.id = c.job_id
-            WHERE c.state = 'leased' AND c.lease_until < now() AND j.state = $1
-            LIMIT 100
-            FOR UPDATE OF c SKIP LOCKED""")
+    return pool.withTransaction(conn -> conn.preparedQuery(ABANDONED)
         .execute(Tuple.of("paused"))
         // a paused job's recipients left 'sending' wait again, its chunks too
         .compose(rows -> endAndClose(conn, rows, "queued", new String[] {"sending"}, "ready"))
-        .compose(paused -> conn.preparedQuery("""
-            SELECT c.job_id, c.chunk_no, c.first_seq, c.end_seq
-            FROM chunks c JOIN jobs j ON j.id = c.job_id
-            WHERE c.state = 'leased' AND c.lease_until < now() AND j.state = $1
-            LIMIT 100
-            FOR UPDATE OF c SKIP LOCKED""")
+        .compose(paused -> conn.preparedQuery(ABANDONED)
             .execute(Tuple.of("cancelled"))
             .compose(rows -> endAndClose(conn, rows, "cancelled", new String[] {"sending", "queued", "deferred"}, "done"))
             .map(cancelled -> paused + cancelled)));
