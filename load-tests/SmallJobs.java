@@ -35,13 +35,15 @@ import java.util.regex.Pattern;
  * <pre>
  *   mvn -B -DskipTests package
  *   java -cp target/mailgate.jar load-tests/SmallJobs.java [--clients 50] [--seconds 60] [--probes 300]
- *        [--campaign 1000000] [--phases throughput,idle,campaign]
+ *        [--campaign 1000000] [--rate 1500] [--phases throughput,paced,idle,campaign]
  * </pre>
  *
  * <b>throughput</b>: {@code --clients} connections of wrk (Debian package wrk) post one-recipient JSON jobs as fast
  * as they are answered for {@code --seconds}, to a gateway (the jar, embedded PostgreSQL, -Xmx256m) routed to Postfix's smtp-sink; prints
  * accepted jobs/s, p50/p99/max of the 202s, errors by status, messages sent per second in the same window (from
- * /metrics) and the backlog (accepted minus sent) every 10 s. <b>idle</b>: one job at a time to an SMTP sink in this
+ * /metrics) and the backlog (accepted minus sent) every 10 s. <b>paced</b>: the same, with the clients together
+ * offering {@code --rate} jobs a second (a CRM's threads each send a mail now and then; at saturation the latency
+ * only measures the queue in front of the slowest part). <b>idle</b>: one job at a time to an SMTP sink in this
  * program that notes when each recipient reaches it: submit to handed-to-the-backend, p50/p99. <b>campaign</b>: the
  * same while one tenant's {@code --campaign}-recipient NDJSON campaign is sending through the same backend, probes
  * from that tenant and from another. Traffic stays on loopback; the run is bounded by the options.
@@ -55,8 +57,8 @@ public class SmallJobs {
 
   public static void main(String[] args) throws Exception {
     Map<String, String> opt = new HashMap<>(Map.of("--clients", "50", "--seconds", "60", "--probes", "300",
-        "--campaign", "1000000", "--phases", "throughput,idle,campaign", "--jar", "target/mailgate.jar",
-        "--sink", "/usr/sbin/smtp-sink", "--xmx", "256m", "--warmup", "30"));
+        "--campaign", "1000000", "--phases", "throughput,paced,idle,campaign", "--jar", "target/mailgate.jar",
+        "--sink", "/usr/sbin/smtp-sink", "--xmx", "256m", "--warmup", "30", "--rate", "1500"));
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
@@ -91,9 +93,18 @@ public class SmallJobs {
       backend("sink", sinkPort, 32);
       backend("probe", probePort, 32);
       String[] crm = tenant("crm", "sink");
+      int clients = Integer.parseInt(opt.get("--clients"));
+      int seconds = Integer.parseInt(opt.get("--seconds"));
+      if (phases.contains("throughput") || phases.contains("paced")) {
+        // warm up (the JIT compiles for a good minute on 2 cores), then let the backlog drain
+        wrk(crm[1], clients, Integer.parseInt(opt.get("--warmup")), 0);
+        awaitDrained(jobsTotal(), 180);
+      }
       if (phases.contains("throughput")) {
-        throughput(crm[1], Integer.parseInt(opt.get("--clients")), Integer.parseInt(opt.get("--seconds")),
-            Integer.parseInt(opt.get("--warmup")));
+        throughput(crm[1], clients, seconds, 0);
+      }
+      if (phases.contains("paced")) {
+        throughput(crm[1], clients, seconds, Integer.parseInt(opt.get("--rate")));
       }
       String[] a = tenant("shop", "probe");
       String[] b = tenant("bank", "probe");
@@ -144,11 +155,7 @@ public class SmallJobs {
    * --clients connections posting one-recipient jobs for --seconds, with wrk (a load generator in C: the JDK's
    * HttpClient took 0.6 of this machine's 2 cores for 600 requests a second, which the gateway then lacked).
    */
-  static void throughput(String key, int clients, int seconds, int warmup) throws Exception {
-    // warm up (the JIT compiles for a good minute on 2 cores), then let the backlog drain
-    wrk(key, clients, warmup);
-    long warmed = jobsTotal();
-    awaitDrained(warmed, 180);
+  static void throughput(String key, int clients, int seconds, int rate) throws Exception {
     long sent0 = sentTotal();
     long t0 = System.nanoTime();
     List<String> backlog = Collections.synchronizedList(new ArrayList<>());
@@ -166,12 +173,13 @@ public class SmallJobs {
     });
     acceptedAtStart = jobsTotal();
     sampler.start();
-    String out = wrk(key, clients, seconds);
+    String out = wrk(key, clients, seconds, rate);
     sampler.interrupt();
     double secs = (System.nanoTime() - t0) / 1e9;
     long accepted = jobsTotal() - acceptedAtStart;
     long sent = sentTotal() - sent0;
-    System.out.printf("throughput: %d connections (wrk), one-recipient JSON jobs, %d s%n", clients, seconds);
+    System.out.printf(rate == 0 ? "throughput: %d connections (wrk), one-recipient JSON jobs as fast as answered, %d s%n"
+        : "paced: %d connections (wrk), one-recipient JSON jobs offered at " + rate + "/s in all, %d s%n", clients, seconds);
     System.out.printf("  accepted: %,d jobs = %,.0f jobs/s, durable when answered; %s%n", accepted, accepted / (double) seconds,
         out.contains("Non-2xx") ? match(out, "(Non-2xx or 3xx responses: \\d+)") : "no errors (every answer 202)");
     System.out.printf("  202 latency: %s%n", match(out, "(p50 [^\\n]+)"));
@@ -184,9 +192,32 @@ public class SmallJobs {
 
   static long acceptedAtStart;
 
-  static String wrk(String key, int connections, int seconds) throws Exception {
+  /**
+   * wrk for {@code seconds} over {@code connections}; {@code rate} > 0 paces them to that many requests a second in
+   * all (each of wrk's 2 threads hands its connections send times on a fixed schedule of rate/2 a second; a
+   * connection whose slot has passed sends at once, so a slow answer delays no one else's slot), else each
+   * connection sends its next request as soon as the last is answered. The latency wrk reports runs from a
+   * request's first byte written to its answer's last byte read.
+   */
+  static String wrk(String key, int connections, int seconds, int rate) throws Exception {
     Path script = Files.createTempFile("small-jobs", ".lua");
-    Files.writeString(script, """
+    String pacing = rate <= 0 ? "" : """
+        local ffi = require("ffi")
+        ffi.cdef[[ typedef struct { long tv_sec; long tv_usec; } mg_timeval; int gettimeofday(mg_timeval *tv, void *tz); ]]
+        local tv = ffi.new("mg_timeval")
+        local function now_ms() ffi.C.gettimeofday(tv, nil); return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000 end
+        local interval = 2000 / RATE
+        local slot = nil
+        delay = function()
+          local now = now_ms()
+          if slot == nil or slot < now - 1000 then slot = now end
+          slot = slot + interval
+          local d = slot - now
+          if d < 0 then return 0 end
+          return math.floor(d)
+        end
+        """.replace("RATE", Integer.toString(rate));
+    Files.writeString(script, pacing + """
         local n = 0
         local id = 0
         setup = function(thread) id = id + 1; thread:set("tid", id) end
