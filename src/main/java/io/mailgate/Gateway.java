@@ -14,6 +14,7 @@ import io.mailgate.store.ClaimStore;
 import io.mailgate.store.DatabaseHealth;
 import io.mailgate.store.DbTarget;
 import io.mailgate.store.DispatchStore;
+import io.mailgate.store.EventSql;
 import io.mailgate.store.DkimStore;
 import io.mailgate.store.JobStore;
 import io.mailgate.store.TenantStore;
@@ -77,7 +78,8 @@ public final class Gateway {
     BackendStore backends = new BackendStore(pool);
     AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets, config.limits().authCacheTtl());
     JobStore jobStore = new JobStore(pool, config.nodeId());
-    DispatchStore dispatchStore = new DispatchStore(pool);
+    EventSql eventSql = new EventSql(config.events());
+    DispatchStore dispatchStore = new DispatchStore(pool, eventSql);
 
     AtomicReference<Dispatcher> dispatcher = new AtomicReference<>();
     JobIntake intake = new JobIntake(vertx, jobStore, config.limits(), config.intake(), config.dispatch().chunkSize(), accepted -> {
@@ -92,9 +94,12 @@ public final class Gateway {
     List<HttpVerticle> verticles = new ArrayList<>();
     List<String> httpIds = new ArrayList<>();
     List<String> workIds = new ArrayList<>();
-    Future<?> deployed = Future.succeededFuture();
+    // today's event partition exists before the first event is written
+    Future<?> deployed = vertx.deployVerticle(new io.mailgate.events.EventPartitions(pool, config.events().retention(),
+            config.events().partitionsAhead(), config.events().maintenanceInterval()))
+        .onSuccess(workIds::add);
     if (config.dispatch().enabled()) {
-      Dispatcher d = new Dispatcher(dispatchStore, new ClaimStore(pool), db.connectOptions(), backends, secrets, types,
+      Dispatcher d = new Dispatcher(dispatchStore, new ClaimStore(pool, eventSql), db.connectOptions(), backends, secrets, types,
           config.dispatch(), new RetryPolicy(config.retry()), metrics, config.nodeId(),
           new DkimSignerLookup(new DkimStore(pool), secrets));
       dispatcher.set(d);
@@ -102,7 +107,7 @@ public final class Gateway {
       double share = config.intake().tenantShare();
       intake.admission().holdWhileDispatchIsFull(tenant -> d.hasRoom(tenant, share));
       d.onRoom(intake.admission()::roomMayHaveCome);
-      deployed = vertx.deployVerticle(d).onSuccess(workIds::add);
+      deployed = deployed.compose(x -> vertx.deployVerticle(d).onSuccess(workIds::add));
     }
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
         .onSuccess(workIds::add));

@@ -53,6 +53,10 @@ public final class HttpVerticle extends VerticleBase {
     AdminRoutes.mount(router, auth, admin, maxPage, config.limits().maxAdminBodyBytes());
     DkimRoutes.mount(router, new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets()));
     JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
+    io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));
+    EventRoutes.mount(router, auth, eventStore, new io.mailgate.events.EventService(eventStore),
+        new io.mailgate.store.SuppressionStore(pool), jobs, maxPage, config.limits().maxAdminBodyBytes());
+    StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), config.events().thresholds());
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);

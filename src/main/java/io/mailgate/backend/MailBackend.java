@@ -15,4 +15,12 @@ public interface MailBackend {
   Future<Void> deliver(Delivery delivery);
 
   Future<Void> close();
+
+  /**
+   * Where this backend sends, for the events of outcomes that do not say which server took them ("host:port" of
+   * its API or server, a directory): null if unknown.
+   */
+  default String endpoint() {
+    return null;
+  }
 }

@@ -5,8 +5,16 @@ import java.time.Duration;
 /** What happened to one recipient's send. The dispatcher turns it into a recipient state. */
 public sealed interface Outcome {
 
-  /** Accepted by the backend. {@code messageId} is the backend's id (or ours, for SMTP). */
-  record Sent(String messageId, Integer code, String message) implements Outcome {}
+  /**
+   * Accepted by the backend. {@code messageId} is the backend's id (or ours, for SMTP). {@code peer} is the server
+   * actually connected to ("address:port" as resolved), {@code tlsName} the TLS server name where TLS was used; null
+   * when the backend does not know them (the dispatcher then records the backend's configured endpoint).
+   */
+  record Sent(String messageId, Integer code, String message, String peer, String tlsName) implements Outcome {
+    public Sent(String messageId, Integer code, String message) {
+      this(messageId, code, message, null, null);
+    }
+  }
 
   /** Whose fault a temporary failure is; the backend's own faults count towards its circuit breaker. */
   enum Fault {

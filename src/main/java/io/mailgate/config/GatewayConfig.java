@@ -24,7 +24,8 @@ public record GatewayConfig(
     LimitsConfig limits,
     IntakeConfig intake,
     DispatchConfig dispatch,
-    RetryConfig retry) {
+    RetryConfig retry,
+    EventsConfig events) {
 
   /** Whether a first start creates the demo tenant: {@code auto} only on the embedded database (the quick start). */
   public enum Demo { AUTO, ON, OFF }
@@ -105,6 +106,21 @@ public record GatewayConfig(
       int priorityClaimers,
       int maxBacklog,
       Duration backlogCheckInterval) {}
+
+  /**
+   * Events, suppressions and statistics: how long events are kept (whole daily partitions are dropped after it),
+   * how many days of partitions are made ahead and how often that is checked, the recipient domains the statistics
+   * keep apart (the rest count as 'other'), and how many soft bounces of an address within a window suppress it.
+   */
+  public record EventsConfig(Duration retention, int partitionsAhead, Duration maintenanceInterval,
+                             java.util.List<String> statsRecipientDomains, int softBounceLimit, Duration softBounceWindow,
+                             io.mailgate.events.Reputation.Thresholds thresholds) {}
+
+  /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
+  public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
+      + "ymail.com,aol.com,outlook.com,hotmail.com,hotmail.co.uk,hotmail.fr,live.com,msn.com,icloud.com,me.com,mac.com,"
+      + "gmx.de,gmx.net,gmx.at,web.de,t-online.de,freenet.de,orange.fr,wanadoo.fr,free.fr,laposte.net,sfr.fr,libero.it,"
+      + "virgilio.it,seznam.cz,wp.pl,o2.pl,onet.pl,proton.me,protonmail.com,yandex.ru,mail.ru,comcast.net,att.net";
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -201,12 +217,43 @@ public record GatewayConfig(
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),
             s.integer("MAILGATE_RETRY_MAX_ATTEMPTS", 10, 1, 1000),
             s.duration("MAILGATE_RETRY_MAX_AGE", Duration.ofHours(8)),
-            0.5));
+            0.5),
+        new EventsConfig(
+            s.duration("MAILGATE_EVENT_RETENTION", Duration.ofDays(30)),
+            s.integer("MAILGATE_EVENT_PARTITIONS_AHEAD", 3, 1, 60),
+            s.duration("MAILGATE_EVENT_MAINTENANCE_INTERVAL", Duration.ofHours(1)),
+            domains(s.string("MAILGATE_STATS_RECIPIENT_DOMAINS", DEFAULT_STATS_DOMAINS)),
+            s.integer("MAILGATE_SOFT_BOUNCE_LIMIT", 5, 1, 1000),
+            s.duration("MAILGATE_SOFT_BOUNCE_WINDOW", Duration.ofDays(7)),
+            new io.mailgate.events.Reputation.Thresholds(
+                s.fraction("MAILGATE_REPUTATION_COMPLAINT_WARNING", 0.001),
+                s.fraction("MAILGATE_REPUTATION_COMPLAINT_CRITICAL", 0.003),
+                s.fraction("MAILGATE_REPUTATION_BOUNCE_WARNING", 0.05),
+                s.fraction("MAILGATE_REPUTATION_BOUNCE_CRITICAL", 0.10),
+                s.integer("MAILGATE_REPUTATION_MIN_VOLUME", 500, 1, Integer.MAX_VALUE))));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry);
+        limits, intake, dispatch, retry, events);
+  }
+
+  private static java.util.List<String> domains(String v) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (String d : v.split(",")) {
+      String t = d.trim().toLowerCase(java.util.Locale.ROOT);
+      if (t.isEmpty()) {
+        continue;
+      }
+      if (!t.matches("[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+") || t.length() > 253) {
+        throw new ConfigException("MAILGATE_STATS_RECIPIENT_DOMAINS must be domain names separated by commas, got '" + d.trim() + "'");
+      }
+      out.add(t);
+    }
+    if (out.size() > 1000) {
+      throw new ConfigException("MAILGATE_STATS_RECIPIENT_DOMAINS keeps at most 1000 domains apart, got " + out.size());
+    }
+    return java.util.List.copyOf(out);
   }
 
   private static Demo demo(String v) {

@@ -4,6 +4,7 @@ import io.mailgate.backend.Delivery;
 import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
 import io.mailgate.backend.RateLimiter;
+import io.mailgate.events.BounceClassifier;
 import io.mailgate.message.Campaign;
 import io.mailgate.message.ComposedMessage;
 import io.mailgate.message.MessageSigner;
@@ -51,11 +52,16 @@ final class ChunkRun implements Delivery {
   private int markRequested;
   private int markedUpTo;
   private Future<Void> marking = Future.succeededFuture();
+  /** What the events of this run share, and where the backend says it sends (for outcomes that do not say). */
+  private final DispatchStore.Origin origin;
+  private final java.util.function.Supplier<String> endpoint;
 
   ChunkRun(Claim claim, JobContext job, List<OutboundRecipient> recipients, StateWriter writer, WorkerExecutor signing,
            RetryPolicy retry, GatewayMetrics metrics, java.util.function.Supplier<String> backendName, RateLimiter tenantRate,
            java.util.function.Consumer<Outcome> observer, DispatchStore store, String owner, int markAhead,
-           boolean premarked) {
+           boolean premarked, DispatchStore.Origin origin, java.util.function.Supplier<String> endpoint) {
+    this.origin = origin;
+    this.endpoint = endpoint;
     this.store = store;
     this.owner = owner;
     this.markAhead = Math.max(1, markAhead);
@@ -261,13 +267,23 @@ final class ChunkRun implements Delivery {
     return t.length() > 1000 ? t.substring(0, 1000) : t;
   }
 
+  /**
+   * A permanent failure's code as the classifier reads it: SMTP refuses for good with 5xx; a 4xx here is an HTTP
+   * status (a provider's 400, 422), which says nothing of the address.
+   */
+  private static Integer smtpCode(Integer code) {
+    return code != null && code >= 500 && code < 600 ? code : null;
+  }
+
   private Update toUpdate(OutboundRecipient r, Outcome outcome) {
     int chunk = claim.chunkNo();
     if (outcome instanceof Outcome.Sent s) {
-      return new Update(claim.jobId(), r.seq(), chunk, "sent", s.code(), clean(s.message()), clean(s.messageId()), null, false);
+      return new Update(claim.jobId(), r.seq(), chunk, "sent", s.code(), clean(s.message()), clean(s.messageId()), null, false,
+          origin, s.peer() != null ? clean(s.peer()) : endpoint.get(), clean(s.tlsName()), null);
     }
     if (outcome instanceof Outcome.Permanent p) {
-      return new Update(claim.jobId(), r.seq(), chunk, "failed", p.code(), clean(p.message()), null, null, false);
+      return new Update(claim.jobId(), r.seq(), chunk, "failed", p.code(), clean(p.message()), null, null, false, origin,
+          endpoint.get(), null, BounceClassifier.classify(smtpCode(p.code()), p.message()).label());
     }
     Outcome.Temporary t = (Outcome.Temporary) outcome;
     boolean mayGiveUp = t.fault() != Outcome.Fault.CREDENTIALS && t.fault() != Outcome.Fault.THROTTLED
@@ -276,10 +292,12 @@ final class ChunkRun implements Delivery {
     RetryPolicy.Decision d = retry.next(r.attempt(), t.retryAfter(), job.createdAt(), OffsetDateTime.now(ZoneOffset.UTC),
         mayGiveUp, seed);
     if (d.giveUp()) {
+      // temporary failures until the attempts ran out: a soft bounce, unless the fault is ours or the backend's
+      String severity = t.fault() == Outcome.Fault.RECIPIENT ? BounceClassifier.classify(t.code(), t.message()).label() : "other";
       return new Update(claim.jobId(), r.seq(), chunk, "failed", t.code(), clean(d.reason() + "; last: " + t.message()), null,
-          null, t.possibleDuplicate());
+          null, t.possibleDuplicate(), origin, endpoint.get(), null, severity);
     }
     return new Update(claim.jobId(), r.seq(), chunk, "deferred", t.code(), clean(t.message()), null, d.delay().toMillis(),
-        t.possibleDuplicate());
+        t.possibleDuplicate(), origin, endpoint.get(), null, null);
   }
 }

@@ -433,13 +433,15 @@ public final class Dispatcher extends VerticleBase {
           LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("error", e.getMessage()).log("job cannot be prepared");
           return Future.succeededFuture(JobContext.unavailable());
         })
-        .compose(job -> (premarked != null ? Future.succeededFuture(premarked) : store.due(claim)).compose(due -> {
+        .compose(job -> (premarked != null ? Future.succeededFuture(premarked)
+            : store.due(claim, nodeId, senderDomain(job), job.campaign() == null ? null : job.campaign().tags())).compose(due -> {
           List<OutboundRecipient> rs = new ArrayList<>(due.size());
           due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
           // the backend's name is known once its instance is set up (it may still be loading here)
           ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, () -> slot.name, tenantRate,
               outcome -> circuits.observe(claim.backendId(), slot.name, outcome), store, nodeId, config.markAhead(),
-              premarked != null);
+              premarked != null, new DispatchStore.Origin(claim.tenantId(), claim.backendId(), claim.backendRegion(),
+                  senderDomain(job)), () -> endpoint(slot));
           runs.put(ref, run);
           if (stopping) {
             run.stop(ChunkRun.Stop.SHUTDOWN); // stop() ran while this chunk was loading
@@ -488,6 +490,14 @@ public final class Dispatcher extends VerticleBase {
             claimCampaign();
           }
         });
+  }
+
+  private static String senderDomain(JobContext job) {
+    return job.campaign() == null ? null : job.campaign().from().address().domain().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  private static String endpoint(BackendSlots.Slot slot) {
+    return slot.backend != null && slot.backend.succeeded() ? slot.backend.result().endpoint() : null;
   }
 
   /** Puts recipients not sent back (unless the lease is gone), releases the chunk, completes the job if done. */

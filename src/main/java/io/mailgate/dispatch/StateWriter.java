@@ -115,8 +115,7 @@ final class StateWriter {
         // a value the database refuses would fail forever and stop every later batch: keep the states, drop the texts
         LOG.atError().addKeyValue("outcomes", batch.size()).addKeyValue("error", ar.cause().getMessage())
             .log("recipient outcomes refused by the database; writing them without their messages");
-        write(batch.stream().map(u -> new Update(u.jobId(), u.seq(), u.chunkNo(), u.state(), u.code(), null, null,
-            u.retryInMillis(), u.possibleDuplicate())).toList(), done);
+        write(batch.stream().map(Update::withoutTexts).toList(), done);
         return;
       }
       if (ar.failed()) {

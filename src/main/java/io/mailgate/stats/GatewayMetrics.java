@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class GatewayMetrics {
 
   public static final String[] JOB_STATES = {"queued", "running", "paused", "completed", "cancelled"};
-  public static final String[] RECIPIENT_STATES = {"queued", "sending", "sent", "deferred", "failed", "cancelled", "expired"};
+  public static final String[] RECIPIENT_STATES = {"queued", "sending", "sent", "deferred", "failed", "cancelled", "expired",
+      "suppressed"};
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Map<String, AtomicLong> jobs = new ConcurrentHashMap<>();

@@ -53,7 +53,7 @@ public final class StatsRefresher extends VerticleBase {
         .compose(v -> pool.query("""
             SELECT coalesce(sum(n_queued), 0), coalesce(sum(n_sending), 0), coalesce(sum(n_sent), 0),
                    coalesce(sum(n_deferred), 0), coalesce(sum(n_failed), 0), coalesce(sum(n_cancelled), 0), coalesce(sum(n_expired), 0),
-                   count(*) FILTER (WHERE state = 'ready' AND not_before <= now())
+                   coalesce(sum(n_suppressed), 0), count(*) FILTER (WHERE state = 'ready' AND not_before <= now())
             FROM chunks""").execute())
         .onSuccess(rows -> {
           Row r = rows.iterator().next();
@@ -63,7 +63,7 @@ public final class StatsRefresher extends VerticleBase {
             m.put(states[i], r.getLong(i));
           }
           metrics.recipientsByState(m);
-          metrics.readyChunks(r.getLong(7));
+          metrics.readyChunks(r.getLong(8));
         })
         .onFailure(e -> LOG.atDebug().addKeyValue("error", e.getMessage()).log("stats refresh failed"));
   }

@@ -212,7 +212,8 @@ public final class ClaimStore {
       """ + PRIORITY_JOINS + """
       )""";
 
-  private static final String PRIORITY_REST = """
+  private static String priorityRest(int d) {
+    return """
       , room AS (
         SELECT * FROM unnest($4::uuid[], $5::int[]) AS room(backend_id, room)
       ), ordered AS (
@@ -233,29 +234,52 @@ public final class ClaimStore {
         SELECT ranked.* FROM ranked LEFT JOIN room ON room.backend_id = ranked.backend_id
         WHERE n <= $6 AND nb <= coalesce(room.room, $7)
       ), cur AS (
-        -- each chunk's range through the primary key (a join could read the whole table: see DispatchStore COUNTS)
-        SELECT r.job_id, r.seq, r.state AS old, p.chunk_no FROM pick p
+        -- each chunk's range through the primary key (a join could read the whole table: see DispatchStore COUNTS);
+        -- "reason": the tenant suppressed the address (probed only for tenants that have suppressions)
+        SELECT r.job_id, r.seq, r.state AS old, p.chunk_no, p.tenant_id, p.backend_id, p.backend_region,
+               CASE WHEN p.has_suppressions THEN mailgate_suppressed(p.tenant_id, r.email, r.job_id) END AS reason
+        FROM (SELECT pick.*, EXISTS (SELECT 1 FROM suppressions s WHERE s.tenant_id = pick.tenant_id) AS has_suppressions
+              FROM pick) p
         CROSS JOIN LATERAL (
-          SELECT r.job_id, r.seq, r.state FROM recipients r
+          SELECT r.job_id, r.seq, r.state, r.email FROM recipients r
           WHERE r.job_id = p.job_id AND r.seq >= p.first_seq AND r.seq < p.end_seq AND p.end_seq - p.first_seq <= $8
             AND (r.state IN ('queued', 'sending') OR (r.state = 'deferred' AND r.next_attempt_at <= now()))
           OFFSET 0) r
       ), marked AS (
-        -- "state = cur.old" is checked again on a row changed since cur read it (a cancel): then it is skipped
-        UPDATE recipients r SET state = 'sending', attempts = r.attempts + 1, updated_at = now(),
-                                possible_duplicate = r.possible_duplicate OR cur.old = 'sending'
+        -- "state = cur.old" is checked again on a row changed since cur read it (a cancel): then it is skipped;
+        -- a suppressed recipient ends here, never handed out
+        UPDATE recipients r SET state = CASE WHEN cur.reason IS NULL THEN 'sending' ELSE 'suppressed' END,
+                                attempts = r.attempts + CASE WHEN cur.reason IS NULL THEN 1 ELSE 0 END,
+                                updated_at = now(),
+                                possible_duplicate = r.possible_duplicate OR (cur.old = 'sending' AND cur.reason IS NULL),
+                                last_message = CASE WHEN cur.reason IS NULL THEN r.last_message ELSE 'suppressed: ' || cur.reason END,
+                                next_attempt_at = CASE WHEN cur.reason IS NULL THEN r.next_attempt_at END
         FROM cur WHERE r.job_id = cur.job_id AND r.seq = cur.seq AND r.state = cur.old
-        RETURNING r.job_id, cur.chunk_no, r.seq, r.email, r.vars, r.attempts, cur.old
+        RETURNING r.job_id, cur.chunk_no, r.seq, r.email, r.vars, r.attempts, r.message_id, cur.old, cur.reason,
+                  cur.tenant_id, cur.backend_id, cur.backend_region
       ), moved AS (
         SELECT job_id, chunk_no, count(*) FILTER (WHERE old = 'queued') AS q, count(*) FILTER (WHERE old = 'deferred') AS d,
-               count(*) FILTER (WHERE old <> 'sending') AS s,
-               json_agg(json_build_object('seq', seq, 'email', email, 'vars', vars, 'attempt', attempts) ORDER BY seq) AS rs
+               count(*) FILTER (WHERE old <> 'sending' AND reason IS NULL) AS s,
+               count(*) FILTER (WHERE old = 'sending' AND reason IS NOT NULL) AS unsent,
+               count(*) FILTER (WHERE reason IS NOT NULL) AS sp,
+               coalesce(json_agg(json_build_object('seq', seq, 'email', email, 'vars', vars, 'attempt', attempts) ORDER BY seq)
+                        FILTER (WHERE reason IS NULL), '[]'::json) AS rs
         FROM marked GROUP BY job_id, chunk_no
-      ), leased AS (
+      ), ev AS (
+        INSERT INTO events (tenant_id, job_id, seq, email, type, severity, attempt, message, message_id, backend_id, region,
+                            sender_domain, recipient_domain)
+        SELECT m.tenant_id, m.job_id, m.seq, lower(m.email), 'suppressed', m.reason, m.attempts, 'suppressed: ' || m.reason,
+               m.message_id, m.backend_id, m.backend_region, mailgate_domain(j.spec ->> 'from'), mailgate_domain(m.email)
+        FROM marked m JOIN jobs j ON j.id = m.job_id
+        WHERE m.reason IS NOT NULL
+        RETURNING id, tenant_id, job_id, email, type, severity, code, message, backend_id, sender_domain, recipient_domain
+      )""" + EventSql.consequences(d) + """
+      , leased AS (
         UPDATE chunks c SET state = 'leased', lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
                             claims = c.claims + 1, last_owner = $1, last_claimed_at = now(),
-                            n_sending = c.n_sending + coalesce(m.s, 0), n_queued = c.n_queued - coalesce(m.q, 0),
-                            n_deferred = c.n_deferred - coalesce(m.d, 0)
+                            n_sending = c.n_sending + coalesce(m.s, 0) - coalesce(m.unsent, 0),
+                            n_queued = c.n_queued - coalesce(m.q, 0),
+                            n_deferred = c.n_deferred - coalesce(m.d, 0), n_suppressed = c.n_suppressed + coalesce(m.sp, 0)
         FROM pick LEFT JOIN moved m ON m.job_id = pick.job_id AND m.chunk_no = pick.chunk_no
         WHERE c.job_id = pick.job_id AND c.chunk_no = pick.chunk_no
       ), served_tenant AS (
@@ -268,14 +292,17 @@ public final class ClaimStore {
       LEFT JOIN moved m ON m.job_id = pick.job_id AND m.chunk_no = pick.chunk_no
       ORDER BY pick.n
       """;
+  }
 
-  private static final String CLAIM_PRIORITY = DUE_BY_SCAN + PRIORITY_REST;
-  private static final String CLAIM_PRIORITY_BY_ID = DUE_BY_ID + PRIORITY_REST;
+  private static final String CLAIM_PRIORITY = DUE_BY_SCAN + priorityRest(9);
+  private static final String CLAIM_PRIORITY_BY_ID = DUE_BY_ID + priorityRest(11);
 
   private final Pool pool;
+  private final EventSql events;
 
-  public ClaimStore(Pool pool) {
+  public ClaimStore(Pool pool, EventSql events) {
     this.pool = pool;
+    this.events = events;
   }
 
   /**
@@ -305,7 +332,7 @@ public final class ClaimStore {
   public Future<List<PriorityClaim>> claimPriority(String owner, long leaseMillis, Collection<UUID> unavailableBackends,
                                                    Map<UUID, Integer> backendRoom, int max, int perBackend, int premarkUpTo) {
     return pool.preparedQuery(CLAIM_PRIORITY)
-        .execute(priorityArgs(owner, leaseMillis, unavailableBackends, backendRoom, max, perBackend, premarkUpTo))
+        .execute(withEventArgs(priorityArgs(owner, leaseMillis, unavailableBackends, backendRoom, max, perBackend, premarkUpTo)))
         .map(ClaimStore::priorityClaims);
   }
 
@@ -316,7 +343,11 @@ public final class ClaimStore {
     Tuple t = priorityArgs(owner, leaseMillis, unavailableBackends, backendRoom, chunks.size(), perBackend, premarkUpTo);
     t.addValue(chunks.stream().map(DispatchStore.ChunkRef::jobId).toArray(UUID[]::new));
     t.addValue(chunks.stream().map(DispatchStore.ChunkRef::chunkNo).toArray(Integer[]::new));
-    return pool.preparedQuery(CLAIM_PRIORITY_BY_ID).execute(t).map(ClaimStore::priorityClaims);
+    return pool.preparedQuery(CLAIM_PRIORITY_BY_ID).execute(withEventArgs(t)).map(ClaimStore::priorityClaims);
+  }
+
+  private Tuple withEventArgs(Tuple t) {
+    return t.addValue(events.domains()).addValue(events.softBounceLimit()).addValue((double) events.softBounceWindowSeconds());
   }
 
   private static Tuple priorityArgs(String owner, long leaseMillis, Collection<UUID> unavailableBackends,

@@ -27,21 +27,67 @@ public final class DispatchStore {
   public record JobRow(UUID id, UUID tenantId, String state, JsonObject spec, int chunkSize, OffsetDateTime createdAt,
                        OffsetDateTime expiresAt, int priority) {}
 
-  /** A recipient's new state, as the outcome of one attempt. */
+  /** What the events of a chunk's outcomes share: whose mail, sent through which backend, from which domain. */
+  public record Origin(UUID tenantId, UUID backendId, String region, String senderDomain) {}
+
+  /**
+   * A recipient's new state, as the outcome of one attempt; {@code peer} and {@code tlsName} say where it went,
+   * {@code severity} what a failure means for the address ({@link io.mailgate.events.BounceClassifier}).
+   */
   public record Update(UUID jobId, int seq, int chunkNo, String state, Integer code, String message, String messageId,
-                       Long retryInMillis, boolean possibleDuplicate) {}
+                       Long retryInMillis, boolean possibleDuplicate, Origin origin, String peer, String tlsName,
+                       String severity) {
+
+    /** The same without its texts (a value the database refused). */
+    public Update withoutTexts() {
+      return new Update(jobId, seq, chunkNo, state, code, null, null, retryInMillis, possibleDuplicate, origin, null, null,
+          severity);
+    }
+  }
 
   /** A chunk by position. */
   public record ChunkRef(UUID jobId, int chunkNo, int firstSeq, int endSeq) {}
 
   // The recipients of a claimed chunk that are due now: new ones, retries whose time has come, and those left
-  // 'sending' by a dispatcher that died (or lost its lease). Read only: they are marked 'sending' in windows, just
-  // before the backend takes them (MARK).
+  // 'sending' by a dispatcher that died (or lost its lease). Those the tenant suppressed end 'suppressed' here, with
+  // their events, while this dispatcher holds the lease: the suppression list is read once per chunk, an index probe
+  // per recipient. The others are only read: they are marked 'sending' in windows, just before the backend takes
+  // them (MARK).
   private static final String DUE = """
-      SELECT seq, email, vars, attempts + 1 AS attempt FROM recipients
-      WHERE job_id = $1 AND seq >= $2 AND seq < $3
-        AND (state IN ('queued', 'sending') OR (state = 'deferred' AND next_attempt_at <= now()))
-      ORDER BY seq
+      WITH lease AS (
+        SELECT 1 FROM chunks WHERE job_id = $1 AND chunk_no = $4 AND state = 'leased' AND lease_owner = $5
+      ), due AS (
+        SELECT seq, email, vars, attempts + 1 AS attempt, state AS old FROM recipients
+        WHERE job_id = $1 AND seq >= $2 AND seq < $3
+          AND (state IN ('queued', 'sending') OR (state = 'deferred' AND next_attempt_at <= now()))
+      ), hit AS (
+        -- a suppression for every job (tag '') or for one of this job's tags ($10)
+        SELECT d.seq, d.old, s.reason FROM due d
+        CROSS JOIN LATERAL (SELECT s.reason FROM suppressions s
+                            WHERE s.tenant_id = $6 AND s.address = lower(d.email) AND (s.tag = '' OR s.tag = ANY($10::text[]))
+                            ORDER BY s.tag = '' DESC LIMIT 1) s
+        WHERE EXISTS (SELECT 1 FROM lease)
+      ), u AS (
+        UPDATE recipients r SET state = 'suppressed', last_message = 'suppressed: ' || hit.reason, next_attempt_at = NULL,
+                                updated_at = now()
+        FROM hit WHERE r.job_id = $1 AND r.seq = hit.seq AND r.state = hit.old
+        RETURNING r.job_id, r.seq, r.email, r.attempts, r.message_id, hit.reason, hit.old
+      ), ev AS (
+        INSERT INTO events (tenant_id, job_id, seq, email, type, severity, attempt, message, message_id, backend_id, region,
+                            sender_domain, recipient_domain)
+        SELECT $6, job_id, seq, lower(email), 'suppressed', reason, attempts, 'suppressed: ' || reason, message_id, $7, $8,
+               $9, mailgate_domain(email)
+        FROM u
+        RETURNING id, tenant_id, job_id, email, type, severity, code, message, backend_id, sender_domain, recipient_domain
+      )""" + EventSql.consequences(11) + """
+      , c AS (
+        UPDATE chunks ch SET n_queued = ch.n_queued - (SELECT count(*) FROM u WHERE old = 'queued'),
+                             n_deferred = ch.n_deferred - (SELECT count(*) FROM u WHERE old = 'deferred'),
+                             n_sending = greatest(ch.n_sending - (SELECT count(*) FROM u WHERE old = 'sending'), 0),
+                             n_suppressed = ch.n_suppressed + (SELECT count(*) FROM u)
+        WHERE ch.job_id = $1 AND ch.chunk_no = $4 AND EXISTS (SELECT 1 FROM u)
+      )
+      SELECT seq, email, vars, attempt FROM due WHERE seq NOT IN (SELECT seq FROM u) ORDER BY seq
       """;
 
   // Marks a window of due recipients 'sending' (counting the attempt), while this dispatcher holds the chunk's lease,
@@ -75,7 +121,8 @@ public final class DispatchStore {
              count(*) FILTER (WHERE r.state = 'queued') AS q, count(*) FILTER (WHERE r.state = 'sending') AS sg,
              count(*) FILTER (WHERE r.state IN ('sent', 'delivered')) AS st,
              count(*) FILTER (WHERE r.state = 'deferred') AS d,
-             count(*) FILTER (WHERE r.state IN ('failed', 'bounced', 'complained', 'suppressed')) AS f,
+             count(*) FILTER (WHERE r.state IN ('failed', 'bounced', 'complained')) AS f,
+             count(*) FILTER (WHERE r.state = 'suppressed') AS sp,
              count(*) FILTER (WHERE r.state = 'cancelled') AS x, count(*) FILTER (WHERE r.state = 'expired') AS e,
              min(r.next_attempt_at) FILTER (WHERE r.state = 'deferred') AS next_due
       FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS c(job_id, chunk_no, first_seq, end_seq)
@@ -89,7 +136,7 @@ public final class DispatchStore {
 
   private static final String RECOUNT = "WITH s AS (" + COUNTS + """
       )
-      UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f,
+      UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f, n_suppressed = s.sp,
                            n_cancelled = s.x, n_expired = s.e
       FROM s WHERE ch.job_id = s.job_id AND ch.chunk_no = s.chunk_no
       """;
@@ -99,7 +146,7 @@ public final class DispatchStore {
   // here complete in the same statement (its snapshot still sees the chunks closed by it as open: they are excepted).
   private static final String FINISH = "WITH s AS (" + COUNTS + """
       ), fin AS (
-        UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f,
+        UPDATE chunks ch SET n_queued = s.q, n_sending = s.sg, n_sent = s.st, n_deferred = s.d, n_failed = s.f, n_suppressed = s.sp,
                              n_cancelled = s.x, n_expired = s.e,
                              state = CASE WHEN s.q + s.sg + s.d = 0 THEN 'done' ELSE 'ready' END,
                              not_before = CASE WHEN s.q + s.sg > 0 OR s.next_due IS NULL THEN now() ELSE s.next_due END,
@@ -164,12 +211,16 @@ public final class DispatchStore {
       RETURNING ch.job_id, ch.chunk_no, ch.first_seq, ch.end_seq
       """;
 
-  // Outcomes of a batch of sends, and the chunks' counters moved with them, in one statement.
+  // Outcomes of a batch of sends in one statement: the recipients' states, an event for each, the suppressions that
+  // hard bounces (and repeated soft ones) call for, the hourly counters, and the chunks' counters moved with them. A
+  // state change and its event are written together or not at all.
   private static final String APPLY = """
       WITH v AS (
         SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[],
-                             $8::bigint[], $9::bool[])
-                 AS v(job_id, seq, chunk_no, state, code, msg, mid, retry_ms, dup)
+                             $8::bigint[], $9::bool[], $10::uuid[], $11::uuid[], $12::text[], $13::text[], $14::text[],
+                             $15::text[], $16::text[])
+                 AS v(job_id, seq, chunk_no, state, code, msg, mid, retry_ms, dup, tenant_id, backend_id, region, peer,
+                      tls, sender_domain, severity)
       ), u AS (
         UPDATE recipients r
         SET state = v.state, last_code = v.code, last_message = v.msg, message_id = coalesce(v.mid, r.message_id),
@@ -177,8 +228,17 @@ public final class DispatchStore {
             possible_duplicate = r.possible_duplicate OR v.dup, updated_at = now()
         FROM v
         WHERE r.job_id = v.job_id AND r.seq = v.seq AND r.state = 'sending'
-        RETURNING r.job_id, v.chunk_no, r.state
-      ), d AS (
+        RETURNING r.job_id, r.seq, v.chunk_no, r.state, r.email, r.attempts, r.message_id, r.possible_duplicate, v.code,
+                  v.msg, v.tenant_id, v.backend_id, v.region, v.peer, v.tls, v.sender_domain, v.severity
+      ), ev AS (
+        INSERT INTO events (tenant_id, job_id, seq, email, type, severity, attempt, code, message, message_id, backend_id,
+                            region, peer, tls_name, sender_domain, recipient_domain, possible_duplicate)
+        SELECT tenant_id, job_id, seq, lower(email), state, severity, attempts, code, msg, message_id, backend_id, region,
+               peer, tls, sender_domain, lower(substring(email from '@([^@]*)$')), possible_duplicate
+        FROM u
+        RETURNING id, tenant_id, job_id, email, type, severity, code, message, backend_id, sender_domain, recipient_domain
+      )""" + EventSql.consequences(17) + """
+      , d AS (
         SELECT job_id, chunk_no, count(*) AS n, count(*) FILTER (WHERE state = 'sent') AS st,
                count(*) FILTER (WHERE state = 'deferred') AS df, count(*) FILTER (WHERE state = 'failed') AS f
         FROM u GROUP BY job_id, chunk_no
@@ -190,8 +250,11 @@ public final class DispatchStore {
 
   private final Pool pool;
 
-  public DispatchStore(Pool pool) {
+  private final EventSql events;
+
+  public DispatchStore(Pool pool, EventSql events) {
     this.pool = pool;
+    this.events = events;
   }
 
   public Future<Optional<JobRow>> job(UUID jobId) {
@@ -209,9 +272,15 @@ public final class DispatchStore {
         });
   }
 
-  /** The chunk's recipients that are due now, in seq order (nothing is changed). */
-  public Future<List<DueRecipient>> due(ClaimStore.Claim c) {
-    return pool.preparedQuery(DUE).execute(Tuple.of(c.jobId(), c.firstSeq(), c.endSeq())).map(rows -> {
+  /**
+   * The chunk's recipients that are due now and not suppressed, in seq order; the suppressed ones end 'suppressed'
+   * (if {@code owner} still holds the chunk).
+   */
+  public Future<List<DueRecipient>> due(ClaimStore.Claim c, String owner, String senderDomain, List<String> tags) {
+    Tuple t = Tuple.of(c.jobId(), c.firstSeq(), c.endSeq(), c.chunkNo(), owner, c.tenantId(), c.backendId(),
+        c.backendRegion(), senderDomain);
+    t.addValue(tags == null ? new String[0] : tags.toArray(String[]::new)).addValue(events.domains()).addValue(events.softBounceLimit()).addValue((double) events.softBounceWindowSeconds());
+    return pool.preparedQuery(DUE).execute(t).map(rows -> {
       List<DueRecipient> out = new ArrayList<>(rows.size());
       for (Row r : rows) {
         Object vars = r.getValue("vars");
@@ -253,8 +322,22 @@ public final class DispatchStore {
     String[] mid = new String[n];
     Long[] retry = new Long[n];
     Boolean[] dup = new Boolean[n];
+    UUID[] tenant = new UUID[n];
+    UUID[] backend = new UUID[n];
+    String[] region = new String[n];
+    String[] peer = new String[n];
+    String[] tls = new String[n];
+    String[] senderDomain = new String[n];
+    String[] severity = new String[n];
     for (int i = 0; i < n; i++) {
       Update u = updates.get(i);
+      tenant[i] = u.origin().tenantId();
+      backend[i] = u.origin().backendId();
+      region[i] = u.origin().region();
+      senderDomain[i] = u.origin().senderDomain();
+      peer[i] = u.peer();
+      tls[i] = u.tlsName();
+      severity[i] = u.severity();
       job[i] = u.jobId();
       seq[i] = u.seq();
       chunk[i] = u.chunkNo();
@@ -266,7 +349,8 @@ public final class DispatchStore {
       dup[i] = u.possibleDuplicate();
     }
     return pool.preparedQuery(APPLY)
-        .execute(Tuple.tuple(List.of(job, seq, chunk, state, code, msg, mid, retry, dup)))
+        .execute(Tuple.tuple(List.of(job, seq, chunk, state, code, msg, mid, retry, dup, tenant, backend, region, peer, tls,
+            senderDomain, severity, events.domains(), events.softBounceLimit(), (double) events.softBounceWindowSeconds())))
         .mapEmpty();
   }
 

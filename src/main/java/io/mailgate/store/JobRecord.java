@@ -7,5 +7,6 @@ import java.util.UUID;
 public record JobRecord(UUID id, String state, int recipients, Counts counts, int priority, OffsetDateTime expiresAt,
                         OffsetDateTime createdAt, OffsetDateTime updatedAt) {
 
-  public record Counts(long queued, long sending, long sent, long deferred, long failed, long cancelled, long expired) {}
+  public record Counts(long queued, long sending, long sent, long deferred, long failed, long cancelled, long expired,
+                       long suppressed) {}
 }

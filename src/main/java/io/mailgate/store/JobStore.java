@@ -19,7 +19,7 @@ public final class JobStore {
       SELECT j.id, j.state, j.recipients, j.priority, j.expires_at, j.created_at, j.updated_at,
              coalesce(sum(c.n_queued), 0) AS q, coalesce(sum(c.n_sending), 0) AS sg, coalesce(sum(c.n_sent), 0) AS st,
              coalesce(sum(c.n_deferred), 0) AS d, coalesce(sum(c.n_failed), 0) AS f, coalesce(sum(c.n_cancelled), 0) AS x,
-             coalesce(sum(c.n_expired), 0) AS e
+             coalesce(sum(c.n_expired), 0) AS e, coalesce(sum(c.n_suppressed), 0) AS sp
       FROM jobs j LEFT JOIN chunks c ON c.job_id = j.id
       """;
 
@@ -256,7 +256,7 @@ public final class JobStore {
   private static JobRecord map(Row r) {
     return new JobRecord(r.getUUID("id"), r.getString("state"), r.getInteger("recipients"),
         new JobRecord.Counts(r.getLong("q"), r.getLong("sg"), r.getLong("st"), r.getLong("d"), r.getLong("f"), r.getLong("x"),
-            r.getLong("e")),
+            r.getLong("e"), r.getLong("sp")),
         r.getInteger("priority"), r.getOffsetDateTime("expires_at"), r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
   }
 }

@@ -38,7 +38,7 @@ class JobReadApiTest {
   private static final Set<String> JOB_FIELDS = Set.of("id", "state", "recipients", "counts", "priority", "expiresAt",
       "createdAt", "updatedAt");
   private static final Set<String> COUNT_FIELDS = Set.of("queued", "sending", "sent", "deferred", "failed", "cancelled",
-      "expired");
+      "expired", "suppressed");
   private static final Set<String> RECIPIENT_FIELDS = Set.of("seq", "email", "state", "attempts", "lastCode",
       "lastMessage", "messageId");
   private static final AtomicInteger TENANTS = new AtomicInteger();
@@ -127,7 +127,7 @@ class JobReadApiTest {
     JsonObject job = http.get("/v1/jobs/" + r.json().getString("id"), t.apiKey()).json();
     assertEquals("queued", job.getString("state"));
     assertEquals(new JsonObject().put("queued", 2).put("sending", 0).put("sent", 0).put("deferred", 0)
-        .put("failed", 0).put("cancelled", 0).put("expired", 0), job.getJsonObject("counts"));
+        .put("failed", 0).put("cancelled", 0).put("expired", 0).put("suppressed", 0), job.getJsonObject("counts"));
     Api.Response rs = http.get("/v1/jobs/" + r.json().getString("id") + "/recipients", t.apiKey());
     for (Object o : rs.json().getJsonArray("items")) {
       JsonObject rec = (JsonObject) o;
@@ -276,7 +276,7 @@ class JobReadApiTest {
     JsonObject counts = job.getJsonObject("counts");
     assertEquals(COUNT_FIELDS, counts.fieldNames());
     assertEquals(new JsonObject().put("queued", 0).put("sending", 0).put("sent", 3).put("deferred", 0)
-        .put("failed", 2).put("cancelled", 0).put("expired", 0), counts);
+        .put("failed", 2).put("cancelled", 0).put("expired", 0).put("suppressed", 0), counts);
     Instant created = Instant.parse(job.getString("createdAt"));
     Instant updated = Instant.parse(job.getString("updatedAt"));
     assertFalse(updated.isBefore(created), job.encode());

@@ -44,4 +44,9 @@ final class FileBackend implements MailBackend {
   public Future<Void> close() {
     return Future.succeededFuture();
   }
+
+  @Override
+  public String endpoint() {
+    return "file:" + dir;
+  }
 }

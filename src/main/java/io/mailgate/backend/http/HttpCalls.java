@@ -63,4 +63,18 @@ public final class HttpCalls {
     return new Outcome.Temporary(r.statusCode(), "HTTP " + r.statusCode() + " without " + what
         + (body == null || body.isBlank() ? "" : ": " + HttpOutcomes.shorten(body)), null, true, Outcome.Fault.BACKEND);
   }
+
+  /** "host:port" of an absolute URL (the port the scheme implies when none is given); null if it has no host. */
+  public static String authority(String url) {
+    try {
+      java.net.URI u = java.net.URI.create(url);
+      if (u.getHost() == null) {
+        return null;
+      }
+      int port = u.getPort() >= 0 ? u.getPort() : "http".equalsIgnoreCase(u.getScheme()) ? 80 : 443;
+      return u.getHost() + ":" + port;
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
 }

@@ -92,4 +92,9 @@ final class MailgunBackend implements MailBackend {
     client.close();
     return Future.succeededFuture();
   }
+
+  @Override
+  public String endpoint() {
+    return io.mailgate.backend.http.HttpCalls.authority(settings.messagesUrl());
+  }
 }

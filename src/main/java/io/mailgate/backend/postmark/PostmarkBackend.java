@@ -157,4 +157,9 @@ final class PostmarkBackend implements MailBackend {
     client.close();
     return Future.succeededFuture();
   }
+
+  @Override
+  public String endpoint() {
+    return io.mailgate.backend.http.HttpCalls.authority(url);
+  }
 }

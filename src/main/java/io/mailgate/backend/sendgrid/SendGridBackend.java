@@ -93,4 +93,9 @@ final class SendGridBackend implements MailBackend {
     client.close();
     return Future.succeededFuture();
   }
+
+  @Override
+  public String endpoint() {
+    return io.mailgate.backend.http.HttpCalls.authority(settings.sendUrl());
+  }
 }

@@ -241,4 +241,10 @@ final class SesBackend implements MailBackend {
         .eventually(() -> workers.close())
         .mapEmpty();
   }
+
+  @Override
+  public String endpoint() {
+    return settings.endpoint() != null ? io.mailgate.backend.http.HttpCalls.authority(settings.endpoint())
+        : "email." + settings.awsRegion() + ".amazonaws.com:443";
+  }
 }

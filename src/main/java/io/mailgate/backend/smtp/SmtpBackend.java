@@ -60,4 +60,9 @@ final class SmtpBackend implements MailBackend {
   public Future<Void> close() {
     return pool.close();
   }
+
+  @Override
+  public String endpoint() {
+    return settings.host() + ":" + settings.port();
+  }
 }

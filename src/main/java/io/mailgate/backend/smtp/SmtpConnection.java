@@ -199,12 +199,23 @@ final class SmtpConnection {
       }
       return writeAndExpect(data, settings.dataTimeout(), true).map(done -> {
         if (done.code() == 250) {
-          return new Outcome.Sent(messageId, done.code(), done.text());
+          return new Outcome.Sent(messageId, done.code(), done.text(), peer(), tlsActive ? settings.host() : null);
         }
         return refusal(done);
       });
     });
   }
+
+  /** The server connected to, as resolved: "address:port". */
+  private String peer() {
+    if (peer == null) {
+      io.vertx.core.net.SocketAddress a = socket.remoteAddress();
+      peer = a == null || a.hostAddress() == null ? settings.host() + ":" + settings.port() : a.hostAddress() + ":" + a.port();
+    }
+    return peer;
+  }
+
+  private String peer;
 
   private Outcome refusal(SmtpReply reply) {
     if (reply.code() == 421) {

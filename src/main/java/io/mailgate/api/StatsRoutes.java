@@ -1,0 +1,224 @@
+package io.mailgate.api;
+
+import io.mailgate.error.InvalidInputException;
+import io.mailgate.events.Reputation;
+import io.mailgate.events.Reputation.Figures;
+import io.mailgate.events.Reputation.Thresholds;
+import io.mailgate.store.EventStore;
+import io.mailgate.store.StatsStore;
+import io.mailgate.store.StatsStore.Count;
+import io.mailgate.store.StatsStore.GroupBy;
+import io.mailgate.store.StatsStore.Resolution;
+import io.mailgate.store.StatsStore.Window;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+
+/**
+ * Volume and reputation statistics from the rollups: {@code GET /v1/stats} and {@code GET /v1/reputation} for a
+ * tenant, {@code GET /v1/admin/stats} and {@code GET /v1/admin/reputation} across tenants (the latter ranked by risk).
+ */
+final class StatsRoutes {
+  private StatsRoutes() {}
+
+  /** The widest range one call may ask for, per resolution (bounds the rows a call reads). */
+  static final Duration MAX_HOURS = Duration.ofDays(31);
+  static final Duration MAX_DAYS = Duration.ofDays(400);
+  static final Duration MAX_MONTHS = Duration.ofDays(3 * 366);
+
+  private static final Map<String, GroupBy> TENANT_GROUPS = Map.of("backend", GroupBy.BACKEND,
+      "senderDomain", GroupBy.SENDER_DOMAIN, "recipientDomain", GroupBy.RECIPIENT_DOMAIN, "tag", GroupBy.TAG);
+
+  static void mount(Router router, Auth auth, StatsStore stats, Thresholds thresholds) {
+    router.route("/v1/stats*").handler(auth.tenant());
+    router.route("/v1/reputation*").handler(auth.tenant());
+
+    router.get("/v1/stats").handler(Responses.json(200, ctx -> stats(ctx, stats, Auth.tenant(ctx).id(), TENANT_GROUPS)));
+    router.get("/v1/admin/stats").handler(Responses.json(200, ctx -> {
+      Map<String, GroupBy> groups = new LinkedHashMap<>(TENANT_GROUPS);
+      groups.put("tenant", GroupBy.TENANT);
+      return stats(ctx, stats, null, groups);
+    }));
+    router.get("/v1/reputation").handler(Responses.json(200, ctx -> {
+      EventRoutes.onlyParams(ctx, Set.of());
+      return reputation(stats, Auth.tenant(ctx).id(), thresholds).map(byTenant -> {
+        Map<String, Figures[]> mine = byTenant.getOrDefault(Auth.tenant(ctx).id(), new TreeMap<>());
+        return reputationJson(mine, thresholds);
+      });
+    }));
+    router.get("/v1/admin/reputation").handler(Responses.json(200, ctx -> {
+      EventRoutes.onlyParams(ctx, Set.of());
+      return reputation(stats, null, thresholds).map(byTenant -> {
+        List<JsonObject> tenants = new ArrayList<>();
+        byTenant.forEach((tenant, domains) -> {
+          JsonObject o = reputationJson(domains, thresholds).put("tenant", tenant.toString());
+          Figures[] overall = overall(domains);
+          double risk = 0;
+          for (Figures f : overall) {
+            risk = Math.max(risk, f.risk(thresholds));
+          }
+          tenants.add(o.put("risk", Math.round(risk * 1000) / 1000.0));
+        });
+        tenants.sort((a, b) -> Double.compare(b.getDouble("risk"), a.getDouble("risk")));
+        return new JsonObject().put("tenants", new JsonArray(new ArrayList<>(tenants))).put("thresholds", thresholds(thresholds));
+      });
+    }));
+  }
+
+  private static Future<JsonObject> stats(RoutingContext ctx, StatsStore stats, UUID tenant, Map<String, GroupBy> groups) {
+    EventRoutes.onlyParams(ctx, Set.of("begin", "end", "resolution", "groupBy", "event"));
+    var req = ctx.request();
+    String resName = req.getParam("resolution") == null ? "day" : req.getParam("resolution");
+    Resolution res = switch (resName) {
+      case "hour" -> Resolution.HOUR;
+      case "day" -> Resolution.DAY;
+      case "month" -> Resolution.MONTH;
+      default -> throw new InvalidInputException("invalid_parameter", "resolution must be hour, day or month", "resolution");
+    };
+    String groupName = req.getParam("groupBy");
+    GroupBy by = groupName == null ? GroupBy.NONE : groups.get(groupName);
+    if (by == null) {
+      throw new InvalidInputException("invalid_parameter", "groupBy must be one of " + groups.keySet(), "groupBy");
+    }
+    List<String> events = new ArrayList<>();
+    for (String v : req.params().getAll("event")) {
+      for (String e : v.split(",")) {
+        if (!EventStore.TYPES.contains(e.trim())) {
+          throw new InvalidInputException("invalid_parameter", "event must be one of " + EventStore.TYPES, "event");
+        }
+        events.add(e.trim());
+      }
+    }
+    ChronoUnit unit = res == Resolution.HOUR ? ChronoUnit.HOURS : ChronoUnit.DAYS;
+    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+    OffsetDateTime end = EventRoutes.time(req.getParam("end"), "end");
+    end = end == null ? now.truncatedTo(unit).plus(1, unit) : ceil(end.withOffsetSameInstant(ZoneOffset.UTC), unit);
+    OffsetDateTime begin = EventRoutes.time(req.getParam("begin"), "begin");
+    Duration span = res == Resolution.HOUR ? Duration.ofDays(1) : res == Resolution.DAY ? Duration.ofDays(7) : Duration.ofDays(365);
+    begin = begin == null ? end.minus(span) : begin.withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(unit);
+    if (res == Resolution.MONTH) {
+      begin = begin.withDayOfMonth(1);
+    }
+    if (!begin.isBefore(end)) {
+      throw new InvalidInputException("invalid_parameter", "begin must be before end", "begin");
+    }
+    Duration max = res == Resolution.HOUR || by == GroupBy.TAG ? MAX_HOURS : res == Resolution.DAY ? MAX_DAYS : MAX_MONTHS;
+    if (Duration.between(begin, end).compareTo(max) > 0) {
+      throw new InvalidInputException("invalid_parameter", "at most " + max.toDays() + " days per call at this resolution"
+          + (by == GroupBy.TAG ? " grouped by tag" : ""), "begin");
+    }
+    OffsetDateTime b = begin;
+    OffsetDateTime e = end;
+    return stats.counts(tenant, begin, end, res, by, events).map(counts -> series(counts, b, e, resName, groupName));
+  }
+
+  private static OffsetDateTime ceil(OffsetDateTime t, ChronoUnit unit) {
+    OffsetDateTime f = t.truncatedTo(unit);
+    return f.equals(t) ? f : f.plus(1, unit);
+  }
+
+  private static JsonObject series(List<Count> counts, OffsetDateTime begin, OffsetDateTime end, String res, String groupBy) {
+    Map<String, Map<String, JsonObject>> byGroup = new LinkedHashMap<>();
+    Map<String, JsonObject> groupTotals = new LinkedHashMap<>();
+    JsonObject totals = new JsonObject();
+    for (Count c : counts) {
+      String g = c.group() == null ? "" : c.group();
+      JsonObject point = byGroup.computeIfAbsent(g, x -> new TreeMap<>())
+          .computeIfAbsent(c.time().toInstant().toString(), x -> new JsonObject());
+      add(point, c);
+      add(groupTotals.computeIfAbsent(g, x -> new JsonObject()), c);
+      add(totals, c);
+    }
+    JsonArray items = new JsonArray();
+    byGroup.forEach((g, points) -> {
+      JsonArray ps = new JsonArray();
+      points.forEach((time, cs) -> ps.add(new JsonObject().put("time", time).put("counts", cs)));
+      JsonObject item = new JsonObject().put("points", ps).put("totals", groupTotals.get(g));
+      if (groupBy != null) {
+        item.put("group", g);
+      }
+      items.add(item);
+    });
+    return new JsonObject().put("begin", begin.toInstant().toString()).put("end", end.toInstant().toString())
+        .put("resolution", res).put("groupBy", groupBy).put("items", items).put("totals", totals);
+  }
+
+  /** Counts by event; bounced and failed also by severity ("bounced.hard"). */
+  private static void add(JsonObject o, Count c) {
+    o.put(c.event(), o.getLong(c.event(), 0L) + c.n());
+    if ((c.event().equals("bounced") || c.event().equals("failed")) && !c.severity().isEmpty()) {
+      String k = c.event() + "." + c.severity();
+      o.put(k, o.getLong(k, 0L) + c.n());
+    }
+  }
+
+  static final String[] WINDOWS = {"24h", "7d", "30d"};
+
+  /** Per tenant, per sender domain: the figures of the 24 h, 7 d and 30 d windows. */
+  private static Future<Map<UUID, Map<String, Figures[]>>> reputation(StatsStore stats, UUID tenant, Thresholds t) {
+    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+    Future<List<Window>> day = stats.window(tenant, now.truncatedTo(ChronoUnit.HOURS).minusHours(23), true);
+    Future<List<Window>> week = stats.window(tenant, StatsStore.firstDay(7).atStartOfDay().atOffset(ZoneOffset.UTC), false);
+    Future<List<Window>> month = stats.window(tenant, StatsStore.firstDay(30).atStartOfDay().atOffset(ZoneOffset.UTC), false);
+    return Future.all(day, week, month).map(v -> {
+      Map<UUID, Map<String, Figures[]>> out = new TreeMap<>();
+      List<List<Window>> all = List.of(day.result(), week.result(), month.result());
+      for (int i = 0; i < all.size(); i++) {
+        for (Window w : all.get(i)) {
+          Figures[] fs = out.computeIfAbsent(w.tenantId(), x -> new TreeMap<>())
+              .computeIfAbsent(w.senderDomain(), x -> new Figures[] {new Figures(), new Figures(), new Figures()});
+          fs[i].add(w);
+        }
+      }
+      return out;
+    });
+  }
+
+  private static Figures[] overall(Map<String, Figures[]> domains) {
+    Figures[] all = {new Figures(), new Figures(), new Figures()};
+    domains.values().forEach(fs -> {
+      for (int i = 0; i < 3; i++) {
+        all[i].merge(fs[i]);
+      }
+    });
+    return all;
+  }
+
+  private static JsonObject reputationJson(Map<String, Figures[]> domains, Thresholds t) {
+    Figures[] all = overall(domains);
+    JsonObject overall = windows(all, t);
+    JsonArray byDomain = new JsonArray();
+    domains.forEach((d, fs) -> byDomain.add(windows(fs, t).put("senderDomain", d.isEmpty() ? null : d)));
+    return new JsonObject().put("status", overall.getString("status")).put("overall", overall).put("senderDomains", byDomain)
+        .put("thresholds", thresholds(t));
+  }
+
+  /** The three windows, and the worst status among them. */
+  private static JsonObject windows(Figures[] fs, Thresholds t) {
+    JsonObject o = new JsonObject();
+    Reputation.Status worst = Reputation.Status.OK;
+    for (int i = 0; i < WINDOWS.length; i++) {
+      o.put(WINDOWS[i], fs[i].json(t));
+      worst = fs[i].status(t).ordinal() > worst.ordinal() ? fs[i].status(t) : worst;
+    }
+    return o.put("status", worst.json());
+  }
+
+  private static JsonObject thresholds(Thresholds t) {
+    return new JsonObject().put("complaintRateWarning", t.complaintWarning()).put("complaintRateCritical", t.complaintCritical())
+        .put("bounceRateWarning", t.bounceWarning()).put("bounceRateCritical", t.bounceCritical()).put("minVolume", t.minVolume());
+  }
+}

@@ -1,0 +1,96 @@
+package io.mailgate.store;
+
+import io.mailgate.config.GatewayConfig.EventsConfig;
+import java.util.List;
+
+/**
+ * What every statement that records events does with them, in the same statement: the suppressions they call for and
+ * the hourly counters. A statement using it names its new events {@code ev} (id, tenant_id, job_id, email, type,
+ * severity, code, message, backend_id, sender_domain, recipient_domain) and passes three parameters: the recipient
+ * domains the counters keep apart ({@link #domains()}), the soft-bounce limit and its window in seconds.
+ *
+ * <p>Lock order: these inserts run after the statement's own updates (PostgreSQL runs data-modifying WITH
+ * sub-statements that nothing reads at the end, in order), and their rows are inserted in key order, so two
+ * statements counting into the same hour wait for each other, never deadlock.
+ */
+public final class EventSql {
+
+  /** The backend column of the counters for events that went through no backend. */
+  public static final String NO_BACKEND = "00000000-0000-0000-0000-000000000000";
+
+  private final String[] domains;
+  private final int softBounceLimit;
+  private final long softBounceWindowSeconds;
+
+  public EventSql(EventsConfig config) {
+    this(config.statsRecipientDomains(), config.softBounceLimit(), config.softBounceWindow().toSeconds());
+  }
+
+  public EventSql(List<String> domains, int softBounceLimit, long softBounceWindowSeconds) {
+    this.domains = domains.toArray(String[]::new);
+    this.softBounceLimit = softBounceLimit;
+    this.softBounceWindowSeconds = softBounceWindowSeconds;
+  }
+
+  public String[] domains() {
+    return domains;
+  }
+
+  public int softBounceLimit() {
+    return softBounceLimit;
+  }
+
+  public long softBounceWindowSeconds() {
+    return softBounceWindowSeconds;
+  }
+
+  /** The WITH sub-statements (each starting with a comma) for parameters {@code $d}, {@code $d+1}, {@code $d+2}. */
+  public static String consequences(int d) {
+    return """
+        , sup AS (
+          -- an address that does not exist (hard bounce), that bounced softly too often within the window, that
+          -- complained or unsubscribed: the tenant's mail is not sent to it again (enforced at dispatch)
+          INSERT INTO suppressions (tenant_id, address, tag, reason, code, detail, source_event)
+          SELECT DISTINCT ON (tenant_id, email) tenant_id, email, '',
+                 CASE type WHEN 'complained' THEN 'complaint' WHEN 'unsubscribed' THEN 'unsubscribe' ELSE 'hard_bounce' END,
+                 code, left(message, 500), id
+          FROM ev
+          WHERE (type IN ('failed', 'bounced') AND severity = 'hard') OR type IN ('complained', 'unsubscribed')
+             OR (type IN ('failed', 'bounced') AND severity = 'soft'
+                 AND 1 + (SELECT count(*) FROM events e
+                          WHERE e.tenant_id = ev.tenant_id AND e.email = ev.email AND e.type IN ('failed', 'bounced')
+                            AND e.severity = 'soft' AND e.at > now() - $W::float8 * interval '1 second') >= $L::int)
+          ORDER BY tenant_id, email, id
+          ON CONFLICT DO NOTHING
+        ), roll AS (
+          INSERT INTO stats_hourly AS s (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity, n)
+          SELECT tenant_id, date_trunc('hour', now(), 'UTC'), coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
+                 CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
+                 coalesce(severity, ''), count(*)
+          FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+          ON CONFLICT (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity)
+          DO UPDATE SET n = s.n + excluded.n
+        ), droll AS (
+          INSERT INTO stats_daily AS s (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity, n)
+          SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
+                 CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
+                 coalesce(severity, ''), count(*)
+          FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+          ON CONFLICT (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity)
+          DO UPDATE SET n = s.n + excluded.n
+        ), troll AS (
+          -- per tag of the job (tags stay on the job; a job's events are counted once per tag it carries)
+          INSERT INTO stats_tags_hourly AS s (tenant_id, hour, tag, event, severity, n)
+          SELECT g.tenant_id, date_trunc('hour', now(), 'UTC'), t.tag, g.type, g.severity, sum(g.n)
+          FROM (SELECT tenant_id, job_id, type, coalesce(severity, '') AS severity, count(*) AS n
+                FROM ev WHERE job_id IS NOT NULL GROUP BY 1, 2, 3, 4) g
+          JOIN jobs j ON j.id = g.job_id
+          CROSS JOIN LATERAL jsonb_array_elements_text(
+              CASE WHEN jsonb_typeof(j.spec -> 'tags') = 'array' THEN j.spec -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
+          GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+          ON CONFLICT (tenant_id, hour, tag, event, severity) DO UPDATE SET n = s.n + excluded.n
+        )"""
+        .replace("NO_BACKEND", NO_BACKEND)
+        .replace("$D", "$" + d).replace("$L", "$" + (d + 1)).replace("$W", "$" + (d + 2));
+  }
+}

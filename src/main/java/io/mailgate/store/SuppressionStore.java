@@ -1,0 +1,86 @@
+package io.mailgate.store;
+
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/** A tenant's suppression list. Every query is scoped to the tenant. */
+public final class SuppressionStore {
+
+  public record Suppression(String address, String tag, String reason, Integer code, String detail, Long sourceEvent,
+                            OffsetDateTime createdAt) {}
+
+  /** One to add: address lower case, tag '' for every job. */
+  public record NewSuppression(String address, String tag, String reason, String detail) {}
+
+  private static final String COLUMNS = "SELECT address, tag, reason, code, detail, source_event, created_at FROM suppressions";
+
+  private final Pool pool;
+
+  public SuppressionStore(Pool pool) {
+    this.pool = pool;
+  }
+
+  /** A page in address order, after {@code after} ("address" or "address/tag" of the last row seen). */
+  public Future<List<Suppression>> list(UUID tenantId, String reason, String afterAddress, String afterTag, int limit) {
+    StringBuilder sql = new StringBuilder(COLUMNS).append(" WHERE tenant_id = $1");
+    Tuple t = Tuple.of(tenantId);
+    if (reason != null) {
+      t.addValue(reason);
+      sql.append(" AND reason = $").append(t.size());
+    }
+    if (afterAddress != null) {
+      t.addValue(afterAddress).addValue(afterTag == null ? "" : afterTag);
+      sql.append(" AND (address, tag) > ($").append(t.size() - 1).append(", $").append(t.size()).append(")");
+    }
+    t.addValue(limit);
+    sql.append(" ORDER BY address, tag LIMIT $").append(t.size());
+    return pool.preparedQuery(sql.toString()).execute(t).map(SuppressionStore::rows);
+  }
+
+  /** Every suppression of one address (for every job, and per tag). */
+  public Future<List<Suppression>> get(UUID tenantId, String address) {
+    return pool.preparedQuery(COLUMNS + " WHERE tenant_id = $1 AND address = $2 ORDER BY tag")
+        .execute(Tuple.of(tenantId, address)).map(SuppressionStore::rows);
+  }
+
+  /** Removes an address's suppressions (of one tag, or all when {@code tag} is null); how many there were. */
+  public Future<Integer> delete(UUID tenantId, String address, String tag) {
+    return (tag == null
+        ? pool.preparedQuery("DELETE FROM suppressions WHERE tenant_id = $1 AND address = $2").execute(Tuple.of(tenantId, address))
+        : pool.preparedQuery("DELETE FROM suppressions WHERE tenant_id = $1 AND address = $2 AND tag = $3")
+            .execute(Tuple.of(tenantId, address, tag)))
+        .map(rows -> rows.rowCount());
+  }
+
+  /** Adds suppressions in one statement; one already there keeps its reason and time. @return how many were new */
+  public Future<Integer> add(UUID tenantId, List<NewSuppression> list) {
+    if (list.isEmpty()) {
+      return Future.succeededFuture(0);
+    }
+    String[] address = list.stream().map(NewSuppression::address).toArray(String[]::new);
+    String[] tag = list.stream().map(NewSuppression::tag).toArray(String[]::new);
+    String[] reason = list.stream().map(NewSuppression::reason).toArray(String[]::new);
+    String[] detail = list.stream().map(NewSuppression::detail).toArray(String[]::new);
+    return pool.preparedQuery("""
+            INSERT INTO suppressions (tenant_id, address, tag, reason, detail)
+            SELECT $1, a, t, r, d FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(a, t, r, d)
+            ON CONFLICT DO NOTHING""")
+        .execute(Tuple.of(tenantId, address, tag, reason, detail))
+        .map(rows -> rows.rowCount());
+  }
+
+  private static List<Suppression> rows(io.vertx.sqlclient.RowSet<Row> rows) {
+    List<Suppression> out = new ArrayList<>(rows.size());
+    for (Row r : rows) {
+      out.add(new Suppression(r.getString("address"), r.getString("tag"), r.getString("reason"), r.getInteger("code"),
+          r.getString("detail"), r.getLong("source_event"), r.getOffsetDateTime("created_at")));
+    }
+    return out;
+  }
+}

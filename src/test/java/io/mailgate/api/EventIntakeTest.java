@@ -1,0 +1,178 @@
+package io.mailgate.api;
+
+import static io.mailgate.support.TestJobs.counts;
+import static io.mailgate.support.TestJobs.recipientsByEmail;
+import static io.mailgate.support.TestJobs.submit;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.mailgate.store.DbTarget;
+import io.mailgate.support.Api;
+import io.mailgate.support.Api.TenantKey;
+import io.mailgate.support.ScriptedSmtpServer;
+import io.mailgate.support.TestDatabase;
+import io.mailgate.support.TestGateway;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The entry point for what happens after the send (provider webhooks and inbound bounces hand their events to it),
+ * driven through the operators' {@code POST /v1/admin/events}: recipients' states, suppressions, counters,
+ * duplicates and unknown recipients; a bad batch stores nothing.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class EventIntakeTest {
+
+  static DbTarget db;
+  static TestGateway gw;
+  static Api api;
+  static ScriptedSmtpServer smtp;
+
+  @BeforeAll
+  static void start() {
+    db = TestDatabase.fresh();
+    gw = TestGateway.start(db, Map.of("MAILGATE_SOFT_BOUNCE_LIMIT", "2", "MAILGATE_STATS_RECIPIENT_DOMAINS", "example.com",
+        "MAILGATE_REPUTATION_MIN_VOLUME", "5"));
+    api = gw.api;
+    smtp = new ScriptedSmtpServer().start();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (gw != null) {
+      gw.close();
+    }
+    if (smtp != null) {
+      smtp.close();
+    }
+  }
+
+  static JsonObject event(TenantKey t, String job, int seq, String email, String type) {
+    return new JsonObject().put("tenant", t.id()).put("job", job).put("seq", seq).put("email", email).put("type", type)
+        .put("source", "inbound");
+  }
+
+  static Api.Response feed(JsonObject... events) {
+    return api.post("/v1/admin/events", TestGateway.ADMIN_TOKEN, new JsonObject().put("events", new JsonArray(List.of(events))));
+  }
+
+  static long stat(TenantKey t, String event, String severity) {
+    return TestDatabase.count(db, "SELECT coalesce(sum(n), 0) FROM stats_hourly WHERE tenant_id = '" + t.id() + "' AND event = '"
+        + event + "' AND severity = '" + severity + "'");
+  }
+
+  @Test
+  void laterEventsMoveStatesSuppressAndCountOnceEach() {
+    TenantKey t = api.tenantOnSmtp("intake", smtp.port(), null);
+    List<String> to = List.of("a@example.com", "b@example.com", "c@example.com", "d@example.com", "e@example.com", "f@example.com");
+    String job = submit(api, t, to);
+    api.awaitState(t, job, "completed", Duration.ofSeconds(60));
+
+    Api.Response r = feed(
+        event(t, job, 0, "a@example.com", "delivered").put("sourceId", "evt-1"),
+        event(t, job, 0, "a@example.com", "delivered").put("sourceId", "evt-1"), // the same provider event twice
+        event(t, job, 1, "b@example.com", "bounced").put("severity", "hard").put("code", 550).put("message", "5.1.1 unknown"),
+        event(t, job, 2, "c@example.com", "bounced").put("severity", "soft").put("sourceId", "evt-2"),
+        event(t, job, 3, "d@example.com", "complained"),
+        event(t, job, 4, "e@example.com", "unsubscribed"),
+        event(t, job, 5, "f@example.com", "opened"),
+        event(t, job, 5, "f@example.com", "clicked"),
+        event(t, "01900000-0000-7000-8000-000000000000", 0, "x@example.com", "delivered")); // no such job
+    Api.expect(r, 200);
+    assertEquals(new JsonObject().put("given", 9).put("recorded", 8).put("duplicates", 1).put("unmatched", 1), r.json());
+    // a delivery retried by the provider later is still recorded once
+    assertEquals(1, feed(event(t, job, 0, "a@example.com", "delivered").put("sourceId", "evt-1")).json().getInteger("duplicates"));
+    // a second soft bounce within the window reaches MAILGATE_SOFT_BOUNCE_LIMIT=2
+    Api.expect(feed(event(t, job, 2, "c@example.com", "bounced").put("severity", "soft").put("sourceId", "evt-3")), 200);
+
+    Map<String, JsonObject> rs = recipientsByEmail(api, t, job);
+    assertEquals("delivered", rs.get("a@example.com").getString("state"));
+    assertEquals("bounced", rs.get("b@example.com").getString("state"));
+    assertEquals("bounced", rs.get("c@example.com").getString("state"));
+    assertEquals("complained", rs.get("d@example.com").getString("state"));
+    assertEquals("sent", rs.get("e@example.com").getString("state"));
+    assertEquals("sent", rs.get("f@example.com").getString("state"));
+    JsonObject c = counts(api, t, job);
+    assertEquals(3, c.getInteger("sent"), c.encode());
+    assertEquals(3, c.getInteger("failed"), c.encode());
+
+    Map<String, String> reasons = new HashMap<>();
+    api.get("/v1/suppressions", t.apiKey()).json().getJsonArray("items")
+        .forEach(o -> reasons.put(((JsonObject) o).getString("address"), ((JsonObject) o).getString("reason")));
+    assertEquals(Map.of("b@example.com", "hard_bounce", "c@example.com", "hard_bounce", "d@example.com", "complaint",
+        "e@example.com", "unsubscribe"), reasons);
+
+    assertEquals(2, stat(t, "delivered", "")); // a's, and the one without a recipient (still the tenant's)
+    assertEquals(1, stat(t, "bounced", "hard"));
+    assertEquals(2, stat(t, "bounced", "soft"));
+    assertEquals(1, stat(t, "complained", ""));
+    assertEquals(1, stat(t, "unsubscribed", ""));
+    assertEquals(1, stat(t, "opened", ""));
+    assertEquals(1, stat(t, "clicked", ""));
+
+    // the statistics API reads the same counters
+    JsonObject hourly = api.get("/v1/stats?resolution=hour", t.apiKey()).json();
+    assertEquals(6, hourly.getJsonObject("totals").getLong("sent"), hourly.encode());
+    assertEquals(2, hourly.getJsonObject("totals").getLong("delivered"));
+    assertEquals(2, hourly.getJsonObject("totals").getLong("bounced.soft"));
+    assertEquals(3, hourly.getJsonObject("totals").getLong("bounced"));
+    JsonObject byDomain = api.get("/v1/stats?groupBy=recipientDomain&event=sent,complained", t.apiKey()).json();
+    assertEquals("example.com", byDomain.getJsonArray("items").getJsonObject(0).getString("group"), byDomain.encode());
+    assertEquals(new JsonObject().put("sent", 6L).put("complained", 1L), byDomain.getJsonObject("totals"));
+    // 1 complaint and 1 hard bounce in 6 messages: past both critical levels, with a minimum volume of 5
+    JsonObject rep = api.get("/v1/reputation", t.apiKey()).json();
+    assertEquals("critical", rep.getString("status"), rep.encode());
+    JsonObject day = rep.getJsonObject("overall").getJsonObject("24h");
+    assertEquals(6, day.getLong("sent"));
+    assertEquals(1, day.getLong("hardBounces"));
+    assertEquals(2, day.getLong("softBounces"));
+    assertEquals(1 / 6.0, day.getDouble("complaintRate"), 1e-5);
+    JsonObject acme = rep.getJsonArray("senderDomains").stream().map(o -> (JsonObject) o)
+        .filter(o -> "acme.example".equals(o.getString("senderDomain"))).findFirst().orElseThrow();
+    assertEquals(6, acme.getJsonObject("30d").getLong("sent"), acme.encode());
+    JsonObject ranked = api.get("/v1/admin/reputation", TestGateway.ADMIN_TOKEN).json();
+    assertEquals(t.id(), ranked.getJsonArray("tenants").getJsonObject(0).getString("tenant"), ranked.encode());
+    Api.expect(api.get("/v1/admin/reputation", t.apiKey()), 403);
+    assertEquals("invalid_parameter", api.get("/v1/stats?resolution=week", t.apiKey()).errorCode());
+    assertEquals("invalid_parameter", api.get("/v1/stats?groupBy=tenant", t.apiKey()).errorCode());
+    assertEquals("invalid_parameter", api.get("/v1/stats?resolution=hour&begin=2026-01-01T00:00:00Z&end=2026-06-01T00:00:00Z",
+        t.apiKey()).errorCode());
+
+    JsonArray items = api.get("/v1/events?type=clicked", t.apiKey()).json().getJsonArray("items");
+    assertEquals(1, items.size());
+    assertEquals("inbound", items.getJsonObject(0).getString("source"));
+    assertEquals(job, items.getJsonObject(0).getString("job"));
+    // the unmatched one is the tenant's, without a job
+    JsonArray x = api.get("/v1/events?recipient=x@example.com", t.apiKey()).json().getJsonArray("items");
+    assertEquals(1, x.size());
+    assertEquals(null, x.getJsonObject(0).getString("job"));
+  }
+
+  @Test
+  void aBadBatchIsRefusedWholeAndStoresNothing() {
+    TenantKey t = api.tenantOnSmtp("intake-bad", smtp.port(), null);
+    long events = TestDatabase.count(db, "SELECT count(*) FROM events");
+    Api.Response r = feed(event(t, null, 0, "a@example.com", "delivered").put("seq", null),
+        event(t, null, 0, "b@example.com", "exploded").put("seq", null));
+    Api.expect(r, 400);
+    assertEquals("invalid_event_type", r.errorCode());
+    assertEquals("invalid_event", feed(new JsonObject().put("tenant", t.id()).put("email", "a@example.com")
+        .put("type", "bounced").put("source", "inbound")).errorCode());
+    assertEquals("invalid_address", feed(new JsonObject().put("tenant", t.id()).put("email", "nobody")
+        .put("type", "delivered").put("source", "inbound")).errorCode());
+    assertEquals("unknown_field", feed(new JsonObject().put("tenant", t.id()).put("email", "a@example.com")
+        .put("type", "delivered").put("source", "inbound").put("colour", "red")).errorCode());
+    Api.expect(feed(new JsonObject().put("tenant", "01900000-0000-7000-8000-000000000001").put("email", "a@example.com")
+        .put("type", "delivered").put("source", "inbound")), 404);
+    Api.expect(api.post("/v1/admin/events", t.apiKey(), new JsonObject().put("events", new JsonArray())), 403);
+    assertEquals(events, TestDatabase.count(db, "SELECT count(*) FROM events"));
+  }
+}
