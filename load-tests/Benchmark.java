@@ -40,7 +40,8 @@ public class Benchmark {
   public static void main(String[] args) throws Exception {
     Map<String, String> opt = new HashMap<>(Map.of(
         "--recipients", "1000000", "--body-kb", "10", "--xmx", "256m", "--connections", "32",
-        "--sink", "/usr/sbin/smtp-sink", "--jar", "target/mailgate.jar", "--copy", "true", "--dkim", "none"));
+        "--sink", "/usr/sbin/smtp-sink", "--jar", "target/mailgate.jar", "--copy", "true", "--dkim", "none",
+        "--suppressed", "0"));
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
@@ -83,6 +84,16 @@ public class Benchmark {
         put(http, base + "/v1/admin/tenants/" + tenantId + "/domains", admin, "{\"domains\":[\"example.com\"]}");
         post(http, base + "/v1/admin/tenants/" + tenantId + "/dkim", admin, "{\"domain\":\"example.com\",\"selector\":\"bench\","
             + "\"algorithm\":\"" + (dkim.equals("rsa") ? "rsa-sha256" : "ed25519-sha256") + "\"}", 201);
+      }
+
+      int suppressed = Integer.parseInt(opt.get("--suppressed"));
+      for (int i = 0; i < suppressed; i += 1000) {
+        // a suppression list of that size (addresses outside the job: every recipient is looked up, none is a hit)
+        StringBuilder items = new StringBuilder("[");
+        for (int k = i; k < Math.min(suppressed, i + 1000); k++) {
+          items.append(k == i ? "" : ",").append("{\"address\":\"gone").append(k).append("@example.org\",\"reason\":\"hard_bounce\"}");
+        }
+        post(http, base + "/v1/suppressions", apiKey, items.append("]").toString(), 200);
       }
 
       String paragraph = "Hello {{name}},\n\n" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod. ".repeat(14) + "\n";

@@ -77,8 +77,8 @@ public final class Gateway {
     BackendTypes types = BackendTypes.standard();
     BackendStore backends = new BackendStore(pool);
     AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets, config.limits().authCacheTtl());
-    JobStore jobStore = new JobStore(pool, config.nodeId());
     EventSql eventSql = new EventSql(config.events());
+    JobStore jobStore = new JobStore(pool, config.nodeId(), eventSql);
     DispatchStore dispatchStore = new DispatchStore(pool, eventSql);
 
     AtomicReference<Dispatcher> dispatcher = new AtomicReference<>();
@@ -109,6 +109,9 @@ public final class Gateway {
       d.onRoom(intake.admission()::roomMayHaveCome);
       deployed = deployed.compose(x -> vertx.deployVerticle(d).onSuccess(workIds::add));
     }
+    deployed = deployed.compose(x -> vertx.deployVerticle(new io.mailgate.events.ReputationGuard(pool, config.events().thresholds(),
+            config.events().reputationCheckInterval(), metrics))
+        .onSuccess(workIds::add));
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
         .onSuccess(workIds::add));
     for (int i = 0; i < config.http().instances(); i++) {

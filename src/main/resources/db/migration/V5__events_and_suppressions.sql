@@ -122,3 +122,11 @@ CREATE FUNCTION mailgate_suppressed(p_tenant uuid, p_address text, p_job uuid) R
                                          WHERE j.id = p_job AND jsonb_typeof(j.spec -> 'tags') = 'array'))
           ORDER BY s.tag = '' DESC
           LIMIT 1 $$;
+
+-- A tenant hold: the gateway stops claiming the tenant's chunks (nothing is failed or expired by it) until an
+-- operator resumes it. Set by the reputation guard ('reputation') when a rate reaches its critical level; after a
+-- resume, the tenant is judged afresh on the mail sent since (resumed_at).
+ALTER TABLE tenants ADD COLUMN hold_reason text CHECK (hold_reason IN ('reputation'));
+ALTER TABLE tenants ADD COLUMN hold_detail text;
+ALTER TABLE tenants ADD COLUMN held_at timestamptz;
+ALTER TABLE tenants ADD COLUMN resumed_at timestamptz;

@@ -30,6 +30,8 @@ final class AdminRoutes {
     }));
     router.get("/v1/admin/tenants/:id").handler(Responses.json(200, ctx ->
         admin.tenant(Params.pathId(ctx, "id", "tenant")).map(Views::tenant)));
+    router.post("/v1/admin/tenants/:id/resume").handler(Responses.json(200, ctx ->
+        admin.resumeTenant(Params.pathId(ctx, "id", "tenant")).map(Views::tenant)));
     router.patch("/v1/admin/tenants/:id").handler(Responses.json(200, ctx ->
         admin.updateTenant(Params.pathId(ctx, "id", "tenant"), Params.jsonBody(ctx)).map(Views::tenant)));
     router.delete("/v1/admin/tenants/:id").handler(Responses.noContent(ctx -> admin.deleteTenant(Params.pathId(ctx, "id", "tenant"))));

@@ -23,6 +23,8 @@ final class Views {
         .put("fallback", t.fallbackName())
         .put("maxRatePerSecond", t.maxRatePerSecond())
         .put("maxConcurrentChunks", t.maxConcurrentChunks())
+        .put("hold", t.holdReason() == null ? null : new JsonObject().put("reason", t.holdReason())
+            .put("detail", t.holdDetail()).put("since", time(t.heldAt())))
         .put("createdAt", time(t.createdAt()));
   }
 
@@ -58,6 +60,7 @@ final class Views {
             .put("suppressed", c.suppressed()))
         .put("priority", io.mailgate.job.Priority.of(j.priority()).json())
         .put("expiresAt", j.expiresAt() == null ? null : time(j.expiresAt()))
+        .put("hold", j.hold())
         .put("createdAt", time(j.createdAt()))
         .put("updatedAt", time(j.updatedAt()));
   }

@@ -114,7 +114,7 @@ public record GatewayConfig(
    */
   public record EventsConfig(Duration retention, int partitionsAhead, Duration maintenanceInterval,
                              java.util.List<String> statsRecipientDomains, int softBounceLimit, Duration softBounceWindow,
-                             io.mailgate.events.Reputation.Thresholds thresholds) {}
+                             io.mailgate.events.Reputation.Thresholds thresholds, Duration reputationCheckInterval) {}
 
   /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
   public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
@@ -230,7 +230,8 @@ public record GatewayConfig(
                 s.fraction("MAILGATE_REPUTATION_COMPLAINT_CRITICAL", 0.003),
                 s.fraction("MAILGATE_REPUTATION_BOUNCE_WARNING", 0.05),
                 s.fraction("MAILGATE_REPUTATION_BOUNCE_CRITICAL", 0.10),
-                s.integer("MAILGATE_REPUTATION_MIN_VOLUME", 500, 1, Integer.MAX_VALUE))));
+                s.integer("MAILGATE_REPUTATION_MIN_VOLUME", 500, 1, Integer.MAX_VALUE)),
+            s.duration("MAILGATE_REPUTATION_CHECK_INTERVAL", Duration.ofMinutes(1))));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {

@@ -31,6 +31,8 @@ public final class GatewayMetrics {
   private final Map<String, Counter> outcomes = new ConcurrentHashMap<>();
   private final Counter accepted;
   private final Counter takeovers;
+  private final AtomicLong tenantsHeld = new AtomicLong();
+  private final Counter reputationHolds;
 
   public GatewayMetrics() {
     for (String s : JOB_STATES) {
@@ -48,6 +50,10 @@ public final class GatewayMetrics {
         .description("Chunks due for dispatch now (queue depth)").register(registry);
     Gauge.builder("mailgate_dispatch_chunks_in_flight", chunksInFlight, AtomicLong::get)
         .description("Chunks this process is sending").register(registry);
+    Gauge.builder("mailgate_tenants_held", tenantsHeld, AtomicLong::get)
+        .description("Tenants whose sending is held (reputation), until an operator resumes them").register(registry);
+    reputationHolds = Counter.builder("mailgate_reputation_holds_total")
+        .description("Tenants held by this process because a reputation rate reached its critical level").register(registry);
     accepted = Counter.builder("mailgate_jobs_accepted_total").description("Jobs accepted by this process").register(registry);
     takeovers = Counter.builder("mailgate_dispatch_takeovers_total")
         .description("Chunks this process took over after another dispatcher's lease expired").register(registry);
@@ -67,6 +73,14 @@ public final class GatewayMetrics {
 
   public void chunksInFlight(long n) {
     chunksInFlight.set(n);
+  }
+
+  public void tenantsHeld(long n) {
+    tenantsHeld.set(n);
+  }
+
+  public void reputationHold() {
+    reputationHolds.increment();
   }
 
   public void takeover() {

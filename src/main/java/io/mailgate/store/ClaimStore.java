@@ -119,7 +119,7 @@ public final class ClaimStore {
        AS via_fallback,
                  t.backend_id AS primary_id, f.id AS fallback_id
           FROM cj j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
-          WHERE t.backend_id IS NOT NULL
+          WHERE t.backend_id IS NOT NULL AND t.hold_reason IS NULL
         ) x0
         CROSS JOIN LATERAL (SELECT x0.*, CASE WHEN x0.via_fallback THEN x0.fallback_id ELSE x0.primary_id END AS backend_id) x
         JOIN backends e ON e.id = x.backend_id
@@ -160,7 +160,7 @@ public final class ClaimStore {
         JOIN tenants t ON t.id = j.tenant_id
       """ + ROUTE_JOINS + """
         WHERE c.state = 'leased' AND c.lease_until < now() AND""" + JOB_CLAIMABLE + """
-       AND t.backend_id IS NOT NULL AND NOT (r.backend_id = ANY($3::uuid[]))
+       AND t.backend_id IS NOT NULL AND t.hold_reason IS NULL AND NOT (r.backend_id = ANY($3::uuid[]))
         ORDER BY c.lease_until
         LIMIT 1
         FOR UPDATE OF c SKIP LOCKED
@@ -182,7 +182,7 @@ public final class ClaimStore {
         JOIN jobs j ON j.id = c.job_id
       """ + ROUTE_JOINS + """
         WHERE""" + JOB_CLAIMABLE + """
-       AND t.backend_id IS NOT NULL AND NOT (r.backend_id = ANY($3::uuid[]))""";
+       AND t.backend_id IS NOT NULL AND t.hold_reason IS NULL AND NOT (r.backend_id = ANY($3::uuid[]))""";
 
   // by scan: each tenant's oldest due chunks (one index range per tenant), tenants taking turns
   private static final String DUE_BY_SCAN = """

@@ -1,6 +1,7 @@
 package io.mailgate.store;
 
 import io.mailgate.config.GatewayConfig.EventsConfig;
+import io.vertx.sqlclient.Tuple;
 import java.util.List;
 
 /**
@@ -42,6 +43,11 @@ public final class EventSql {
 
   public long softBounceWindowSeconds() {
     return softBounceWindowSeconds;
+  }
+
+  /** Appends the three parameters {@link #consequences} reads. */
+  public Tuple append(Tuple t) {
+    return t.addValue(domains).addValue(softBounceLimit).addValue((double) softBounceWindowSeconds);
   }
 
   /** The WITH sub-statements (each starting with a comma) for parameters {@code $d}, {@code $d+1}, {@code $d+2}. */

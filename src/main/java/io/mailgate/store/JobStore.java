@@ -19,7 +19,8 @@ public final class JobStore {
       SELECT j.id, j.state, j.recipients, j.priority, j.expires_at, j.created_at, j.updated_at,
              coalesce(sum(c.n_queued), 0) AS q, coalesce(sum(c.n_sending), 0) AS sg, coalesce(sum(c.n_sent), 0) AS st,
              coalesce(sum(c.n_deferred), 0) AS d, coalesce(sum(c.n_failed), 0) AS f, coalesce(sum(c.n_cancelled), 0) AS x,
-             coalesce(sum(c.n_expired), 0) AS e, coalesce(sum(c.n_suppressed), 0) AS sp
+             coalesce(sum(c.n_expired), 0) AS e, coalesce(sum(c.n_suppressed), 0) AS sp,
+             (SELECT t.hold_reason FROM tenants t WHERE t.id = j.tenant_id) AS hold
       FROM jobs j LEFT JOIN chunks c ON c.job_id = j.id
       """;
 
@@ -70,16 +71,34 @@ public final class JobStore {
               FROM (SELECT DISTINCT priority AS p FROM ok) lanes) AS woken
       """;
 
+  // A cancel's recipients not yet handed to a backend, each with its 'cancelled' event
+  private static final String CANCEL_RECIPIENTS = """
+      WITH u AS (
+        UPDATE recipients SET state = 'cancelled', next_attempt_at = NULL, updated_at = now()
+        WHERE job_id = $1 AND state IN ('queued', 'deferred')
+        RETURNING job_id, seq, email, attempts, message_id
+      ), ev AS (
+        INSERT INTO events (tenant_id, job_id, seq, email, type, attempt, message_id, sender_domain, recipient_domain)
+        SELECT $2, u.job_id, u.seq, lower(u.email), 'cancelled', u.attempts, u.message_id, mailgate_domain(j.spec ->> 'from'),
+               mailgate_domain(u.email)
+        FROM u JOIN jobs j ON j.id = u.job_id
+        RETURNING id, tenant_id, job_id, email, type, severity, code, message, backend_id, sender_domain, recipient_domain
+      )""" + EventSql.consequences(3) + """
+      SELECT count(*) FROM u
+      """;
+
   /** A whole job ready to be written with others in one statement. */
   public record NewJob(UUID id, UUID tenantId, JsonObject spec, int chunkSize, int priority, OffsetDateTime expiresAt,
                        String idempotencyKey, byte[] requestHash, String[] emails, String[] varsJson) {}
 
   private final Pool pool;
   private final String nodeId;
+  private final EventSql events;
 
-  public JobStore(Pool pool, String nodeId) {
+  public JobStore(Pool pool, String nodeId, EventSql events) {
     this.pool = pool;
     this.nodeId = nodeId;
+    this.events = events;
   }
 
   /**
@@ -215,10 +234,8 @@ public final class JobStore {
           if (r.rowCount() == 0) {
             return Future.succeededFuture(false);
           }
-          return c.preparedQuery("""
-                  UPDATE recipients SET state = 'cancelled', next_attempt_at = NULL, updated_at = now()
-                  WHERE job_id = $1 AND state IN ('queued', 'deferred')""")
-              .execute(Tuple.of(jobId))
+          return c.preparedQuery(CANCEL_RECIPIENTS)
+              .execute(events.append(Tuple.of(jobId, tenantId)))
               // SKIP LOCKED: a chunk a claim holds is left to that claim, which is waiting for the job row this
               // transaction holds (waiting for the chunk would deadlock); its dispatcher finds nothing to send
               // and closes it.
@@ -257,6 +274,7 @@ public final class JobStore {
     return new JobRecord(r.getUUID("id"), r.getString("state"), r.getInteger("recipients"),
         new JobRecord.Counts(r.getLong("q"), r.getLong("sg"), r.getLong("st"), r.getLong("d"), r.getLong("f"), r.getLong("x"),
             r.getLong("e"), r.getLong("sp")),
-        r.getInteger("priority"), r.getOffsetDateTime("expires_at"), r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"));
+        r.getInteger("priority"), r.getOffsetDateTime("expires_at"), r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"),
+        r.getString("hold"));
   }
 }

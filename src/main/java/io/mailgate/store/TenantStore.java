@@ -9,6 +9,7 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
+import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -18,7 +19,8 @@ public final class TenantStore {
 
   private static final String SELECT = """
       SELECT t.id, t.name, t.region, t.allowed_regions, t.backend_id, b.name AS backend_name,
-             t.fallback_backend_id, f.name AS fallback_name, t.max_rate_per_second, t.max_concurrent_chunks, t.created_at
+             t.fallback_backend_id, f.name AS fallback_name, t.max_rate_per_second, t.max_concurrent_chunks, t.created_at,
+             t.hold_reason, t.hold_detail, t.held_at
       FROM tenants t LEFT JOIN backends b ON b.id = t.backend_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
       """;
 
@@ -108,12 +110,47 @@ public final class TenantStore {
   // children before parents; every table that holds a tenant's data is listed here
   private static final List<String> DELETE_TENANT = List.of(
       "DELETE FROM idempotency_keys WHERE tenant_id = $1",
+      "DELETE FROM suppressions WHERE tenant_id = $1",
+      "DELETE FROM events WHERE tenant_id = $1",
+      "DELETE FROM stats_hourly WHERE tenant_id = $1",
+      "DELETE FROM stats_daily WHERE tenant_id = $1",
+      "DELETE FROM stats_tags_hourly WHERE tenant_id = $1",
       "DELETE FROM recipients WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM chunks WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM jobs WHERE tenant_id = $1",
       "DELETE FROM dkim_keys WHERE tenant_id = $1",
       "DELETE FROM tenant_domains WHERE tenant_id = $1",
       "DELETE FROM tenants WHERE id = $1");
+
+  /** Holds a tenant: no chunk of it is claimed until {@link #resume}. @return whether it was not held before */
+  public Future<Boolean> hold(UUID id, String reason, String detail) {
+    return pool.preparedQuery("""
+            UPDATE tenants SET hold_reason = $2, hold_detail = $3, held_at = now(), updated_at = now()
+            WHERE id = $1 AND hold_reason IS NULL""")
+        .execute(Tuple.of(id, reason, detail)).map(r -> r.rowCount() == 1);
+  }
+
+  /** Lifts a tenant's hold (an operator's decision); its reputation is judged afresh from now on. */
+  public Future<Optional<Tenant>> resume(UUID id) {
+    return pool.preparedQuery("""
+            UPDATE tenants SET hold_reason = NULL, hold_detail = NULL, held_at = NULL, resumed_at = now(), updated_at = now()
+            WHERE id = $1""")
+        .execute(Tuple.of(id)).compose(r -> get(id));
+  }
+
+  /** Tenants not held, with when they were last resumed (null: never). */
+  public Future<java.util.Map<UUID, OffsetDateTime>> unheld() {
+    return pool.query("SELECT id, resumed_at FROM tenants WHERE hold_reason IS NULL").execute().map(rows -> {
+      java.util.Map<UUID, OffsetDateTime> out = new java.util.HashMap<>();
+      rows.forEach(r -> out.put(r.getUUID(0), r.getOffsetDateTime(1)));
+      return out;
+    });
+  }
+
+  public Future<Long> held() {
+    return pool.query("SELECT count(*) FROM tenants WHERE hold_reason IS NOT NULL").execute()
+        .map(r -> r.iterator().next().getLong(0));
+  }
 
   public Future<Long> count() {
     return pool.query("SELECT count(*) FROM tenants").execute().map(r -> r.iterator().next().getLong(0));
@@ -129,6 +166,7 @@ public final class TenantStore {
     return new Tenant(r.getUUID("id"), r.getString("name"), r.getString("region"),
         allowed == null ? List.of() : List.of(allowed), r.getUUID("backend_id"), r.getString("backend_name"),
         r.getUUID("fallback_backend_id"), r.getString("fallback_name"), r.getDouble("max_rate_per_second"),
-        r.getInteger("max_concurrent_chunks"), r.getOffsetDateTime("created_at"));
+        r.getInteger("max_concurrent_chunks"), r.getOffsetDateTime("created_at"), r.getString("hold_reason"),
+        r.getString("hold_detail"), r.getOffsetDateTime("held_at"));
   }
 }

@@ -128,6 +128,14 @@ public final class AdminService {
     return new TenantStore.Policy(allowed, rate, chunks);
   }
 
+  /**
+   * Lifts a tenant's hold (set by the reputation guard): its chunks are claimed again, and its reputation is judged
+   * afresh on the mail sent from now on. Resuming a tenant that is not held changes nothing.
+   */
+  public Future<Tenant> resumeTenant(UUID id) {
+    return tenants.resume(id).map(t -> t.orElseThrow(() -> new NotFoundException("tenant")));
+  }
+
   public Future<Tenant> tenant(UUID id) {
     return id == null ? Future.failedFuture(new NotFoundException("tenant"))
         : tenants.get(id).map(t -> t.orElseThrow(() -> new NotFoundException("tenant")));

@@ -10,7 +10,7 @@ import java.util.UUID;
  */
 public record Tenant(UUID id, String name, String region, List<String> allowedRegions, UUID backendId, String backendName,
                      UUID fallbackId, String fallbackName, Double maxRatePerSecond, Integer maxConcurrentChunks,
-                     OffsetDateTime createdAt) {
+                     OffsetDateTime createdAt, String holdReason, String holdDetail, OffsetDateTime heldAt) {
 
   /** Whether mail of this tenant may be processed by a backend in {@code backendRegion}. */
   public boolean allows(String backendRegion) {

@@ -4,10 +4,13 @@ import static io.mailgate.support.TestJobs.counts;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
 import static io.mailgate.support.TestJobs.submit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mailgate.store.DbTarget;
 import io.mailgate.support.Api;
 import io.mailgate.support.Api.TenantKey;
+import io.mailgate.support.Polling;
 import io.mailgate.support.ScriptedSmtpServer;
 import io.mailgate.support.TestDatabase;
 import io.mailgate.support.TestGateway;
@@ -40,7 +43,7 @@ class EventIntakeTest {
   static void start() {
     db = TestDatabase.fresh();
     gw = TestGateway.start(db, Map.of("MAILGATE_SOFT_BOUNCE_LIMIT", "2", "MAILGATE_STATS_RECIPIENT_DOMAINS", "example.com",
-        "MAILGATE_REPUTATION_MIN_VOLUME", "5"));
+        "MAILGATE_REPUTATION_MIN_VOLUME", "5", "MAILGATE_REPUTATION_CHECK_INTERVAL", "200ms"));
     api = gw.api;
     smtp = new ScriptedSmtpServer().start();
   }
@@ -154,6 +157,27 @@ class EventIntakeTest {
     JsonArray x = api.get("/v1/events?recipient=x@example.com", t.apiKey()).json().getJsonArray("items");
     assertEquals(1, x.size());
     assertEquals(null, x.getJsonObject(0).getString("job"));
+
+    // critical: the guard holds the tenant; its new mail waits (not failed), until an operator resumes it
+    JsonObject held = Polling.await("tenant held for its reputation",
+        () -> api.get("/v1/admin/tenants/" + t.id(), TestGateway.ADMIN_TOKEN).json(), o -> o.getValue("hold") != null,
+        Duration.ofSeconds(30));
+    assertEquals("reputation", held.getJsonObject("hold").getString("reason"));
+    assertTrue(held.getJsonObject("hold").getString("detail").contains("complaint rate"), held.encode());
+    String waiting = submit(api, t, List.of("later@example.com"));
+    TenantKey other = api.tenantOnSmtp("intake-other", smtp.port(), null);
+    api.awaitState(other, submit(api, other, List.of("meanwhile@example.com")), "completed", Duration.ofSeconds(60));
+    JsonObject w = api.job(t, waiting);
+    assertEquals("queued", w.getString("state"), w.encode());
+    assertEquals("reputation", w.getString("hold"));
+    assertEquals(1, w.getJsonObject("counts").getInteger("queued"));
+    assertTrue(api.get("/metrics", null).text().contains("mailgate_tenants_held 1.0"));
+    JsonObject resumed = api.post("/v1/admin/tenants/" + t.id() + "/resume", TestGateway.ADMIN_TOKEN, new JsonObject()).json();
+    assertNull(resumed.getValue("hold"), resumed.encode());
+    api.awaitState(t, waiting, "completed", Duration.ofSeconds(60));
+    assertEquals(1, counts(api, t, waiting).getInteger("sent"));
+    Api.expect(api.post("/v1/admin/tenants/01900000-0000-7000-8000-000000000009/resume", TestGateway.ADMIN_TOKEN,
+        new JsonObject()), 404);
   }
 
   @Test

@@ -183,6 +183,18 @@ class EventsAndSuppressionsTest {
   }
 
   @Test
+  void cancelledRecipientsGetTheirEvents() {
+    TenantKey unrouted = api.createTenant("events-unrouted", "eu"); // nothing of it is sent: no backend
+    String id = submit(api, unrouted, List.of("c1@example.com", "c2@example.com", "c3@example.com"));
+    Api.expect(TestJobs.control(api, unrouted, id, "cancel"), 200);
+    Map<String, List<String>> byRcpt = typesByRecipient(events(unrouted, "job=" + id));
+    assertEquals(Map.of("c1@example.com", List.of("cancelled"), "c2@example.com", List.of("cancelled"),
+        "c3@example.com", List.of("cancelled")), byRcpt);
+    assertEquals(3, TestDatabase.count(db, "SELECT coalesce(sum(n), 0) FROM stats_hourly WHERE tenant_id = '" + unrouted.id()
+        + "' AND event = 'cancelled'"));
+  }
+
+  @Test
   void eventsAndSuppressionsOfAnotherTenantAreNotFound() {
     TenantKey other = api.tenantOnSmtp("events-other", smtp.port(), null);
     String id = submit(api, t, List.of("iso1@example.com"));

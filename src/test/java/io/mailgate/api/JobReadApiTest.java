@@ -35,7 +35,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class JobReadApiTest {
 
-  private static final Set<String> JOB_FIELDS = Set.of("id", "state", "recipients", "counts", "priority", "expiresAt",
+  private static final Set<String> JOB_FIELDS = Set.of("id", "state", "recipients", "counts", "priority", "expiresAt", "hold",
       "createdAt", "updatedAt");
   private static final Set<String> COUNT_FIELDS = Set.of("queued", "sending", "sent", "deferred", "failed", "cancelled",
       "expired", "suppressed");
