@@ -79,8 +79,11 @@ CREATE TABLE stats_hourly (
     recipient_domain  text NOT NULL,
     event             text NOT NULL,
     severity          text NOT NULL,
+    -- the writing connection's slot (its backend pid mod 16): concurrent batches of the same hour count into
+    -- different rows instead of waiting for each other's row lock until commit; readers sum the slots
+    shard             smallint NOT NULL,
     n                 bigint NOT NULL,
-    PRIMARY KEY (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity)
+    PRIMARY KEY (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity, shard)
 );
 
 -- The same per UTC day, for long ranges (30 days of reputation read 30 rows per key, not 720).
@@ -92,8 +95,9 @@ CREATE TABLE stats_daily (
     recipient_domain  text NOT NULL,
     event             text NOT NULL,
     severity          text NOT NULL,
+    shard             smallint NOT NULL,
     n                 bigint NOT NULL,
-    PRIMARY KEY (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity)
+    PRIMARY KEY (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity, shard)
 );
 -- The operators' view across tenants reads a day range of every tenant.
 CREATE INDEX stats_daily_by_day ON stats_daily (day);
@@ -105,8 +109,9 @@ CREATE TABLE stats_tags_hourly (
     tag        text NOT NULL,
     event      text NOT NULL,
     severity   text NOT NULL,
+    shard      smallint NOT NULL,
     n          bigint NOT NULL,
-    PRIMARY KEY (tenant_id, hour, tag, event, severity)
+    PRIMARY KEY (tenant_id, hour, tag, event, severity, shard)
 );
 
 -- The domain of an address or of a From header ("Name <user@example.com>"), lower case; null without one.

@@ -69,32 +69,32 @@ public final class EventSql {
           ORDER BY tenant_id, email, id
           ON CONFLICT DO NOTHING
         ), roll AS (
-          INSERT INTO stats_hourly AS s (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity, n)
+          INSERT INTO stats_hourly AS s (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity, shard, n)
           SELECT tenant_id, date_trunc('hour', now(), 'UTC'), coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
                  CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
-                 coalesce(severity, ''), count(*)
+                 coalesce(severity, ''), pg_backend_pid() % 16, count(*)
           FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
-          ON CONFLICT (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity)
+          ON CONFLICT (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity, shard)
           DO UPDATE SET n = s.n + excluded.n
         ), droll AS (
-          INSERT INTO stats_daily AS s (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity, n)
+          INSERT INTO stats_daily AS s (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity, shard, n)
           SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
                  CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
-                 coalesce(severity, ''), count(*)
+                 coalesce(severity, ''), pg_backend_pid() % 16, count(*)
           FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
-          ON CONFLICT (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity)
+          ON CONFLICT (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity, shard)
           DO UPDATE SET n = s.n + excluded.n
         ), troll AS (
           -- per tag of the job (tags stay on the job; a job's events are counted once per tag it carries)
-          INSERT INTO stats_tags_hourly AS s (tenant_id, hour, tag, event, severity, n)
-          SELECT g.tenant_id, date_trunc('hour', now(), 'UTC'), t.tag, g.type, g.severity, sum(g.n)
+          INSERT INTO stats_tags_hourly AS s (tenant_id, hour, tag, event, severity, shard, n)
+          SELECT g.tenant_id, date_trunc('hour', now(), 'UTC'), t.tag, g.type, g.severity, pg_backend_pid() % 16, sum(g.n)
           FROM (SELECT tenant_id, job_id, type, coalesce(severity, '') AS severity, count(*) AS n
                 FROM ev WHERE job_id IS NOT NULL GROUP BY 1, 2, 3, 4) g
           JOIN jobs j ON j.id = g.job_id
           CROSS JOIN LATERAL jsonb_array_elements_text(
               CASE WHEN jsonb_typeof(j.spec -> 'tags') = 'array' THEN j.spec -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
           GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-          ON CONFLICT (tenant_id, hour, tag, event, severity) DO UPDATE SET n = s.n + excluded.n
+          ON CONFLICT (tenant_id, hour, tag, event, severity, shard) DO UPDATE SET n = s.n + excluded.n
         )"""
         .replace("NO_BACKEND", NO_BACKEND)
         .replace("$D", "$" + d).replace("$L", "$" + (d + 1)).replace("$W", "$" + (d + 2));
