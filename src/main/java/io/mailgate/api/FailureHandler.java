@@ -86,10 +86,59 @@ final class FailureHandler implements Handler<RoutingContext> {
             if (http2) {
               resp.reset(0); // RST_STREAM NO_ERROR after the answer: stop sending the body (RFC 9113, 8.1)
             } else {
-              req.connection().close();
+              lingeringClose(req);
             }
           }
         });
+  }
+
+  /** How long, and how many more body bytes, a connection is read and discarded after an early answer. */
+  static final long LINGER_MS = 2000;
+  static final long LINGER_BYTES = 8L * 1024 * 1024;
+
+  /**
+   * Closes the connection once the client has stopped sending, or after {@link #LINGER_MS} or {@link #LINGER_BYTES}:
+   * closed at once, with the rest of the body still arriving, the kernel answers the unread data with a reset, which
+   * can destroy the answer before the client reads it (seen as "connection reset" instead of the 503).
+   */
+  private static void lingeringClose(HttpServerRequest req) {
+    var conn = req.connection();
+    long[] seen = {0};
+    boolean[] closed = {false};
+    Runnable close = () -> {
+      if (!closed[0]) {
+        closed[0] = true;
+        conn.close();
+      }
+    };
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.currentContext() == null ? null : io.vertx.core.Vertx.currentContext().owner();
+    if (vertx == null || req.isEnded()) {
+      close.run();
+      return;
+    }
+    long timer = vertx.setTimer(LINGER_MS, id -> close.run());
+    try {
+      req.handler(b -> {
+        seen[0] += b.length();
+        if (seen[0] > LINGER_BYTES) {
+          vertx.cancelTimer(timer);
+          close.run();
+        }
+      });
+      req.endHandler(v -> {
+        vertx.cancelTimer(timer);
+        close.run();
+      });
+      req.exceptionHandler(e -> {
+        vertx.cancelTimer(timer);
+        close.run();
+      });
+      req.resume();
+    } catch (IllegalStateException e) {
+      // the request is already over
+      vertx.cancelTimer(timer);
+      close.run();
+    }
   }
 
   private static boolean hasBody(HttpServerRequest req) {
