@@ -167,7 +167,7 @@ final class EventRoutes {
   static void onlyParams(RoutingContext ctx, Set<String> allowed) {
     for (String name : ctx.queryParams().names()) {
       if (!allowed.contains(name)) {
-        throw new InvalidInputException("unknown_parameter", "unknown query parameter '" + printable(name) + "'"
+        throw new InvalidInputException("unknown_parameter", "unknown query parameter '" + EmailAddress.printable(name) + "'"
             + (allowed.isEmpty() ? "" : "; known: " + new java.util.TreeSet<>(allowed)), name);
       }
     }
@@ -245,7 +245,7 @@ final class EventRoutes {
       }
       for (String f : o.fieldNames()) {
         if (!Set.of("address", "reason", "tag", "detail").contains(f)) {
-          throw new InvalidInputException("unknown_field", at + ": unknown field '" + printable(f) + "'", at + "." + f);
+          throw new InvalidInputException("unknown_field", at + ": unknown field '" + EmailAddress.printable(f) + "'", at + "." + f);
         }
       }
       String address = Params.string(o, "address");
@@ -290,7 +290,7 @@ final class EventRoutes {
       }
       for (String f : o.fieldNames()) {
         if (!INCOMING_FIELDS.contains(f)) {
-          throw new InvalidInputException("unknown_field", at + ": unknown field '" + printable(f) + "'", at + "." + f);
+          throw new InvalidInputException("unknown_field", at + ": unknown field '" + EmailAddress.printable(f) + "'", at + "." + f);
         }
       }
       UUID tenant = uuidField(o, "tenant", at);
@@ -393,8 +393,4 @@ final class EventRoutes {
     throw new InvalidInputException("invalid_parameter", "after must be a cursor from a previous page's next", "after");
   }
 
-  private static String printable(String s) {
-    String t = s.length() > 40 ? s.substring(0, 40) + "..." : s;
-    return t.replaceAll("[^\\x20-\\x7e]", "?");
-  }
 }

@@ -212,7 +212,7 @@ final class StatsRoutes {
     Reputation.Status worst = Reputation.Status.OK;
     for (int i = 0; i < WINDOWS.length; i++) {
       o.put(WINDOWS[i], fs[i].json(t));
-      worst = fs[i].status(t).ordinal() > worst.ordinal() ? fs[i].status(t) : worst;
+      worst = worst.worst(fs[i].status(t));
     }
     return o.put("status", worst.json());
   }

@@ -26,7 +26,6 @@ public final class EventService {
   public static final int MAX_BATCH = 10_000;
 
   private final EventStore store;
-  private final java.util.concurrent.atomic.AtomicLong unmatched = new java.util.concurrent.atomic.AtomicLong();
 
   public EventService(EventStore store) {
     this.store = store;
@@ -46,16 +45,10 @@ public final class EventService {
       return store.record(normal);
     }).onSuccess(r -> {
       if (r.unmatched() > 0) {
-        unmatched.addAndGet(r.unmatched());
         LOG.atWarn().addKeyValue("unmatched", r.unmatched()).addKeyValue("source", normal.get(0).source())
             .log("events for recipients that were not found; recorded for the tenant alone");
       }
     });
-  }
-
-  /** Events recorded without a recipient since the start (their job or seq named nothing of the tenant's). */
-  public long unmatched() {
-    return unmatched.get();
   }
 
   static void check(List<Incoming> events) {
@@ -70,7 +63,7 @@ public final class EventService {
       }
       if (e.type() == null || !EventStore.LATER_TYPES.contains(e.type())) {
         throw new InvalidInputException("invalid_event_type", at + ": type must be one of " + EventStore.LATER_TYPES
-            + ", got " + (e.type() == null ? "none" : "'" + printable(e.type()) + "'"), at + ".type");
+            + ", got " + (e.type() == null ? "none" : "'" + EmailAddress.printable(e.type()) + "'"), at + ".type");
       }
       if (e.type().equals("bounced") && !("hard".equals(e.severity()) || "soft".equals(e.severity()))) {
         throw new InvalidInputException("invalid_event", at + ": a bounce's severity must be hard or soft", at + ".severity");
@@ -105,8 +98,4 @@ public final class EventService {
     return t.length() > max ? t.substring(0, max) : t;
   }
 
-  private static String printable(String s) {
-    String t = s.length() > 40 ? s.substring(0, 40) + "..." : s;
-    return t.replaceAll("[^\\x20-\\x7e]", "?");
-  }
 }

@@ -2,7 +2,6 @@ package io.mailgate.events;
 
 import io.mailgate.store.StatsStore.Window;
 import io.vertx.core.json.JsonObject;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -20,7 +19,7 @@ public final class Reputation {
       return name().toLowerCase(Locale.ROOT);
     }
 
-    Status worst(Status o) {
+    public Status worst(Status o) {
       return o.ordinal() > ordinal() ? o : this;
     }
   }
@@ -72,10 +71,6 @@ public final class Reputation {
       suppressed += o.suppressed;
       unsubscribes += o.unsubscribes;
       failed += o.failed;
-    }
-
-    public void addAll(List<Window> ws) {
-      ws.forEach(this::add);
     }
 
     /** Messages handed to a backend, accepted or refused for good there: the base of the rates. */

@@ -180,11 +180,6 @@ public final class JobSpecParser {
   }
 
   static String printable(String s) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < s.length() && i < 80; i++) {
-      char c = s.charAt(i);
-      b.append(c < 32 || c == 127 ? '?' : c);
-    }
-    return b.toString();
+    return io.mailgate.message.EmailAddress.printable(s);
   }
 }

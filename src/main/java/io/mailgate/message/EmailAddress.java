@@ -86,7 +86,8 @@ public record EmailAddress(String value) {
     return "!#$%&'*+-/=?^_`{|}~".indexOf(c) >= 0;
   }
 
-  private static String printable(String s) {
+  /** Input as it may be echoed in an error: at most 80 characters, control characters as '?'. */
+  public static String printable(String s) {
     StringBuilder b = new StringBuilder(Math.min(s.length(), 80));
     for (int i = 0; i < s.length() && i < 80; i++) {
       char c = s.charAt(i);

@@ -50,9 +50,22 @@ public final class EventSql {
     return t.addValue(domains).addValue(softBounceLimit).addValue((double) softBounceWindowSeconds);
   }
 
+  /** The upsert of the events' counts into a counter table keyed by {@code timeColumn} = {@code timeValue}. */
+  private static String domainCounters(String table, String timeColumn, String timeValue) {
+    return """
+
+          INSERT INTO TABLE AS s (tenant_id, TIME, backend_id, sender_domain, recipient_domain, event, severity, shard, n)
+          SELECT tenant_id, VALUE, coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
+                 CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
+                 coalesce(severity, ''), pg_backend_pid() % 16, count(*)
+          FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+          ON CONFLICT (tenant_id, TIME, backend_id, sender_domain, recipient_domain, event, severity, shard)
+          DO UPDATE SET n = s.n + excluded.n""".replace("TABLE", table).replace("TIME", timeColumn).replace("VALUE", timeValue);
+  }
+
   /** The WITH sub-statements (each starting with a comma) for parameters {@code $d}, {@code $d+1}, {@code $d+2}. */
   public static String consequences(int d) {
-    return """
+    return ("""
         , sup AS (
           -- an address that does not exist (hard bounce), that bounced softly too often within the window, that
           -- complained or unsubscribed: the tenant's mail is not sent to it again (enforced at dispatch)
@@ -68,22 +81,8 @@ public final class EventSql {
                             AND e.severity = 'soft' AND e.at > now() - $W::float8 * interval '1 second') >= $L::int)
           ORDER BY tenant_id, email, id
           ON CONFLICT DO NOTHING
-        ), roll AS (
-          INSERT INTO stats_hourly AS s (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity, shard, n)
-          SELECT tenant_id, date_trunc('hour', now(), 'UTC'), coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
-                 CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
-                 coalesce(severity, ''), pg_backend_pid() % 16, count(*)
-          FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
-          ON CONFLICT (tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity, shard)
-          DO UPDATE SET n = s.n + excluded.n
-        ), droll AS (
-          INSERT INTO stats_daily AS s (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity, shard, n)
-          SELECT tenant_id, (now() AT TIME ZONE 'UTC')::date, coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
-                 CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
-                 coalesce(severity, ''), pg_backend_pid() % 16, count(*)
-          FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
-          ON CONFLICT (tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity, shard)
-          DO UPDATE SET n = s.n + excluded.n
+        ), roll AS (""" + domainCounters("stats_hourly", "hour", "date_trunc('hour', now(), 'UTC')") + """
+        ), droll AS (""" + domainCounters("stats_daily", "day", "(now() AT TIME ZONE 'UTC')::date") + """
         ), troll AS (
           -- per tag of the job (tags stay on the job; a job's events are counted once per tag it carries)
           INSERT INTO stats_tags_hourly AS s (tenant_id, hour, tag, event, severity, shard, n)
@@ -95,7 +94,7 @@ public final class EventSql {
               CASE WHEN jsonb_typeof(j.spec -> 'tags') = 'array' THEN j.spec -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
           GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
           ON CONFLICT (tenant_id, hour, tag, event, severity, shard) DO UPDATE SET n = s.n + excluded.n
-        )"""
+        )""")
         .replace("NO_BACKEND", NO_BACKEND)
         .replace("$D", "$" + d).replace("$L", "$" + (d + 1)).replace("$W", "$" + (d + 2));
   }
