@@ -76,7 +76,8 @@ public final class Gateway {
     DatabaseHealth databaseHealth = new DatabaseHealth();
     BackendTypes types = BackendTypes.standard();
     BackendStore backends = new BackendStore(pool);
-    AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets, config.limits().authCacheTtl());
+    AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets, config.limits().authCacheTtl(),
+        config.events().thresholds());
     EventSql eventSql = new EventSql(config.events());
     JobStore jobStore = new JobStore(pool, config.nodeId(), eventSql);
     DispatchStore dispatchStore = new DispatchStore(pool, eventSql);

@@ -56,7 +56,8 @@ public final class HttpVerticle extends VerticleBase {
     io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));
     EventRoutes.mount(router, auth, eventStore, new io.mailgate.events.EventService(eventStore),
         new io.mailgate.store.SuppressionStore(pool), jobs, maxPage, config.limits().maxAdminBodyBytes());
-    StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), config.events().thresholds());
+    StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), new io.mailgate.store.TenantStore(pool),
+        config.events().thresholds());
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);

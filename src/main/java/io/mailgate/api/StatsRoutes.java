@@ -42,7 +42,7 @@ final class StatsRoutes {
   private static final Map<String, GroupBy> TENANT_GROUPS = Map.of("backend", GroupBy.BACKEND,
       "senderDomain", GroupBy.SENDER_DOMAIN, "recipientDomain", GroupBy.RECIPIENT_DOMAIN, "tag", GroupBy.TAG);
 
-  static void mount(Router router, Auth auth, StatsStore stats, Thresholds thresholds) {
+  static void mount(Router router, Auth auth, StatsStore stats, io.mailgate.store.TenantStore tenantStore, Thresholds thresholds) {
     router.route("/v1/stats*").handler(auth.tenant());
     router.route("/v1/reputation*").handler(auth.tenant());
 
@@ -54,21 +54,22 @@ final class StatsRoutes {
     }));
     router.get("/v1/reputation").handler(Responses.json(200, ctx -> {
       EventRoutes.onlyParams(ctx, Set.of());
-      return reputation(stats, Auth.tenant(ctx).id(), thresholds).map(byTenant -> {
-        Map<String, Figures[]> mine = byTenant.getOrDefault(Auth.tenant(ctx).id(), new TreeMap<>());
-        return reputationJson(mine, thresholds);
-      });
+      Thresholds mine = thresholds.with(Auth.tenant(ctx).reputationThresholds());
+      return reputation(stats, Auth.tenant(ctx).id(), mine).map(byTenant ->
+          reputationJson(byTenant.getOrDefault(Auth.tenant(ctx).id(), new TreeMap<>()), mine));
     }));
     router.get("/v1/admin/reputation").handler(Responses.json(200, ctx -> {
       EventRoutes.onlyParams(ctx, Set.of());
-      return reputation(stats, null, thresholds).map(byTenant -> {
+      Future<Map<UUID, JsonObject>> own = tenantStore.thresholdOverrides();
+      return own.compose(o -> reputation(stats, null, thresholds)).map(byTenant -> {
         List<JsonObject> tenants = new ArrayList<>();
         byTenant.forEach((tenant, domains) -> {
-          JsonObject o = reputationJson(domains, thresholds).put("tenant", tenant.toString());
+          Thresholds t = thresholds.with(own.result().get(tenant));
+          JsonObject o = reputationJson(domains, t).put("tenant", tenant.toString());
           Figures[] overall = overall(domains);
           double risk = 0;
           for (Figures f : overall) {
-            risk = Math.max(risk, f.risk(thresholds));
+            risk = Math.max(risk, f.risk(t));
           }
           tenants.add(o.put("risk", Math.round(risk * 1000) / 1000.0));
         });
@@ -218,7 +219,6 @@ final class StatsRoutes {
   }
 
   private static JsonObject thresholds(Thresholds t) {
-    return new JsonObject().put("complaintRateWarning", t.complaintWarning()).put("complaintRateCritical", t.complaintCritical())
-        .put("bounceRateWarning", t.bounceWarning()).put("bounceRateCritical", t.bounceCritical()).put("minVolume", t.minVolume());
+    return t.json();
   }
 }

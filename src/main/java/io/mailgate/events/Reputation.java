@@ -25,7 +25,74 @@ public final class Reputation {
   }
 
   public record Thresholds(double complaintWarning, double complaintCritical, double bounceWarning, double bounceCritical,
-                           long minVolume) {}
+                           long minVolume) {
+
+    /** The names a tenant's override may set (each optional; the rest come from the global settings). */
+    public static final java.util.List<String> FIELDS = java.util.List.of("complaintRateWarning", "complaintRateCritical",
+        "bounceRateWarning", "bounceRateCritical", "minVolume");
+
+    /** These thresholds with a tenant's override on top ({@code null}: none). */
+    public Thresholds with(JsonObject override) {
+      if (override == null) {
+        return this;
+      }
+      return new Thresholds(override.getDouble("complaintRateWarning", complaintWarning),
+          override.getDouble("complaintRateCritical", complaintCritical), override.getDouble("bounceRateWarning", bounceWarning),
+          override.getDouble("bounceRateCritical", bounceCritical), override.getLong("minVolume", minVolume));
+    }
+
+    public JsonObject json() {
+      return new JsonObject().put("complaintRateWarning", complaintWarning).put("complaintRateCritical", complaintCritical)
+          .put("bounceRateWarning", bounceWarning).put("bounceRateCritical", bounceCritical).put("minVolume", minVolume);
+    }
+
+    /**
+     * Checks a tenant's override as given to the admin API: known fields only, rates in (0, 1], whole volumes, and
+     * warning levels below critical ones once merged onto these thresholds. @return the override as stored, or
+     * {@code null} for none (an empty object or JSON null clears it)
+     */
+    public JsonObject checkOverride(Object value, String field) {
+      if (value == null) {
+        return null;
+      }
+      if (!(value instanceof JsonObject o)) {
+        throw new io.mailgate.error.InvalidInputException("invalid_field", field + " must be an object of " + FIELDS + " (or null)", field);
+      }
+      JsonObject out = new JsonObject();
+      for (String k : o.fieldNames()) {
+        Object v = o.getValue(k);
+        if (!FIELDS.contains(k)) {
+          throw new io.mailgate.error.InvalidInputException("unknown_field", "unknown field '" + k + "' in " + field
+              + " (known: " + FIELDS + ")", field + "." + k);
+        }
+        if (v == null) {
+          continue;
+        }
+        if (!(v instanceof Number n)) {
+          throw new io.mailgate.error.InvalidInputException("invalid_field", field + "." + k + " must be a number", field + "." + k);
+        }
+        if (k.equals("minVolume")) {
+          if (n.doubleValue() != Math.rint(n.doubleValue()) || n.longValue() < 1 || n.longValue() > 1_000_000_000L) {
+            throw new io.mailgate.error.InvalidInputException("invalid_field", field + ".minVolume must be a whole number from 1",
+                field + ".minVolume");
+          }
+          out.put(k, n.longValue());
+        } else {
+          if (!(n.doubleValue() > 0) || n.doubleValue() > 1) {
+            throw new io.mailgate.error.InvalidInputException("invalid_field", field + "." + k
+                + " must be a rate above 0 and at most 1 (0.003 is 0.3 %)", field + "." + k);
+          }
+          out.put(k, n.doubleValue());
+        }
+      }
+      Thresholds t = with(out);
+      if (t.complaintWarning() > t.complaintCritical() || t.bounceWarning() > t.bounceCritical()) {
+        throw new io.mailgate.error.InvalidInputException("invalid_field", field
+            + ": a warning level must not be above its critical level (with the global settings for the fields not given)", field);
+      }
+      return out.isEmpty() ? null : out;
+    }
+  }
 
   /** The sums of one window (one sender domain, one tenant, or everything). */
   public static final class Figures {

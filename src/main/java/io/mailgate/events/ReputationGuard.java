@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Auto-pause, like Amazon SES's "sending paused": every {@code interval} it judges each tenant's last 24 hours (the
  * hourly counters; after an operator's resume only the hours since) overall and per sender domain; a tenant with a
- * critical rate is held with reason {@code reputation}. A held tenant's chunks are not claimed; nothing of it is
+ * critical rate (against its own thresholds where an operator set them, else the global ones) is held with reason
+ * {@code reputation}. A held tenant's chunks are not claimed; nothing of it is
  * failed, expired or lost, and the hold never lifts by itself: an operator resumes it
  * ({@code POST /v1/admin/tenants/{id}/resume}).
  */
@@ -68,7 +69,8 @@ public final class ReputationGuard extends VerticleBase {
   /** One pass; the tenants it held. */
   public Future<Integer> check() {
     OffsetDateTime since = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.HOURS).minusHours(23);
-    return pool.preparedQuery(WINDOW).execute(Tuple.of(since)).compose(rows -> {
+    Future<Map<UUID, io.vertx.core.json.JsonObject>> own = tenants.thresholdOverrides();
+    return own.compose(o -> pool.preparedQuery(WINDOW).execute(Tuple.of(since))).compose(rows -> {
       Map<UUID, Map<String, Figures>> byTenant = new HashMap<>();
       for (Row r : rows) {
         var w = new io.mailgate.store.StatsStore.Window(r.getUUID(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4));
@@ -78,7 +80,7 @@ public final class ReputationGuard extends VerticleBase {
       }
       Future<Integer> held = Future.succeededFuture(0);
       for (var e : byTenant.entrySet()) {
-        String why = critical(e.getValue());
+        String why = critical(e.getValue(), thresholds.with(own.result().get(e.getKey())));
         if (why != null) {
           UUID tenant = e.getKey();
           held = held.compose(n -> tenants.hold(tenant, "reputation", why).map(now -> {
@@ -99,7 +101,7 @@ public final class ReputationGuard extends VerticleBase {
   }
 
   /** Why the figures are critical (overall, or of which sender domain), or null. */
-  private String critical(Map<String, Figures> domains) {
+  private static String critical(Map<String, Figures> domains, Thresholds thresholds) {
     for (var d : domains.entrySet()) {
       Figures f = d.getValue();
       if (f.status(thresholds) == Reputation.Status.CRITICAL) {

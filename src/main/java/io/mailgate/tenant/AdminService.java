@@ -31,15 +31,16 @@ public final class AdminService {
   private final SecretBox secrets;
 
   private final KeyCache keys;
+  private final io.mailgate.events.Reputation.Thresholds thresholds;
 
-  public AdminService(TenantStore tenants, BackendStore backends, BackendTypes types, SecretBox secrets) {
-    this(tenants, backends, types, secrets, java.time.Duration.ZERO);
-  }
-
-  /** {@code keyCacheTtl}: how long a tenant found by its API key is remembered (zero: not at all). */
+  /**
+   * {@code keyCacheTtl}: how long a tenant found by its API key is remembered (zero: not at all); {@code thresholds}:
+   * the global reputation thresholds, which a tenant's own ones are checked against.
+   */
   public AdminService(TenantStore tenants, BackendStore backends, BackendTypes types, SecretBox secrets,
-                      java.time.Duration keyCacheTtl) {
+                      java.time.Duration keyCacheTtl, io.mailgate.events.Reputation.Thresholds thresholds) {
     this.keys = new KeyCache(keyCacheTtl.toMillis(), 10_000);
+    this.thresholds = thresholds;
     this.tenants = tenants;
     this.backends = backends;
     this.types = types;
@@ -50,12 +51,12 @@ public final class AdminService {
     return createTenant(name, region, new JsonObject());
   }
 
-  /** @param policy optional {@code allowedRegions}, {@code maxRatePerSecond}, {@code maxConcurrentChunks} */
+  /** @param policy optional {@code allowedRegions}, {@code maxRatePerSecond}, {@code maxConcurrentChunks}, {@code reputationThresholds} */
   public Future<NewTenant> createTenant(String name, String region, JsonObject policy) {
     try {
       checkName(name, "name");
       String r = Regions.parse(region, "region");
-      TenantStore.Policy p = policy(policy, new TenantStore.Policy(List.of(), null, null));
+      TenantStore.Policy p = policy(policy, new TenantStore.Policy(List.of(), null, null, null));
       String key = ApiKeys.generate();
       return tenants.insert(Ids.newId(), name, r, ApiKeys.hash(key), p).map(t -> new NewTenant(t, key));
     } catch (InvalidInputException e) {
@@ -72,19 +73,20 @@ public final class AdminService {
       if (patch.containsKey(k)) {
         // a tenant's residency region is what its routes were checked against: it cannot change under them
         return Future.failedFuture(new InvalidInputException("unknown_field",
-            k + " cannot be changed (allowedRegions, maxRatePerSecond and maxConcurrentChunks can)", k));
+            k + " cannot be changed (allowedRegions, maxRatePerSecond, maxConcurrentChunks and reputationThresholds can)", k));
       }
     }
     return tenant(id).compose(t -> {
-      TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks()));
+      TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks(),
+          t.reputationThresholds()));
       keys.forget(id);
       return tenants.setPolicy(id, p);
     }).compose(ok -> tenant(id));
   }
 
-  private static TenantStore.Policy policy(JsonObject in, TenantStore.Policy current) {
+  private TenantStore.Policy policy(JsonObject in, TenantStore.Policy current) {
     for (String k : in.fieldNames()) {
-      if (!List.of("allowedRegions", "maxRatePerSecond", "maxConcurrentChunks", "name", "region").contains(k)) {
+      if (!List.of("allowedRegions", "maxRatePerSecond", "maxConcurrentChunks", "reputationThresholds", "name", "region").contains(k)) {
         throw new InvalidInputException("unknown_field", "unknown field '" + k + "'", k);
       }
     }
@@ -125,7 +127,11 @@ public final class AdminService {
       }
       chunks = v == null ? null : ((Number) v).intValue();
     }
-    return new TenantStore.Policy(allowed, rate, chunks);
+    JsonObject own = current.reputationThresholds();
+    if (in.containsKey("reputationThresholds")) {
+      own = thresholds.checkOverride(in.getValue("reputationThresholds"), "reputationThresholds");
+    }
+    return new TenantStore.Policy(allowed, rate, chunks, own);
   }
 
   /**

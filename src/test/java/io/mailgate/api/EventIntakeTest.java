@@ -180,6 +180,60 @@ class EventIntakeTest {
         new JsonObject()), 404);
   }
 
+  static Api.Response patchTenant(TenantKey t, JsonObject patch) {
+    return api.send("PATCH", "/v1/admin/tenants/" + t.id(), TestGateway.ADMIN_TOKEN, "application/json",
+        java.net.http.HttpRequest.BodyPublishers.ofString(patch.encode()), Map.of());
+  }
+
+  @Test
+  void aTenantsOwnThresholdsJudgeItsReputationInsteadOfTheGlobalOnes() {
+    TenantKey strict = api.tenantOnSmtp("intake-strict", smtp.port(), null);
+    TenantKey plain = api.tenantOnSmtp("intake-plain", smtp.port(), null);
+    List<String> to = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      to.add("t" + i + "@example.com");
+    }
+    String strictJob = submit(api, strict, to);
+    String plainJob = submit(api, plain, to);
+    api.awaitState(strict, strictJob, "completed", Duration.ofSeconds(60));
+    api.awaitState(plain, plainJob, "completed", Duration.ofSeconds(60));
+    // one hard bounce in 20 messages: 5 %, the global warning level, below the global critical 10 %
+    Api.expect(feed(event(strict, strictJob, 3, "t3@example.com", "bounced").put("severity", "hard"),
+        event(plain, plainJob, 3, "t3@example.com", "bounced").put("severity", "hard")), 200);
+
+    // refused overrides change nothing
+    assertEquals("unknown_field", patchTenant(strict, new JsonObject().put("reputationThresholds",
+        new JsonObject().put("bounceRate", 0.04))).errorCode());
+    assertEquals("invalid_field", patchTenant(strict, new JsonObject().put("reputationThresholds",
+        new JsonObject().put("bounceRateCritical", 4))).errorCode());
+    assertEquals("invalid_field", patchTenant(strict, new JsonObject().put("reputationThresholds",
+        new JsonObject().put("bounceRateCritical", 0.02))).errorCode(), "critical below the global warning 5 %");
+    assertNull(api.get("/v1/admin/tenants/" + strict.id(), TestGateway.ADMIN_TOKEN).json().getValue("reputationThresholds"));
+
+    JsonObject own = new JsonObject().put("bounceRateWarning", 0.02).put("bounceRateCritical", 0.04);
+    JsonObject patched = patchTenant(strict, new JsonObject().put("reputationThresholds", own)).json();
+    assertEquals(own, patched.getJsonObject("reputationThresholds"), patched.encode());
+    JsonObject rep = api.get("/v1/reputation", strict.apiKey()).json();
+    assertEquals("critical", rep.getString("status"), rep.encode());
+    assertEquals(0.04, rep.getJsonObject("thresholds").getDouble("bounceRateCritical"));
+    assertEquals(0.001, rep.getJsonObject("thresholds").getDouble("complaintRateWarning"), "the rest stay global");
+    assertEquals("warning", api.get("/v1/reputation", plain.apiKey()).json().getString("status"));
+
+    Polling.await("the strict tenant held", () -> api.get("/v1/admin/tenants/" + strict.id(), TestGateway.ADMIN_TOKEN).json(),
+        o -> o.getValue("hold") != null, Duration.ofSeconds(30));
+    // the pass that held it judged the other tenant on the same counters, against the global thresholds
+    assertNull(api.get("/v1/admin/tenants/" + plain.id(), TestGateway.ADMIN_TOKEN).json().getValue("hold"));
+    JsonObject ranked = api.get("/v1/admin/reputation", TestGateway.ADMIN_TOKEN).json();
+    Map<String, String> status = new HashMap<>();
+    ranked.getJsonArray("tenants").forEach(o -> status.put(((JsonObject) o).getString("tenant"), ((JsonObject) o).getString("status")));
+    assertEquals("critical", status.get(strict.id()), ranked.encode());
+    assertEquals("warning", status.get(plain.id()), ranked.encode());
+
+    // null clears the override
+    assertNull(patchTenant(strict, new JsonObject().putNull("reputationThresholds")).json().getValue("reputationThresholds"));
+    Api.expect(api.post("/v1/admin/tenants/" + strict.id() + "/resume", TestGateway.ADMIN_TOKEN, new JsonObject()), 200);
+  }
+
   @Test
   void aBadBatchIsRefusedWholeAndStoresNothing() {
     TenantKey t = api.tenantOnSmtp("intake-bad", smtp.port(), null);
