@@ -72,7 +72,7 @@ public final class Gateway {
         .connectingTo(db.connectOptions())
         .using(vertx)
         .build();
-    GatewayMetrics metrics = new GatewayMetrics();
+    GatewayMetrics metrics = new GatewayMetrics(config.events().maxTenantSeries());
     DatabaseHealth databaseHealth = new DatabaseHealth();
     BackendTypes types = BackendTypes.standard();
     BackendStore backends = new BackendStore(pool);

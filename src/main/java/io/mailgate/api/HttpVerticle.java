@@ -58,6 +58,7 @@ public final class HttpVerticle extends VerticleBase {
         new io.mailgate.store.SuppressionStore(pool), jobs, maxPage, config.limits().maxAdminBodyBytes());
     StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), new io.mailgate.store.TenantStore(pool),
         config.events().thresholds());
+    StatsRoutes.mountBackends(router, new io.mailgate.store.StatsStore(pool), metrics);
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);

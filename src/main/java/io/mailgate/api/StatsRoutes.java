@@ -221,4 +221,54 @@ final class StatsRoutes {
   private static JsonObject thresholds(Thresholds t) {
     return t.json();
   }
+
+  /**
+   * {@code GET /v1/admin/stats/backends?window=1h|24h}: per backend, what the counters hold for the window across all
+   * gateway processes (sent, deferred, failed; the deferral and failure rates of the attempts), and what this process
+   * measured since it started (send latency percentiles, outcomes).
+   */
+  static void mountBackends(Router router, StatsStore stats, io.mailgate.stats.GatewayMetrics metrics) {
+    router.get("/v1/admin/stats/backends").handler(Responses.json(200, ctx -> {
+      EventRoutes.onlyParams(ctx, Set.of("window"));
+      String window = ctx.queryParams().get("window") == null ? "24h" : ctx.queryParams().get("window");
+      int hours = switch (window) {
+        case "1h" -> 1;
+        case "24h" -> 24;
+        default -> throw new InvalidInputException("invalid_parameter", "window must be 1h or 24h", "window");
+      };
+      OffsetDateTime end = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.HOURS).plusHours(1);
+      return stats.counts(null, end.minusHours(hours), end, Resolution.HOUR, GroupBy.BACKEND,
+          List.of("sent", "deferred", "failed")).map(counts -> {
+            Map<String, JsonObject> byBackend = new TreeMap<>();
+            for (Count c : counts) {
+              add(byBackend.computeIfAbsent(c.group(), g -> new JsonObject()), c);
+            }
+            Map<String, io.mailgate.stats.GatewayMetrics.BackendFigures> local = new TreeMap<>();
+            metrics.backendFigures().forEach(f -> local.put(f.backend(), f));
+            Set<String> names = new java.util.TreeSet<>(byBackend.keySet());
+            names.addAll(local.keySet());
+            names.remove("none");
+            JsonArray items = new JsonArray();
+            for (String name : names) {
+              JsonObject c = byBackend.getOrDefault(name, new JsonObject());
+              long sent = c.getLong("sent", 0L);
+              long deferred = c.getLong("deferred", 0L);
+              long failed = c.getLong("failed", 0L);
+              long attempts = Math.max(sent + deferred + failed, 1);
+              JsonObject item = new JsonObject().put("backend", name)
+                  .put("window", new JsonObject().put("sent", sent).put("deferred", deferred).put("failed", failed)
+                      .put("deferralRate", Math.round(deferred * 1_000_000.0 / attempts) / 1_000_000.0)
+                      .put("failureRate", Math.round(failed * 1_000_000.0 / attempts) / 1_000_000.0));
+              var f = local.get(name);
+              if (f != null) {
+                item.put("thisProcess", new JsonObject().put("sends", f.sends()).put("outcomes", new JsonObject(new LinkedHashMap<>(f.outcomes())))
+                    .put("latencyMillis", new JsonObject().put("p50", f.p50Millis()).put("p90", f.p90Millis())
+                        .put("p99", f.p99Millis()).put("max", f.maxMillis())));
+              }
+              items.add(item);
+            }
+            return new JsonObject().put("window", window).put("backends", items);
+          });
+    }));
+  }
 }

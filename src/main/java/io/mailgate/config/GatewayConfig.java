@@ -110,11 +110,13 @@ public record GatewayConfig(
   /**
    * Events, suppressions and statistics: how long events are kept (whole daily partitions are dropped after it),
    * how many days of partitions are made ahead and how often that is checked, the recipient domains the statistics
-   * keep apart (the rest count as 'other'), and how many soft bounces of an address within a window suppress it.
+   * keep apart (the rest count as 'other'), how many soft bounces of an address within a window suppress it, the
+ * reputation thresholds and how often they are checked, and how many tenants at risk get a metrics series of their own.
    */
   public record EventsConfig(Duration retention, int partitionsAhead, Duration maintenanceInterval,
                              java.util.List<String> statsRecipientDomains, int softBounceLimit, Duration softBounceWindow,
-                             io.mailgate.events.Reputation.Thresholds thresholds, Duration reputationCheckInterval) {}
+                             io.mailgate.events.Reputation.Thresholds thresholds, Duration reputationCheckInterval,
+                             int maxTenantSeries) {}
 
   /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
   public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
@@ -231,7 +233,8 @@ public record GatewayConfig(
                 s.fraction("MAILGATE_REPUTATION_BOUNCE_WARNING", 0.05),
                 s.fraction("MAILGATE_REPUTATION_BOUNCE_CRITICAL", 0.10),
                 s.integer("MAILGATE_REPUTATION_MIN_VOLUME", 500, 1, Integer.MAX_VALUE)),
-            s.duration("MAILGATE_REPUTATION_CHECK_INTERVAL", Duration.ofMinutes(1))));
+            s.duration("MAILGATE_REPUTATION_CHECK_INTERVAL", Duration.ofMinutes(1)),
+            s.integer("MAILGATE_METRICS_MAX_TENANT_SERIES", 50, 0, 10_000)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {

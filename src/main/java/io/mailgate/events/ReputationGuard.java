@@ -32,11 +32,11 @@ public final class ReputationGuard extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ReputationGuard.class);
 
   private static final String WINDOW = """
-      SELECT s.tenant_id, s.sender_domain, s.event, s.severity, sum(s.n)::bigint AS n
+      SELECT s.tenant_id, s.sender_domain, s.event, s.severity, sum(s.n)::bigint AS n, t.name
       FROM stats_hourly s JOIN tenants t ON t.id = s.tenant_id
       WHERE t.hold_reason IS NULL AND s.hour >= $1
         AND (t.resumed_at IS NULL OR s.hour > date_trunc('hour', t.resumed_at, 'UTC'))
-      GROUP BY 1, 2, 3, 4
+      GROUP BY 1, 2, 3, 4, 6
       """;
 
   private final Pool pool;
@@ -72,15 +72,26 @@ public final class ReputationGuard extends VerticleBase {
     Future<Map<UUID, io.vertx.core.json.JsonObject>> own = tenants.thresholdOverrides();
     return own.compose(o -> pool.preparedQuery(WINDOW).execute(Tuple.of(since))).compose(rows -> {
       Map<UUID, Map<String, Figures>> byTenant = new HashMap<>();
+      Map<UUID, String> names = new HashMap<>();
       for (Row r : rows) {
+        names.put(r.getUUID(0), r.getString(5));
         var w = new io.mailgate.store.StatsStore.Window(r.getUUID(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4));
         Map<String, Figures> domains = byTenant.computeIfAbsent(w.tenantId(), x -> new HashMap<>());
         domains.computeIfAbsent(w.senderDomain(), x -> new Figures()).add(w);
         domains.computeIfAbsent(null, x -> new Figures()).add(w); // null: the tenant overall
       }
       Future<Integer> held = Future.succeededFuture(0);
+      java.util.List<GatewayMetrics.TenantReputation> verdicts = new java.util.ArrayList<>();
       for (var e : byTenant.entrySet()) {
-        String why = critical(e.getValue(), thresholds.with(own.result().get(e.getKey())));
+        Thresholds t = thresholds.with(own.result().get(e.getKey()));
+        Reputation.Status worst = Reputation.Status.OK;
+        double risk = 0;
+        for (Figures f : e.getValue().values()) {
+          worst = worst.worst(f.status(t));
+          risk = Math.max(risk, f.risk(t));
+        }
+        verdicts.add(new GatewayMetrics.TenantReputation(names.get(e.getKey()), worst, risk));
+        String why = critical(e.getValue(), t);
         if (why != null) {
           UUID tenant = e.getKey();
           held = held.compose(n -> tenants.hold(tenant, "reputation", why).map(now -> {
@@ -93,6 +104,7 @@ public final class ReputationGuard extends VerticleBase {
           }));
         }
       }
+      metrics.tenantReputations(verdicts);
       return held;
     }).compose(n -> tenants.held().map(h -> {
       metrics.tenantsHeld(h);

@@ -172,6 +172,10 @@ class EventIntakeTest {
     assertEquals("reputation", w.getString("hold"));
     assertEquals(1, w.getJsonObject("counts").getInteger("queued"));
     assertTrue(api.get("/metrics", null).text().contains("mailgate_tenants_held 1.0"));
+    // the open work's gauges, read from the open chunks alone
+    Polling.await("the held tenant's job in the gauges", () -> api.get("/metrics", null).text(),
+        text -> HealthAndMetricsTest.value(text, "mailgate_jobs", Map.of("state", "queued")) >= 1
+            && HealthAndMetricsTest.value(text, "mailgate_recipients", Map.of("state", "queued")) >= 1, Duration.ofSeconds(30));
     JsonObject resumed = api.post("/v1/admin/tenants/" + t.id() + "/resume", TestGateway.ADMIN_TOKEN, new JsonObject()).json();
     assertNull(resumed.getValue("hold"), resumed.encode());
     api.awaitState(t, waiting, "completed", Duration.ofSeconds(60));
@@ -228,6 +232,12 @@ class EventIntakeTest {
     ranked.getJsonArray("tenants").forEach(o -> status.put(((JsonObject) o).getString("tenant"), ((JsonObject) o).getString("status")));
     assertEquals("critical", status.get(strict.id()), ranked.encode());
     assertEquals("warning", status.get(plain.id()), ranked.encode());
+
+    // the tenant still judged (not held) has a series of its own; the held one counts in mailgate_tenants_held
+    Polling.await("the plain tenant's reputation gauge", () -> api.get("/metrics", null).text(),
+        text -> HealthAndMetricsTest.value(text, "mailgate_tenant_reputation_status", Map.of("tenant", "intake-plain")) == 1.0
+            && HealthAndMetricsTest.value(text, "mailgate_tenants_reputation", Map.of("status", "warning")) >= 1,
+        Duration.ofSeconds(30));
 
     // null clears the override
     assertNull(patchTenant(strict, new JsonObject().putNull("reputationThresholds")).json().getValue("reputationThresholds"));

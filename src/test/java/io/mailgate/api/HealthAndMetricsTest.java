@@ -69,9 +69,9 @@ class HealthAndMetricsTest {
     Api.expect(accepted, 202);
     gw.api.awaitState(t, accepted.json().getString("id"), "completed", Duration.ofSeconds(30));
 
-    // the job and recipient gauges are refreshed from the database every MAILGATE_STATS_INTERVAL
-    Api.Response r = awaitMetrics(text -> value(text, "mailgate_jobs", Map.of("state", "completed")) == 1.0
-        && value(text, "mailgate_recipients", Map.of("state", "sent")) == 2.0, Duration.ofSeconds(15));
+    // the gauges are refreshed from the database every MAILGATE_STATS_INTERVAL: the open work, today's events
+    Api.Response r = awaitMetrics(text -> value(text, "mailgate_events_today", Map.of("type", "sent", "severity", "none")) == 2.0
+        && value(text, "mailgate_events_today", Map.of("type", "failed", "severity", "hard")) == 1.0, Duration.ofSeconds(15));
 
     assertEquals(200, r.status());
     String contentType = r.header("Content-Type");
@@ -81,13 +81,13 @@ class HealthAndMetricsTest {
     assertTrue(text.contains("# TYPE mailgate_jobs gauge"), text);
     assertTrue(text.contains("# TYPE mailgate_backend_sends_total counter"), text);
 
-    assertEquals(1.0, value(text, "mailgate_jobs", Map.of("state", "completed")), text);
-    for (String state : new String[] {"queued", "running", "paused", "cancelled"}) {
+    for (String state : new String[] {"queued", "running", "paused"}) {
       assertEquals(0.0, value(text, "mailgate_jobs", Map.of("state", state)), state + "\n" + text);
     }
-    assertEquals(2.0, value(text, "mailgate_recipients", Map.of("state", "sent")), text);
-    assertEquals(1.0, value(text, "mailgate_recipients", Map.of("state", "failed")), text);
-    assertEquals(0.0, value(text, "mailgate_recipients", Map.of("state", "queued")), text);
+    for (String state : new String[] {"queued", "sending", "deferred"}) {
+      assertEquals(0.0, value(text, "mailgate_recipients", Map.of("state", state)), state + "\n" + text);
+    }
+    assertEquals(0.0, value(text, "mailgate_events_today", Map.of("type", "bounced", "severity", "hard")), text);
     assertEquals(1.0, value(text, "mailgate_jobs_accepted_total", Map.of()), text);
     assertEquals(0.0, value(text, "mailgate_queue_ready_chunks", Map.of()), text);
 
@@ -97,6 +97,20 @@ class HealthAndMetricsTest {
     assertEquals(3.0, value(text, "mailgate_backend_send_seconds_bucket", Map.of("backend", backend, "le", "+Inf")), text);
     assertEquals(2.0, value(text, "mailgate_backend_sends_total", Map.of("backend", backend, "outcome", "sent")), text);
     assertEquals(1.0, value(text, "mailgate_backend_sends_total", Map.of("backend", backend, "outcome", "failed")), text);
+
+    // the operators' backend figures: the counters' window across processes, this process's latency
+    JsonObject figures = gw.api.get("/v1/admin/stats/backends?window=1h", TestGateway.ADMIN_TOKEN).json();
+    JsonObject mine = figures.getJsonArray("backends").stream().map(o -> (JsonObject) o)
+        .filter(o -> backend.equals(o.getString("backend"))).findFirst().orElseThrow(() -> new AssertionError(figures.encode()));
+    assertEquals(2, mine.getJsonObject("window").getLong("sent"), mine.encode());
+    assertEquals(1, mine.getJsonObject("window").getLong("failed"), mine.encode());
+    assertEquals(1 / 3.0, mine.getJsonObject("window").getDouble("failureRate"), 1e-5, mine.encode());
+    JsonObject latency = mine.getJsonObject("thisProcess").getJsonObject("latencyMillis");
+    assertEquals(3, mine.getJsonObject("thisProcess").getLong("sends"));
+    assertTrue(latency.getDouble("p50") > 0 && latency.getDouble("p50") <= latency.getDouble("p99")
+        && latency.getDouble("p99") <= latency.getDouble("max"), latency.encode());
+    assertEquals(403, gw.api.get("/v1/admin/stats/backends", t.apiKey()).status());
+    assertEquals("invalid_parameter", gw.api.get("/v1/admin/stats/backends?window=7d", TestGateway.ADMIN_TOKEN).errorCode());
   }
 
   @Test
@@ -149,7 +163,7 @@ class HealthAndMetricsTest {
    * The value of the sample of {@code name} whose labels include {@code labels}; NaN when there is none, and an
    * error when several match.
    */
-  private static double value(String text, String name, Map<String, String> labels) {
+  static double value(String text, String name, Map<String, String> labels) {
     Double found = null;
     for (String line : text.split("\n")) {
       Matcher m = SAMPLE.matcher(line);
