@@ -41,7 +41,7 @@ public class Benchmark {
     Map<String, String> opt = new HashMap<>(Map.of(
         "--recipients", "1000000", "--body-kb", "10", "--xmx", "256m", "--connections", "32",
         "--sink", "/usr/sbin/smtp-sink", "--jar", "target/mailgate.jar", "--copy", "true", "--dkim", "none",
-        "--suppressed", "0"));
+        "--suppressed", "0", "--pg-stats", "false"));
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
@@ -65,6 +65,11 @@ public class Benchmark {
     pb.environment().put("MAILGATE_DATA_DIR", data.resolve("data").toString());
     pb.environment().put("MAILGATE_HTTP_PORT", Integer.toString(httpPort));
     pb.environment().put("MAILGATE_ADMIN_TOKEN", admin);
+    boolean pgStats = Boolean.parseBoolean(opt.get("--pg-stats"));
+    if (pgStats) {
+      // where PostgreSQL's time and WAL go, per statement (printed at the end)
+      pb.environment().put("MAILGATE_EMBEDDED_DB_SETTINGS", "shared_preload_libraries=pg_stat_statements");
+    }
     pb.redirectErrorStream(true).redirectOutput(gwLog.toFile());
     Process gw = pb.start();
     HttpClient http = HttpClient.newHttpClient();
@@ -136,6 +141,9 @@ public class Benchmark {
       System.out.printf("memory:   gateway peak RSS %s with -Xmx%s; %s%n", peakRss(gw.pid()), opt.get("--xmx"),
           Files.readString(gwLog).contains("OutOfMemoryError") ? "OutOfMemoryError in the log!" : "no OutOfMemoryError");
 
+      if (pgStats) {
+        printStatements(gwLog, data.resolve("data"));
+      }
       if (Boolean.parseBoolean(opt.get("--copy"))) {
         copyBaseline(gwLog, data.resolve("data"), n);
       }
@@ -143,6 +151,36 @@ public class Benchmark {
       gw.destroy();
       gw.waitFor();
       sink.destroy();
+    }
+  }
+
+  static Connection embeddedDb(Path gwLog, Path dataDir) throws Exception {
+    Matcher m = Pattern.compile("db=postgresql://(\\w+)@([\\d.]+):(\\d+)/(\\w+)").matcher(Files.readString(gwLog));
+    if (!m.find()) {
+      throw new IllegalStateException("database address not found in the gateway log");
+    }
+    Path pw = dataDir.resolve("pg.password");
+    return DriverManager.getConnection("jdbc:postgresql://" + m.group(2) + ":" + m.group(3) + "/" + m.group(4), m.group(1),
+        Files.exists(pw) ? Files.readString(pw).trim() : "");
+  }
+
+  /** The statements that took PostgreSQL's time, with their WAL: where a change to the write path costs. */
+  static void printStatements(Path gwLog, Path dataDir) throws Exception {
+    try (Connection c = embeddedDb(gwLog, dataDir); Statement st = c.createStatement()) {
+      st.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+      var rs = st.executeQuery("""
+          SELECT calls, round(total_exec_time)::bigint AS ms, round((total_exec_time / calls)::numeric, 2) AS mean_ms, rows,
+                 round(wal_bytes / 1048576.0)::bigint AS wal_mb, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q
+          FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12""");
+      System.out.println("postgres: statements by total time (calls, ms, mean ms, rows, WAL MB, query)");
+      while (rs.next()) {
+        System.out.printf("  %8d %8d %8.2f %9d %6d  %s%n", rs.getLong(1), rs.getLong(2), rs.getDouble(3), rs.getLong(4),
+            rs.getLong(5), rs.getString(6));
+      }
+      var w = st.executeQuery("SELECT round(wal_bytes / 1048576.0)::bigint, wal_fpi, wal_records FROM pg_stat_wal");
+      if (w.next()) {
+        System.out.printf("  WAL in all: %,d MB, %,d full-page images, %,d records%n", w.getLong(1), w.getLong(2), w.getLong(3));
+      }
     }
   }
 

@@ -50,15 +50,16 @@ public final class EventSql {
     return t.addValue(domains).addValue(softBounceLimit).addValue((double) softBounceWindowSeconds);
   }
 
-  /** The upsert of the events' counts into a counter table keyed by {@code timeColumn} = {@code timeValue}. */
+  /**
+   * The upsert of the events' counts (grouped once, in {@code evg}) into a counter table keyed by {@code timeColumn} =
+   * {@code timeValue}.
+   */
   private static String domainCounters(String table, String timeColumn, String timeValue) {
     return """
 
           INSERT INTO TABLE AS s (tenant_id, TIME, backend_id, sender_domain, recipient_domain, event, severity, shard, n)
-          SELECT tenant_id, VALUE, coalesce(backend_id, 'NO_BACKEND'), coalesce(sender_domain, ''),
-                 CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END, type,
-                 coalesce(severity, ''), pg_backend_pid() % 16, count(*)
-          FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+          SELECT tenant_id, VALUE, backend_id, sender_domain, recipient_domain, type, severity, pg_backend_pid() % 16, n
+          FROM evg ORDER BY 1, 3, 4, 5, 6, 7
           ON CONFLICT (tenant_id, TIME, backend_id, sender_domain, recipient_domain, event, severity, shard)
           DO UPDATE SET n = s.n + excluded.n""".replace("TABLE", table).replace("TIME", timeColumn).replace("VALUE", timeValue);
   }
@@ -81,6 +82,12 @@ public final class EventSql {
                             AND e.severity = 'soft' AND e.at > now() - $W::float8 * interval '1 second') >= $L::int)
           ORDER BY tenant_id, email, id
           ON CONFLICT DO NOTHING
+        ), evg AS (
+          -- the events by counter key, once for the hourly and the daily counters
+          SELECT tenant_id, coalesce(backend_id, 'NO_BACKEND') AS backend_id, coalesce(sender_domain, '') AS sender_domain,
+                 CASE WHEN recipient_domain = ANY($D::text[]) THEN recipient_domain ELSE 'other' END AS recipient_domain,
+                 type, coalesce(severity, '') AS severity, count(*) AS n
+          FROM ev GROUP BY 1, 2, 3, 4, 5, 6
         ), roll AS (""" + domainCounters("stats_hourly", "hour", "date_trunc('hour', now(), 'UTC')") + """
         ), droll AS (""" + domainCounters("stats_daily", "day", "(now() AT TIME ZONE 'UTC')::date") + """
         ), troll AS (

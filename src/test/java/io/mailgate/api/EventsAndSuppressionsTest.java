@@ -183,6 +183,31 @@ class EventsAndSuppressionsTest {
   }
 
   @Test
+  void aTagScopedUnsubscribeSuppressesOnlyJobsWithThatTagInBothLanes() {
+    TenantKey t = api.tenantOnSmtp("events-tags", smtp.port(), null);
+    Api.expect(api.post("/v1/suppressions", t.apiKey(),
+        new JsonObject().put("address", "news-only@example.com").put("reason", "unsubscribe").put("tag", "news")), 200);
+    Api.expect(api.post("/v1/suppressions", t.apiKey(), new JsonObject().put("address", "all@example.com")), 200);
+    List<String> to = List.of("news-only@example.com", "all@example.com", "fine@example.com");
+    for (String priority : List.of("high", "normal")) {
+      String news = submit(api, t, io.mailgate.support.TestJobs.job("news\n", to).put("priority", priority)
+          .put("tags", new JsonArray().add("news")));
+      String other = submit(api, t, io.mailgate.support.TestJobs.job("other\n", to).put("priority", priority)
+          .put("tags", new JsonArray().add("billing")));
+      api.awaitState(t, news, "completed", Duration.ofSeconds(60));
+      api.awaitState(t, other, "completed", Duration.ofSeconds(60));
+      Map<String, JsonObject> n = io.mailgate.support.TestJobs.recipientsByEmail(api, t, news);
+      Map<String, JsonObject> o = io.mailgate.support.TestJobs.recipientsByEmail(api, t, other);
+      assertEquals("suppressed", n.get("news-only@example.com").getString("state"), priority);
+      assertEquals("suppressed", n.get("all@example.com").getString("state"), priority);
+      assertEquals("sent", n.get("fine@example.com").getString("state"), priority);
+      assertEquals("sent", o.get("news-only@example.com").getString("state"), priority + ": the unsubscribe was from news only");
+      assertEquals("suppressed", o.get("all@example.com").getString("state"), priority);
+      assertEquals("sent", o.get("fine@example.com").getString("state"), priority);
+    }
+  }
+
+  @Test
   void cancelledRecipientsGetTheirEvents() {
     TenantKey unrouted = api.createTenant("events-unrouted", "eu"); // nothing of it is sent: no backend
     String id = submit(api, unrouted, List.of("c1@example.com", "c2@example.com", "c3@example.com"));
