@@ -38,7 +38,7 @@ final class EventRoutes {
 
   static final Set<String> EVENT_PARAMS = Set.of("type", "recipient", "job", "tag", "begin", "end", "limit", "after",
       "ascending");
-  static final Set<String> REASONS = Set.of("hard_bounce", "complaint", "unsubscribe", "manual");
+  static final Set<String> REASONS = io.mailgate.suppression.SuppressionCsvFormat.REASONS;
 
   static void mount(Router router, Auth auth, EventStore events, io.mailgate.events.EventService intake,
                     SuppressionStore suppressions, SuppressionCsv csv, JobService jobs, int maxPage, long maxBody) {

@@ -17,6 +17,9 @@ import java.util.TreeSet;
  */
 public record SuppressionCsvFormat(String name, Map<String, Field> columns, String fixedReason) {
 
+  /** The reasons a suppression may have (the schema's CHECK holds the same list). */
+  public static final java.util.Set<String> REASONS = java.util.Set.of("hard_bounce", "complaint", "unsubscribe", "manual");
+
   /** What a column holds. */
   public enum Field { ADDRESS, REASON, TAG, CODE, DETAIL, CREATED_AT }
 

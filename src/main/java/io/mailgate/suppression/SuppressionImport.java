@@ -44,7 +44,6 @@ final class SuppressionImport {
   /** The answer: suppressions new to the list, and the other valid lines (already listed, or repeated in the file). */
   record Result(long imported, long updated) {}
 
-  static final java.util.Set<String> REASONS = java.util.Set.of("hard_bounce", "complaint", "unsubscribe", "manual");
   private static final int MAX_DETAIL_CHARS = 500;
 
   private final Setup s;
@@ -223,8 +222,8 @@ final class SuppressionImport {
           a = v.toLowerCase(Locale.ROOT);
         }
         case REASON -> {
-          if (!REASONS.contains(v)) {
-            return problem(recordLine, col, col + " must be one of " + new java.util.TreeSet<>(REASONS) + ", got '"
+          if (!SuppressionCsvFormat.REASONS.contains(v)) {
+            return problem(recordLine, col, col + " must be one of " + new java.util.TreeSet<>(SuppressionCsvFormat.REASONS) + ", got '"
                 + EmailAddress.printable(clip(v)) + "'");
           }
           r = v;
