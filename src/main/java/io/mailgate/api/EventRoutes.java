@@ -9,6 +9,7 @@ import io.mailgate.store.EventStore.EventRecord;
 import io.mailgate.store.SuppressionStore;
 import io.mailgate.store.SuppressionStore.NewSuppression;
 import io.mailgate.store.SuppressionStore.Suppression;
+import io.mailgate.suppression.SuppressionCsv;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -29,7 +30,7 @@ import java.util.UUID;
 
 /**
  * {@code /v1/events} and {@code /v1/jobs/{id}/events}: the event log, newest first (or ascending), in keyset pages;
- * {@code /v1/suppressions}: the tenant's suppression list. Scoped to the key's tenant; unknown query parameters and
+ * {@code /v1/suppressions}: the tenant's suppression list, also as CSV (import and export). Scoped to the key's tenant; unknown query parameters and
  * bad values are refused with 400 naming the parameter, before anything is read or stored.
  */
 final class EventRoutes {
@@ -37,10 +38,10 @@ final class EventRoutes {
 
   static final Set<String> EVENT_PARAMS = Set.of("type", "recipient", "job", "tag", "begin", "end", "limit", "after",
       "ascending");
-  static final Set<String> REASONS = Set.of("hard_bounce", "complaint", "unsubscribe", "manual");
+  static final Set<String> REASONS = io.mailgate.suppression.SuppressionCsvFormat.REASONS;
 
   static void mount(Router router, Auth auth, EventStore events, io.mailgate.events.EventService intake,
-                    SuppressionStore suppressions, JobService jobs, int maxPage, long maxBody) {
+                    SuppressionStore suppressions, SuppressionCsv csv, JobService jobs, int maxPage, long maxBody) {
     // the operators' entry point for what happened after the send (inbound bounces, feedback loops, a provider's
     // events fetched by other means): under /v1/admin, so behind the operator token and the admin body limit
     router.post("/v1/admin/events").handler(Responses.json(200, ctx -> {
@@ -52,6 +53,11 @@ final class EventRoutes {
 
     router.route("/v1/events*").handler(auth.tenant());
     router.route("/v1/suppressions*").handler(auth.tenant());
+    // the CSV routes stream their bodies: before the body handler (which would read a whole import into memory), and
+    // before /v1/suppressions/:address (which would take "export" for an address)
+    router.post("/v1/suppressions/import").handler(Responses.json(200, ctx -> importCsv(ctx, csv)
+        .map(r -> new JsonObject().put("imported", r.imported()).put("updated", r.updated()))));
+    router.get("/v1/suppressions/export").handler(ctx -> exportCsv(ctx, csv));
     router.route("/v1/suppressions*").handler(BodyHandler.create(false).setBodyLimit(maxBody));
 
     router.get("/v1/events").handler(Responses.json(200, ctx -> {
@@ -110,6 +116,76 @@ final class EventRoutes {
       return suppressions.delete(tenantId(ctx), address, tag).compose(n -> n == 0
           ? Future.failedFuture(new NotFoundException("suppression")) : Future.succeededFuture());
     }));
+  }
+
+  /** {@code POST /v1/suppressions/import}: a text/csv body, all lines or none. */
+  private static Future<SuppressionCsv.Imported> importCsv(RoutingContext ctx, SuppressionCsv csv) {
+    onlyParams(ctx, Set.of("reason"));
+    String type = ctx.request().getHeader("Content-Type");
+    String media = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+    if (!media.equals("text/csv")) {
+      throw new ApiException(415, "unsupported_media_type", "Content-Type must be text/csv");
+    }
+    String reason = reasonParam(ctx);
+    return csv.importCsv(tenantId(ctx), JobRoutes.declaredLength(ctx.request()), ctx.request(),
+        reason == null ? "manual" : reason);
+  }
+
+  /**
+   * {@code GET /v1/suppressions/export}: CSV streamed from a database cursor. A failure before the first byte is
+   * answered as usual; after it, the status is gone, so the stream is reset: the client sees a broken transfer, never
+   * a short file that looks complete.
+   */
+  private static void exportCsv(RoutingContext ctx, SuppressionCsv csv) {
+    var resp = ctx.response();
+    String reason;
+    try {
+      onlyParams(ctx, Set.of("reason", "format"));
+      reason = reasonParam(ctx);
+      String format = ctx.request().getParam("format");
+      if (format != null && !format.equals("csv")) {
+        throw new InvalidInputException("invalid_parameter", "format must be csv", "format");
+      }
+      if (format == null && !acceptsCsv(ctx.request().getHeader("Accept"))) {
+        throw new ApiException(406, "not_acceptable", "the export is text/csv: send Accept: text/csv or ?format=csv");
+      }
+    } catch (RuntimeException e) {
+      ctx.fail(e);
+      return;
+    }
+    resp.setChunked(true)
+        .putHeader("Content-Type", "text/csv; charset=utf-8")
+        .putHeader("Content-Disposition", "attachment; filename=\"suppressions.csv\"");
+    csv.export(tenantId(ctx), reason, resp).onComplete(ar -> {
+      if (ar.succeeded()) {
+        resp.end();
+      } else if (!resp.headWritten()) {
+        ctx.fail(ar.cause());
+      } else if (!resp.closed()) {
+        resp.reset();
+      }
+    });
+  }
+
+  private static boolean acceptsCsv(String accept) {
+    if (accept == null || accept.isBlank()) {
+      return true;
+    }
+    for (String part : accept.split(",")) {
+      String m = part.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+      if (m.equals("text/csv") || m.equals("text/*") || m.equals("*/*")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static String reasonParam(RoutingContext ctx) {
+    String reason = ctx.request().getParam("reason");
+    if (reason != null && !REASONS.contains(reason)) {
+      throw new InvalidInputException("invalid_parameter", "reason must be one of " + REASONS, "reason");
+    }
+    return reason;
   }
 
   private static UUID tenantId(RoutingContext ctx) {

@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one place where failures become HTTP answers: status from the exception type, body
- * {@code {"error":{"code","message","field"?,"line"?}}}. Unexpected failures answer 500 without details and are
+ * {@code {"error":{"code","message","field"?,"line"?}}} (and {@code "lines","invalidLines"} beside it for a body with
+ * invalid lines). Unexpected failures answer 500 without details and are
  * logged. A request whose body was not read to the end gets its connection closed after the answer.
  */
 final class FailureHandler implements Handler<RoutingContext> {
@@ -31,6 +32,7 @@ final class FailureHandler implements Handler<RoutingContext> {
     Throwable f = ctx.failure();
     int status;
     JsonObject error = new JsonObject();
+    JsonObject body = new JsonObject().put("error", error);
     if (f instanceof MailgateException m) {
       status = statusOf(m);
       error.put("code", m.code()).put("message", m.getMessage());
@@ -41,6 +43,18 @@ final class FailureHandler implements Handler<RoutingContext> {
         if (in.line() != null) {
           error.put("line", in.line());
         }
+      }
+      if (m instanceof io.mailgate.error.InvalidLinesException il) {
+        // beside the error: the invalid lines listed (up to a bound) and how many there were in all
+        io.vertx.core.json.JsonArray lines = new io.vertx.core.json.JsonArray();
+        for (var p : il.lines()) {
+          JsonObject l = new JsonObject().put("line", p.line());
+          if (p.column() != null) {
+            l.put("column", p.column());
+          }
+          lines.add(l.put("message", p.message()));
+        }
+        body.put("lines", lines).put("invalidLines", il.total());
       }
       if (m instanceof OverloadedException o) {
         ctx.response().putHeader("Retry-After", Integer.toString(o.retryAfterSeconds()));
@@ -80,7 +94,7 @@ final class FailureHandler implements Handler<RoutingContext> {
     }
     resp.setStatusCode(status)
         .putHeader("Content-Type", "application/json")
-        .end(new JsonObject().put("error", error).encode())
+        .end(body.encode())
         .onComplete(ar -> {
           if (unread) {
             if (http2) {

@@ -54,8 +54,12 @@ public final class HttpVerticle extends VerticleBase {
     DkimRoutes.mount(router, new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets()));
     JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
     io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));
-    EventRoutes.mount(router, auth, eventStore, new io.mailgate.events.EventService(eventStore),
-        new io.mailgate.store.SuppressionStore(pool), jobs, maxPage, config.limits().maxAdminBodyBytes());
+    io.mailgate.store.SuppressionStore suppressions = new io.mailgate.store.SuppressionStore(pool);
+    io.mailgate.suppression.SuppressionCsv csv = new io.mailgate.suppression.SuppressionCsv(vertx, suppressions,
+        config.suppressionCsv(), config.limits().ingestBatchRows(), config.limits().ingestBatchesInFlight(),
+        config.limits().ingestTimeout(), config.limits().maxTagChars(), intake.admission());
+    EventRoutes.mount(router, auth, eventStore, new io.mailgate.events.EventService(eventStore), suppressions, csv, jobs,
+        maxPage, config.limits().maxAdminBodyBytes());
     StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), new io.mailgate.store.TenantStore(pool),
         config.events().thresholds());
     StatsRoutes.mountBackends(router, new io.mailgate.store.StatsStore(pool), metrics);

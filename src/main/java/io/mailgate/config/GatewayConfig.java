@@ -25,7 +25,8 @@ public record GatewayConfig(
     IntakeConfig intake,
     DispatchConfig dispatch,
     RetryConfig retry,
-    EventsConfig events) {
+    EventsConfig events,
+    SuppressionCsvConfig suppressionCsv) {
 
   /** Whether a first start creates the demo tenant: {@code auto} only on the embedded database (the quick start). */
   public enum Demo { AUTO, ON, OFF }
@@ -117,6 +118,13 @@ public record GatewayConfig(
                              java.util.List<String> statsRecipientDomains, int softBounceLimit, Duration softBounceWindow,
                              io.mailgate.events.Reputation.Thresholds thresholds, Duration reputationCheckInterval,
                              int maxTenantSeries) {}
+
+  /**
+   * CSV import and export of suppressions: the longest line, the largest body and the most lines of an import, how
+   * many invalid lines an answer lists (all are counted), and the rows an export's cursor fetches at a time. Imports
+   * write in batches of {@code LimitsConfig.ingestBatchRows} and are admitted as streams, like NDJSON jobs.
+   */
+  public record SuppressionCsvConfig(int maxLineBytes, long maxBodyBytes, long maxLines, int maxErrors, int exportFetchRows) {}
 
   /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
   public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
@@ -234,12 +242,18 @@ public record GatewayConfig(
                 s.fraction("MAILGATE_REPUTATION_BOUNCE_CRITICAL", 0.10),
                 s.integer("MAILGATE_REPUTATION_MIN_VOLUME", 500, 1, Integer.MAX_VALUE)),
             s.duration("MAILGATE_REPUTATION_CHECK_INTERVAL", Duration.ofMinutes(1)),
-            s.integer("MAILGATE_METRICS_MAX_TENANT_SERIES", 50, 0, 10_000)));
+            s.integer("MAILGATE_METRICS_MAX_TENANT_SERIES", 50, 0, 10_000)),
+        new SuppressionCsvConfig(
+            (int) s.bytes("MAILGATE_SUPPRESSION_IMPORT_MAX_LINE", 4 * 1024, 1024 * 1024),
+            s.bytes("MAILGATE_SUPPRESSION_IMPORT_MAX_BODY", 1024L * 1024 * 1024),
+            s.integer("MAILGATE_SUPPRESSION_IMPORT_MAX_LINES", 10_000_000, 1, Integer.MAX_VALUE - 1),
+            s.integer("MAILGATE_SUPPRESSION_IMPORT_MAX_ERRORS", 100, 1, 100_000),
+            s.integer("MAILGATE_SUPPRESSION_EXPORT_FETCH", 1000, 1, 100_000)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events);
+        limits, intake, dispatch, retry, events, suppressionCsv);
   }
 
   private static java.util.List<String> domains(String v) {

@@ -1,8 +1,10 @@
 package io.mailgate.store;
 
 import io.vertx.core.Future;
+import io.vertx.core.streams.ReadStream;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowStream;
 import io.vertx.sqlclient.Tuple;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -75,11 +77,81 @@ public final class SuppressionStore {
         .map(rows -> rows.rowCount());
   }
 
+  /** A transaction for one CSV import into the tenant's list. */
+  public Future<SuppressionImportTransaction> beginImport(UUID tenantId) {
+    return SuppressionImportTransaction.begin(pool, tenantId);
+  }
+
+  /**
+   * Every suppression of the tenant (of one reason, when given), in address order, through a server-side cursor
+   * that fetches {@code fetchRows} at a time: {@code reader} gets them as a stream (pause it, and no more rows are
+   * fetched) and completes its future when it has taken them all. One read-only transaction, rolled back if the
+   * reader fails.
+   */
+  public Future<Void> stream(UUID tenantId, String reason, int fetchRows,
+                             java.util.function.Function<ReadStream<Suppression>, Future<Void>> reader) {
+    String sql = COLUMNS + " WHERE tenant_id = $1" + (reason == null ? "" : " AND reason = $2") + " ORDER BY address, tag";
+    Tuple args = reason == null ? Tuple.of(tenantId) : Tuple.of(tenantId, reason);
+    return pool.withTransaction(conn -> conn.prepare(sql).compose(ps -> {
+      RowStream<Row> rows = ps.createStream(fetchRows, args);
+      return reader.apply(new Mapped(rows)).eventually(rows::close);
+    }));
+  }
+
+  /** The cursor's rows as suppressions. */
+  private static final class Mapped implements ReadStream<Suppression> {
+    private final RowStream<Row> rows;
+
+    Mapped(RowStream<Row> rows) {
+      this.rows = rows;
+    }
+
+    @Override
+    public ReadStream<Suppression> exceptionHandler(io.vertx.core.Handler<Throwable> handler) {
+      rows.exceptionHandler(handler);
+      return this;
+    }
+
+    @Override
+    public ReadStream<Suppression> handler(io.vertx.core.Handler<Suppression> handler) {
+      rows.handler(handler == null ? null : r -> handler.handle(suppression(r)));
+      return this;
+    }
+
+    @Override
+    public ReadStream<Suppression> pause() {
+      rows.pause();
+      return this;
+    }
+
+    @Override
+    public ReadStream<Suppression> resume() {
+      rows.resume();
+      return this;
+    }
+
+    @Override
+    public ReadStream<Suppression> fetch(long amount) {
+      rows.fetch(amount);
+      return this;
+    }
+
+    @Override
+    public ReadStream<Suppression> endHandler(io.vertx.core.Handler<Void> endHandler) {
+      rows.endHandler(endHandler);
+      return this;
+    }
+  }
+
+  private static Suppression suppression(Row r) {
+    return new Suppression(r.getString("address"), r.getString("tag"), r.getString("reason"), r.getInteger("code"),
+        r.getString("detail"), r.getLong("source_event"), r.getOffsetDateTime("created_at"));
+  }
+
   private static List<Suppression> rows(io.vertx.sqlclient.RowSet<Row> rows) {
     List<Suppression> out = new ArrayList<>(rows.size());
     for (Row r : rows) {
-      out.add(new Suppression(r.getString("address"), r.getString("tag"), r.getString("reason"), r.getInteger("code"),
-          r.getString("detail"), r.getLong("source_event"), r.getOffsetDateTime("created_at")));
+      out.add(suppression(r));
     }
     return out;
   }
