@@ -20,7 +20,7 @@ public final class TenantStore {
   private static final String SELECT = """
       SELECT t.id, t.name, t.region, t.allowed_regions, t.backend_id, b.name AS backend_name,
              t.fallback_backend_id, f.name AS fallback_name, t.max_rate_per_second, t.max_concurrent_chunks, t.created_at,
-             t.hold_reason, t.hold_detail, t.held_at
+             t.hold_reason, t.hold_detail, t.held_at, t.unsubscribe_default, t.unsubscribe_mailto
       FROM tenants t LEFT JOIN backends b ON b.id = t.backend_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
       """;
 
@@ -30,15 +30,25 @@ public final class TenantStore {
     this.pool = pool;
   }
 
-  /** A tenant's adjustable policy: other regions it allows, and its limits (null: none). */
-  public record Policy(List<String> allowedRegions, Double maxRatePerSecond, Integer maxConcurrentChunks) {}
+  /**
+   * A tenant's adjustable policy: other regions it allows, its limits (null: none), whether its jobs carry a one-click
+   * unsubscribe unless they say otherwise, and the mailto address of List-Unsubscribe (null: none).
+   */
+  public record Policy(List<String> allowedRegions, Double maxRatePerSecond, Integer maxConcurrentChunks,
+                       boolean unsubscribeDefault, String unsubscribeMailto) {
+    public Policy(List<String> allowedRegions, Double maxRatePerSecond, Integer maxConcurrentChunks) {
+      this(allowedRegions, maxRatePerSecond, maxConcurrentChunks, false, null);
+    }
+  }
 
   public Future<Tenant> insert(UUID id, String name, String region, byte[] apiKeyHash, Policy policy) {
     return pool.preparedQuery("""
-            INSERT INTO tenants (id, name, region, api_key_hash, allowed_regions, max_rate_per_second, max_concurrent_chunks)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)""")
+            INSERT INTO tenants (id, name, region, api_key_hash, allowed_regions, max_rate_per_second, max_concurrent_chunks,
+                                 unsubscribe_default, unsubscribe_mailto)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""")
         .execute(Tuple.tuple(java.util.Arrays.asList(id, name, region, Buffer.buffer(apiKeyHash),
-            policy.allowedRegions().toArray(new String[0]), policy.maxRatePerSecond(), policy.maxConcurrentChunks())))
+            policy.allowedRegions().toArray(new String[0]), policy.maxRatePerSecond(), policy.maxConcurrentChunks(),
+            policy.unsubscribeDefault(), policy.unsubscribeMailto())))
         .recover(e -> SqlErrors.isUniqueViolation(e)
             ? Future.failedFuture(new ConflictException("tenant_exists", "a tenant named '" + name + "' already exists"))
             : Future.failedFuture(e))
@@ -73,10 +83,11 @@ public final class TenantStore {
   /** @return false if there is no such tenant */
   public Future<Boolean> setPolicy(UUID tenantId, Policy policy) {
     return pool.preparedQuery("""
-            UPDATE tenants SET allowed_regions = $2, max_rate_per_second = $3, max_concurrent_chunks = $4, updated_at = now()
+            UPDATE tenants SET allowed_regions = $2, max_rate_per_second = $3, max_concurrent_chunks = $4,
+                               unsubscribe_default = $5, unsubscribe_mailto = $6, updated_at = now()
             WHERE id = $1""")
         .execute(Tuple.tuple(java.util.Arrays.asList(tenantId, policy.allowedRegions().toArray(new String[0]),
-            policy.maxRatePerSecond(), policy.maxConcurrentChunks())))
+            policy.maxRatePerSecond(), policy.maxConcurrentChunks(), policy.unsubscribeDefault(), policy.unsubscribeMailto())))
         .map(r -> r.rowCount() == 1);
   }
 
@@ -167,6 +178,7 @@ public final class TenantStore {
         allowed == null ? List.of() : List.of(allowed), r.getUUID("backend_id"), r.getString("backend_name"),
         r.getUUID("fallback_backend_id"), r.getString("fallback_name"), r.getDouble("max_rate_per_second"),
         r.getInteger("max_concurrent_chunks"), r.getOffsetDateTime("created_at"), r.getString("hold_reason"),
-        r.getString("hold_detail"), r.getOffsetDateTime("held_at"));
+        r.getString("hold_detail"), r.getOffsetDateTime("held_at"), r.getBoolean("unsubscribe_default"),
+        r.getString("unsubscribe_mailto"));
   }
 }

@@ -31,6 +31,7 @@ public final class AdminService {
   private final SecretBox secrets;
 
   private final KeyCache keys;
+  private volatile boolean unsubscribeAvailable;
 
   public AdminService(TenantStore tenants, BackendStore backends, BackendTypes types, SecretBox secrets) {
     this(tenants, backends, types, secrets, java.time.Duration.ZERO);
@@ -46,6 +47,12 @@ public final class AdminService {
     this.secrets = secrets;
   }
 
+  /** Whether one-click unsubscribe can be turned on (MAILGATE_PUBLIC_URL is set); set once at start. */
+  public AdminService unsubscribeAvailable(boolean available) {
+    this.unsubscribeAvailable = available;
+    return this;
+  }
+
   public Future<NewTenant> createTenant(String name, String region) {
     return createTenant(name, region, new JsonObject());
   }
@@ -56,6 +63,9 @@ public final class AdminService {
       checkName(name, "name");
       String r = Regions.parse(region, "region");
       TenantStore.Policy p = policy(policy, new TenantStore.Policy(List.of(), null, null));
+      if (p.unsubscribeDefault() && !unsubscribeAvailable) {
+        return Future.failedFuture(unsubscribeUnavailable("unsubscribeDefault"));
+      }
       String key = ApiKeys.generate();
       return tenants.insert(Ids.newId(), name, r, ApiKeys.hash(key), p).map(t -> new NewTenant(t, key));
     } catch (InvalidInputException e) {
@@ -72,11 +82,16 @@ public final class AdminService {
       if (patch.containsKey(k)) {
         // a tenant's residency region is what its routes were checked against: it cannot change under them
         return Future.failedFuture(new InvalidInputException("unknown_field",
-            k + " cannot be changed (allowedRegions, maxRatePerSecond and maxConcurrentChunks can)", k));
+            k + " cannot be changed (allowedRegions, maxRatePerSecond, maxConcurrentChunks, unsubscribeDefault and"
+                + " unsubscribeMailto can)", k));
       }
     }
     return tenant(id).compose(t -> {
-      TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks()));
+      TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks(),
+          t.unsubscribeDefault(), t.unsubscribeMailto()));
+      if (p.unsubscribeDefault() && !t.unsubscribeDefault() && !unsubscribeAvailable) {
+        return Future.failedFuture(unsubscribeUnavailable("unsubscribeDefault"));
+      }
       keys.forget(id);
       return tenants.setPolicy(id, p);
     }).compose(ok -> tenant(id));
@@ -84,7 +99,7 @@ public final class AdminService {
 
   private static TenantStore.Policy policy(JsonObject in, TenantStore.Policy current) {
     for (String k : in.fieldNames()) {
-      if (!List.of("allowedRegions", "maxRatePerSecond", "maxConcurrentChunks", "name", "region").contains(k)) {
+      if (!POLICY_FIELDS.contains(k)) {
         throw new InvalidInputException("unknown_field", "unknown field '" + k + "'", k);
       }
     }
@@ -125,7 +140,35 @@ public final class AdminService {
       }
       chunks = v == null ? null : ((Number) v).intValue();
     }
-    return new TenantStore.Policy(allowed, rate, chunks);
+    boolean unsubscribe = current.unsubscribeDefault();
+    if (in.containsKey("unsubscribeDefault")) {
+      if (!(in.getValue("unsubscribeDefault") instanceof Boolean b)) {
+        throw new InvalidInputException("invalid_field", "unsubscribeDefault must be true or false", "unsubscribeDefault");
+      }
+      unsubscribe = b;
+    }
+    String mailto = current.unsubscribeMailto();
+    if (in.containsKey("unsubscribeMailto")) {
+      Object v = in.getValue("unsubscribeMailto");
+      if (v != null && !(v instanceof String)) {
+        throw new InvalidInputException("invalid_field", "unsubscribeMailto must be an address (or null)", "unsubscribeMailto");
+      }
+      String problem = v == null ? null : io.mailgate.message.EmailAddress.problem((String) v);
+      if (problem != null) {
+        throw new InvalidInputException("invalid_address", "unsubscribeMailto: " + problem, "unsubscribeMailto");
+      }
+      mailto = (String) v;
+    }
+    return new TenantStore.Policy(allowed, rate, chunks, unsubscribe, mailto);
+  }
+
+  private static final List<String> POLICY_FIELDS = List.of("allowedRegions", "maxRatePerSecond", "maxConcurrentChunks",
+      "unsubscribeDefault", "unsubscribeMailto", "name", "region");
+
+  /** One-click unsubscribe needs MAILGATE_PUBLIC_URL: the links must point somewhere. */
+  public static UnprocessableException unsubscribeUnavailable(String field) {
+    return new UnprocessableException("unsubscribe_unavailable",
+        field + ": one-click unsubscribe needs MAILGATE_PUBLIC_URL, which is not set on this gateway");
   }
 
   /**

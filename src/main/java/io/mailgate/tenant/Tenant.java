@@ -6,11 +6,13 @@ import java.util.UUID;
 
 /**
  * A customer of the gateway: its residency region (and the other regions it allows), its route (a primary
- * backend and an optional fallback) and its own limits on top of the backends'.
+ * backend and an optional fallback), its own limits on top of the backends', and whether its jobs carry a one-click
+ * unsubscribe by default (and which mailto address List-Unsubscribe also names).
  */
 public record Tenant(UUID id, String name, String region, List<String> allowedRegions, UUID backendId, String backendName,
                      UUID fallbackId, String fallbackName, Double maxRatePerSecond, Integer maxConcurrentChunks,
-                     OffsetDateTime createdAt, String holdReason, String holdDetail, OffsetDateTime heldAt) {
+                     OffsetDateTime createdAt, String holdReason, String holdDetail, OffsetDateTime heldAt,
+                     boolean unsubscribeDefault, String unsubscribeMailto) {
 
   /** Whether mail of this tenant may be processed by a backend in {@code backendRegion}. */
   public boolean allows(String backendRegion) {
