@@ -21,6 +21,7 @@ import io.mailgate.store.TenantStore;
 import io.mailgate.tenant.AdminService;
 import io.mailgate.tenant.DkimSignerLookup;
 import io.mailgate.tenant.SecretBox;
+import io.mailgate.unsubscribe.UnsubscribeTokens;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -76,14 +77,21 @@ public final class Gateway {
     DatabaseHealth databaseHealth = new DatabaseHealth();
     BackendTypes types = BackendTypes.standard();
     BackendStore backends = new BackendStore(pool);
+    var publicEndpoints = config.publicEndpoints();
+    // the key of unsubscribe tokens: its own setting, else derived from MAILGATE_SECRET_KEY (the same on every process)
+    UnsubscribeTokens unsubscribe = new UnsubscribeTokens(
+        publicEndpoints.unsubscribeKey().orElseGet(() -> secrets.derive(UnsubscribeTokens.KEY_PURPOSE)),
+        publicEndpoints.url().orElse(null));
     AdminService admin = new AdminService(new TenantStore(pool), backends, types, secrets, config.limits().authCacheTtl(),
-        config.events().thresholds());
+        config.events().thresholds())
+        .unsubscribeAvailable(unsubscribe.linksAvailable());
     EventSql eventSql = new EventSql(config.events());
     JobStore jobStore = new JobStore(pool, config.nodeId(), eventSql);
     DispatchStore dispatchStore = new DispatchStore(pool, eventSql);
 
     AtomicReference<Dispatcher> dispatcher = new AtomicReference<>();
-    JobIntake intake = new JobIntake(vertx, jobStore, config.limits(), config.intake(), config.dispatch().chunkSize(), accepted -> {
+    JobIntake intake = new JobIntake(vertx, jobStore, config.limits(), config.intake(), config.dispatch().chunkSize(),
+        unsubscribe.linksAvailable(), accepted -> {
       metrics.jobAccepted();
       Dispatcher d = dispatcher.get();
       if (d != null) {
@@ -102,7 +110,7 @@ public final class Gateway {
     if (config.dispatch().enabled()) {
       Dispatcher d = new Dispatcher(dispatchStore, new ClaimStore(pool, eventSql), db.connectOptions(), backends, secrets, types,
           config.dispatch(), new RetryPolicy(config.retry()), metrics, config.nodeId(),
-          new DkimSignerLookup(new DkimStore(pool), secrets));
+          new DkimSignerLookup(new DkimStore(pool), secrets), unsubscribe);
       dispatcher.set(d);
       // sending cannot keep up: new small jobs wait (then 503) rather than pile up unsent
       double share = config.intake().tenantShare();
@@ -116,7 +124,7 @@ public final class Gateway {
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
         .onSuccess(workIds::add));
     for (int i = 0; i < config.http().instances(); i++) {
-      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics, databaseHealth);
+      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics, databaseHealth, unsubscribe);
       verticles.add(v);
       deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
           .onSuccess(httpIds::add));
@@ -130,6 +138,11 @@ public final class Gateway {
 
   public int httpPort() {
     return http.get(0).actualPort();
+  }
+
+  /** The port of the public listener (MAILGATE_PUBLIC_PORT), or -1 when the main port serves the public routes. */
+  public int publicPort() {
+    return http.get(0).actualPublicPort();
   }
 
   public Vertx vertx() {

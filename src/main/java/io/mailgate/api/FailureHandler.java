@@ -69,7 +69,7 @@ final class FailureHandler implements Handler<RoutingContext> {
       status = 503;
       error.put("code", "unavailable").put("message", "the database cannot be reached; retry later");
       ctx.response().putHeader("Retry-After", "5");
-      LOG.atWarn().addKeyValue("path", ctx.request().path()).addKeyValue("error", String.valueOf(f.getMessage()))
+      LOG.atWarn().addKeyValue("path", loggable(ctx.request().path())).addKeyValue("error", String.valueOf(f.getMessage()))
           .log("dependency unavailable");
     } else if (f == null && ctx.statusCode() > 0) {
       status = ctx.statusCode();
@@ -77,7 +77,7 @@ final class FailureHandler implements Handler<RoutingContext> {
     } else {
       status = 500;
       error.put("code", "internal").put("message", "internal error");
-      LOG.atError().addKeyValue("method", ctx.request().method()).addKeyValue("path", ctx.request().path())
+      LOG.atError().addKeyValue("method", ctx.request().method()).addKeyValue("path", loggable(ctx.request().path()))
           .setCause(f).log("request failed");
     }
     HttpServerResponse resp = ctx.response();
@@ -205,5 +205,10 @@ final class FailureHandler implements Handler<RoutingContext> {
       case 413 -> "request body too large";
       default -> "request failed";
     };
+  }
+
+  /** A path as it may be logged: the token of an unsubscribe link (it unsubscribes whoever holds it) left out. */
+  static String loggable(String path) {
+    return path != null && path.startsWith("/u/") ? "/u/{token}" : path;
   }
 }

@@ -6,6 +6,8 @@ import io.mailgate.job.JobService;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.store.DatabaseHealth;
 import io.mailgate.tenant.AdminService;
+import io.mailgate.unsubscribe.UnsubscribeService;
+import io.mailgate.unsubscribe.UnsubscribeTokens;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
@@ -14,7 +16,11 @@ import io.vertx.ext.web.Router;
 import io.vertx.sqlclient.Pool;
 import java.util.concurrent.TimeUnit;
 
-/** The HTTP API. Several instances share the port, one per event loop. */
+/**
+ * The HTTP API. Several instances share the port, one per event loop. With MAILGATE_PUBLIC_PORT, a second listener
+ * serves only what must face the internet (the {@code /u/} unsubscribe links) and answers 404 to everything else; the
+ * main port serves those routes too, so a gateway without a public listener works the same.
+ */
 public final class HttpVerticle extends VerticleBase {
 
   private final GatewayConfig config;
@@ -25,10 +31,13 @@ public final class HttpVerticle extends VerticleBase {
   private final JobService jobs;
   private final GatewayMetrics metrics;
   private final DatabaseHealth databaseHealth;
+  private final UnsubscribeTokens unsubscribe;
   private HttpServer server;
+  private HttpServer publicServer;
 
   public HttpVerticle(GatewayConfig config, Pool pool, AdminService admin, String adminToken, JobIntake intake,
-                      JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth) {
+                      JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe) {
+    this.unsubscribe = unsubscribe;
     this.databaseHealth = databaseHealth;
     this.config = config;
     this.pool = pool;
@@ -54,11 +63,14 @@ public final class HttpVerticle extends VerticleBase {
     DkimRoutes.mount(router, new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets()));
     JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
     io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));
+    io.mailgate.events.EventService eventService = new io.mailgate.events.EventService(eventStore);
+    UnsubscribeService unsubscribes = new UnsubscribeService(unsubscribe, eventStore, eventService);
+    UnsubscribeRoutes.mount(router, unsubscribes);
     io.mailgate.store.SuppressionStore suppressions = new io.mailgate.store.SuppressionStore(pool);
     io.mailgate.suppression.SuppressionCsv csv = new io.mailgate.suppression.SuppressionCsv(vertx, suppressions,
         config.suppressionCsv(), config.limits().ingestBatchRows(), config.limits().ingestBatchesInFlight(),
         config.limits().ingestTimeout(), config.limits().maxTagChars(), intake.admission());
-    EventRoutes.mount(router, auth, eventStore, new io.mailgate.events.EventService(eventStore), suppressions, csv, jobs,
+    EventRoutes.mount(router, auth, eventStore, eventService, suppressions, csv, jobs,
         maxPage, config.limits().maxAdminBodyBytes());
     StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), new io.mailgate.store.TenantStore(pool),
         config.events().thresholds());
@@ -69,6 +81,25 @@ public final class HttpVerticle extends VerticleBase {
     router.errorHandler(404, failures);
     router.errorHandler(405, failures);
 
+    Future<?> publicListening = Future.succeededFuture();
+    if (config.publicEndpoints().port().isPresent()) {
+      // nothing but the public routes: no API, no /v1/admin, no /metrics or /health
+      Router publicRouter = Router.router(vertx);
+      UnsubscribeRoutes.mount(publicRouter, unsubscribes);
+      publicRouter.route().failureHandler(failures);
+      publicRouter.errorHandler(404, failures);
+      publicRouter.errorHandler(405, failures);
+      HttpServerOptions publicOptions = new HttpServerOptions()
+          .setHost(config.publicEndpoints().host())
+          .setPort(config.publicEndpoints().port().get())
+          .setMaxHeaderSize(8 * 1024)
+          .setMaxInitialLineLength(2048)
+          .setIdleTimeout(30)
+          .setIdleTimeoutUnit(TimeUnit.SECONDS)
+          .setDecompressionSupported(false);
+      publicListening = vertx.createHttpServer(publicOptions).requestHandler(publicRouter).listen().onSuccess(s -> publicServer = s);
+    }
+
     HttpServerOptions options = new HttpServerOptions()
         .setHost(config.http().host())
         .setPort(config.http().port())
@@ -78,7 +109,7 @@ public final class HttpVerticle extends VerticleBase {
         .setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setCompressionSupported(true)
         .setDecompressionSupported(false);
-    return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
+    return publicListening.compose(x -> vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s));
   }
 
   /** 200 when the database answers; 503 with the reason when it does not (or is known to be restarting). */
@@ -104,5 +135,9 @@ public final class HttpVerticle extends VerticleBase {
 
   public int actualPort() {
     return server == null ? -1 : server.actualPort();
+  }
+
+  public int actualPublicPort() {
+    return publicServer == null ? -1 : publicServer.actualPort();
   }
 }

@@ -54,9 +54,10 @@ final class JobRoutes {
     Tenant tenant = Auth.tenant(ctx);
     String key = req.getHeader("Idempotency-Key");
     String type = mediaType(req.getHeader("Content-Type"));
+    var defaults = new io.mailgate.job.JobSpecParser.TenantDefaults(tenant.unsubscribeDefault(), tenant.unsubscribeMailto());
     return switch (type) {
-      case "application/json" -> intake.submitJson(tenant.id(), declaredLength(req), () -> BodyReader.read(req, maxJsonBody), key);
-      case "application/x-ndjson", "application/ndjson", "application/jsonl" -> intake.submitNdjson(tenant.id(), req, key);
+      case "application/json" -> intake.submitJson(tenant.id(), defaults, declaredLength(req), () -> BodyReader.read(req, maxJsonBody), key);
+      case "application/x-ndjson", "application/ndjson", "application/jsonl" -> intake.submitNdjson(tenant.id(), defaults, req, key);
       default -> Future.failedFuture(new ApiException(415, "unsupported_media_type",
           "Content-Type must be application/json or application/x-ndjson"));
     };

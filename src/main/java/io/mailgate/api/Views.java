@@ -24,6 +24,8 @@ final class Views {
         .put("maxRatePerSecond", t.maxRatePerSecond())
         .put("maxConcurrentChunks", t.maxConcurrentChunks())
         .put("reputationThresholds", t.reputationThresholds())
+        .put("unsubscribeDefault", t.unsubscribeDefault())
+        .put("unsubscribeMailto", t.unsubscribeMailto())
         .put("hold", t.holdReason() == null ? null : new JsonObject().put("reason", t.holdReason())
             .put("detail", t.holdDetail()).put("since", time(t.heldAt())))
         .put("createdAt", time(t.createdAt()));

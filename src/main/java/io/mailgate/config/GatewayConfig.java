@@ -26,7 +26,15 @@ public record GatewayConfig(
     DispatchConfig dispatch,
     RetryConfig retry,
     EventsConfig events,
-    SuppressionCsvConfig suppressionCsv) {
+    SuppressionCsvConfig suppressionCsv,
+    PublicConfig publicEndpoints) {
+
+  public GatewayConfig {
+    if (publicEndpoints.port().isPresent() && publicEndpoints.port().get() != 0 && publicEndpoints.port().get() == http.port()) {
+      throw new ConfigException("MAILGATE_PUBLIC_PORT must differ from MAILGATE_HTTP_PORT (leave it unset to serve the"
+          + " public routes on the main port), got " + http.port() + " for both");
+    }
+  }
 
   /** Whether a first start creates the demo tenant: {@code auto} only on the embedded database (the quick start). */
   public enum Demo { AUTO, ON, OFF }
@@ -45,6 +53,19 @@ public record GatewayConfig(
 
   /** HTTP server. */
   public record HttpConfig(String host, int port, int instances) {}
+
+  /**
+   * What faces the internet: the base URL recipients reach the gateway's public routes ({@code /u/...}) at (none:
+   * one-click unsubscribe is unavailable), an optional listener of their own ({@code port}; none: the main port
+   * serves them), and the key of unsubscribe tokens when not derived from MAILGATE_SECRET_KEY (its raw bytes).
+   */
+  public record PublicConfig(Optional<String> url, String host, Optional<Integer> port, Optional<byte[]> unsubscribeKey) {
+    @Override
+    public String toString() {
+      return "PublicConfig[url=" + url + ", host=" + host + ", port=" + port + ", unsubscribeKey="
+          + (unsubscribeKey.isPresent() ? "(set)" : "(derived)") + "]";
+    }
+  }
 
   /** Request limits: each bad or oversized request is refused with a clear error before it is stored. */
   public record LimitsConfig(
@@ -248,12 +269,85 @@ public record GatewayConfig(
             s.bytes("MAILGATE_SUPPRESSION_IMPORT_MAX_BODY", 1024L * 1024 * 1024),
             s.integer("MAILGATE_SUPPRESSION_IMPORT_MAX_LINES", 10_000_000, 1, Integer.MAX_VALUE - 1),
             s.integer("MAILGATE_SUPPRESSION_IMPORT_MAX_ERRORS", 100, 1, 100_000),
-            s.integer("MAILGATE_SUPPRESSION_EXPORT_FETCH", 1000, 1, 100_000)));
+            s.integer("MAILGATE_SUPPRESSION_EXPORT_FETCH", 1000, 1, 100_000)),
+        new PublicConfig(
+            Optional.ofNullable(s.string("MAILGATE_PUBLIC_URL", null)).map(GatewayConfig::publicUrl),
+            s.string("MAILGATE_PUBLIC_HOST", "0.0.0.0"),
+            Optional.ofNullable(s.string("MAILGATE_PUBLIC_PORT", null)).map(x -> s.integer("MAILGATE_PUBLIC_PORT", 0, 0, 65535)),
+            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv);
+        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints);
+  }
+
+  public GatewayConfig withPublicEndpoints(PublicConfig p) {
+    return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
+        limits, intake, dispatch, retry, events, suppressionCsv, p);
+  }
+
+  /**
+   * The base of the links in List-Unsubscribe: RFC 8058 requires https; plain http only to a loopback host (a local
+   * test or a proxy on the same machine), named literally: no name is resolved here. Returned without a trailing '/'.
+   */
+  static String publicUrl(String v) {
+    java.net.URI u;
+    try {
+      u = new java.net.URI(v.trim());
+    } catch (java.net.URISyntaxException e) {
+      throw new ConfigException("MAILGATE_PUBLIC_URL must be a URL such as https://mail.example.com, got '" + v + "'");
+    }
+    String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
+    String host = u.getHost();
+    if (!u.isAbsolute() || host == null || u.getRawQuery() != null || u.getRawFragment() != null || u.getRawUserInfo() != null
+        || !(scheme.equals("https") || scheme.equals("http"))) {
+      throw new ConfigException("MAILGATE_PUBLIC_URL must be an https URL with a host and no user, query or fragment"
+          + " (such as https://mail.example.com), got '" + v + "'");
+    }
+    if (scheme.equals("http") && !loopback(host)) {
+      throw new ConfigException("MAILGATE_PUBLIC_URL must use https (RFC 8058 one-click unsubscribe requires it); plain"
+          + " http is allowed only to a loopback host (localhost, 127.0.0.0/8, ::1), got '" + v + "'");
+    }
+    String base = u.toString();
+    while (base.endsWith("/")) {
+      base = base.substring(0, base.length() - 1);
+    }
+    return base;
+  }
+
+  /** localhost, 127.0.0.0/8 or ::1, written as such (an IPv6 host comes in brackets from URI). */
+  static boolean loopback(String host) {
+    String h = host.toLowerCase(java.util.Locale.ROOT);
+    if (h.startsWith("[") && h.endsWith("]")) {
+      h = h.substring(1, h.length() - 1);
+    }
+    if (h.equals("localhost") || h.endsWith(".localhost") || h.equals("::1") || h.equals("0:0:0:0:0:0:0:1")) {
+      return true;
+    }
+    String[] parts = h.split("\\.", -1);
+    if (parts.length != 4 || !parts[0].equals("127")) {
+      return false;
+    }
+    for (String p : parts) {
+      if (!p.matches("\\d{1,3}") || Integer.parseInt(p) > 255) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static byte[] unsubscribeKey(String v) {
+    byte[] k;
+    try {
+      k = java.util.Base64.getDecoder().decode(v.trim());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("MAILGATE_UNSUBSCRIBE_KEY must be base64 of at least 32 random bytes");
+    }
+    if (k.length < 32) {
+      throw new ConfigException("MAILGATE_UNSUBSCRIBE_KEY must be base64 of at least 32 random bytes, got " + k.length + " bytes");
+    }
+    return k;
   }
 
   private static java.util.List<String> domains(String v) {

@@ -5,6 +5,7 @@ import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
 import io.mailgate.backend.RateLimiter;
 import io.mailgate.config.GatewayConfig.DispatchConfig;
+import io.mailgate.message.Campaign;
 import io.mailgate.message.EmailAddress;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.store.BackendStore;
@@ -93,10 +94,19 @@ public final class Dispatcher extends VerticleBase {
   private long priorityTimer = -1;
   private long lastTakeoverCheck;
   private Future<Void> claimInFlight = Future.succeededFuture();
+  private final io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe;
 
   public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
                     SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
                     String nodeId, SignerLookup signers) {
+    this(store, claims, listenTo, backendStore, secrets, types, config, retry, metrics, nodeId, signers, null);
+  }
+
+  /** @param unsubscribe makes the links of jobs with one-click unsubscribe (null: such jobs are held) */
+  public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
+                    SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
+                    String nodeId, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe) {
+    this.unsubscribe = unsubscribe;
     this.store = store;
     this.claims = claims;
     this.listenTo = listenTo;
@@ -117,7 +127,7 @@ public final class Dispatcher extends VerticleBase {
     circuits = new CircuitBreakers(config.circuitFailures(), config.circuitOpenTime(), backendStore, this::backendDown);
     writer = new StateWriter(vertx, store, config.stateFlushBatch(), config.stateFlushInterval().toMillis());
     releaser = new ChunkReleaser(vertx, store, nodeId, config.releaseFlushBatch(), config.releaseFlushInterval().toMillis());
-    jobs = new JobContexts(store, signers, config.jobCache());
+    jobs = new JobContexts(store, signers, unsubscribe, config.jobCache());
     handoff = new Handoff(config.handoffQueue());
     signing = vertx.createSharedWorkerExecutor("mailgate-signing", config.signingThreads());
     long lease = config.leaseTime().toMillis();
@@ -436,7 +446,10 @@ public final class Dispatcher extends VerticleBase {
         .compose(job -> (premarked != null ? Future.succeededFuture(premarked)
             : store.due(claim, nodeId, senderDomain(job), job.campaign() == null ? null : job.campaign().tags())).compose(due -> {
           List<OutboundRecipient> rs = new ArrayList<>(due.size());
-          due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()), JsonValues.toPlainMap(d.vars()), d.attempt())));
+          // with one-click unsubscribe each recipient's link joins its vars ({{unsubscribeUrl}}), for every backend
+          Campaign c = job.campaign();
+          due.forEach(d -> rs.add(new OutboundRecipient(d.seq(), new EmailAddress(d.email()),
+              c == null ? JsonValues.toPlainMap(d.vars()) : c.varsFor(d.seq(), JsonValues.toPlainMap(d.vars())), d.attempt())));
           // the backend's name is known once its instance is set up (it may still be loading here)
           ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, () -> slot.name, tenantRate,
               outcome -> circuits.observe(claim.backendId(), slot.name, outcome), store, nodeId, config.markAhead(),

@@ -20,9 +20,11 @@ final class JobContexts {
 
   private final DispatchStore store;
   private final SignerLookup signers;
+  private final io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe;
   private final Map<UUID, Future<JobContext>> jobs;
 
-  JobContexts(DispatchStore store, SignerLookup signers, int size) {
+  JobContexts(DispatchStore store, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe, int size) {
+    this.unsubscribe = unsubscribe;
     this.store = store;
     this.signers = signers;
     this.jobs = new LinkedHashMap<>(16, 0.75f, true) {
@@ -47,7 +49,17 @@ final class JobContexts {
   }
 
   private Future<JobContext> compile(JobRow row) {
-    var campaign = JobSpec.fromStored(row.spec()).compile(row.id(), row.tenantId());
+    JobSpec spec = JobSpec.fromStored(row.spec());
+    io.mailgate.message.ListUnsubscribe links = null;
+    if (spec.unsubscribe() != null) {
+      if (unsubscribe == null || !unsubscribe.linksAvailable()) {
+        // held with the reason (see Dispatcher.run), never sent without the links the job asked for
+        return Future.failedFuture(new IllegalStateException(
+            "the job asks for one-click unsubscribe but MAILGATE_PUBLIC_URL is not set on this process"));
+      }
+      links = unsubscribe.forJob(row.tenantId(), row.id(), spec.unsubscribe().mailto());
+    }
+    var campaign = spec.compile(row.id(), row.tenantId(), links);
     return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
         new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt(),
             row.expiresAt(), System.nanoTime()));

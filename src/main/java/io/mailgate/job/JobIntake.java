@@ -56,12 +56,18 @@ public final class JobIntake {
 
   public JobIntake(Vertx vertx, JobStore jobs, LimitsConfig limits, IntakeConfig intake, int chunkSize,
                    java.util.function.Consumer<Accepted> onAccepted) {
+    this(vertx, jobs, limits, intake, chunkSize, false, onAccepted);
+  }
+
+  /** @param unsubscribeAvailable whether jobs may ask for one-click unsubscribe (MAILGATE_PUBLIC_URL is set) */
+  public JobIntake(Vertx vertx, JobStore jobs, LimitsConfig limits, IntakeConfig intake, int chunkSize,
+                   boolean unsubscribeAvailable, java.util.function.Consumer<Accepted> onAccepted) {
     this.vertx = vertx;
     this.jobs = jobs;
     this.limits = limits;
     this.intake = intake;
     this.chunkSize = chunkSize;
-    this.specParser = new JobSpecParser(limits);
+    this.specParser = new JobSpecParser(limits, unsubscribeAvailable);
     this.recipientParser = new RecipientParser(limits);
     this.idempotency = new Idempotency(jobs, limits.maxIdempotencyKeyChars());
     this.admission = new Admission(vertx, new Admission.Bounds(intake.maxBytes(), intake.maxStreams(), intake.queueSize(),
@@ -80,8 +86,8 @@ public final class JobIntake {
    * largest JSON body allowed when the request has no Content-Length): what the bodies held in memory weigh is
    * bounded, not the number of clients.
    */
-  public Future<Accepted> submitJson(UUID tenantId, long declaredBytes, Supplier<Future<Buffer>> readBody,
-                                     String idempotencyKey) {
+  public Future<Accepted> submitJson(UUID tenantId, JobSpecParser.TenantDefaults defaults, long declaredBytes,
+                                     Supplier<Future<Buffer>> readBody, String idempotencyKey) {
     InvalidInputException badKey = idempotency.check(idempotencyKey);
     if (badKey != null) {
       return Future.failedFuture(badKey);
@@ -90,22 +96,23 @@ public final class JobIntake {
     return admitted(admission.admit(tenantId, cost, false), () -> readBody.get()
         .timeout(limits.ingestTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .recover(e -> Future.failedFuture(e instanceof java.util.concurrent.TimeoutException ? timedOut(limits) : e))
-        .compose(body -> submitJsonBody(tenantId, body, idempotencyKey)));
+        .compose(body -> submitJsonBody(tenantId, defaults, body, idempotencyKey)));
   }
 
   /** An NDJSON job: the first line is the job, each following line one recipient. */
-  public Future<Accepted> submitNdjson(UUID tenantId, ReadStream<Buffer> body, String idempotencyKey) {
+  public Future<Accepted> submitNdjson(UUID tenantId, JobSpecParser.TenantDefaults defaults, ReadStream<Buffer> body,
+                                       String idempotencyKey) {
     InvalidInputException badKey = idempotency.check(idempotencyKey);
     if (badKey != null) {
       return Future.failedFuture(badKey);
     }
     return admitted(admission.admit(tenantId, 0, true), () -> {
       if (idempotencyKey == null) {
-        return new NdjsonIngest(ndjson, tenantId, body, null).run();
+        return new NdjsonIngest(ndjson, tenantId, defaults, body, null).run();
       }
       return jobs.findIdempotencyKey(tenantId, idempotencyKey).compose(found -> {
         if (found.isEmpty()) {
-          return new NdjsonIngest(ndjson, tenantId, body, idempotencyKey).run();
+          return new NdjsonIngest(ndjson, tenantId, defaults, body, idempotencyKey).run();
         }
         // a retry: hash the body without storing it, then answer as the first time (or refuse a different body)
         return hashStream(body).compose(hash -> idempotency.replay(tenantId, found.get(), hash));
@@ -114,7 +121,8 @@ public final class JobIntake {
   }
 
   /** A whole JSON job already read within the body limit (the caller was admitted). */
-  private Future<Accepted> submitJsonBody(UUID tenantId, Buffer body, String idempotencyKey) {
+  private Future<Accepted> submitJsonBody(UUID tenantId, JobSpecParser.TenantDefaults defaults, Buffer body,
+                                          String idempotencyKey) {
     byte[] hash = Idempotency.sha256(body);
     JsonObject json;
     try {
@@ -126,7 +134,7 @@ public final class JobIntake {
     String[] emails;
     String[] vars;
     try {
-      spec = specParser.parse(json, true);
+      spec = specParser.parse(json, true, defaults);
       Object rs = json.getValue("recipients");
       if (rs == null) {
         throw new InvalidInputException("no_recipients", "recipients is required", "recipients");

@@ -14,6 +14,8 @@ import java.util.UUID;
 /**
  * A job without its recipients, validated: the message, stored in {@code jobs.spec} and compiled for dispatch, and
  * how it is dispatched ({@code priority} when given, {@code expiresAt}), stored in columns of {@code jobs}.
+ * {@code unsubscribe} is the one-click unsubscribe that applies (the job's own choice, else its tenant's default),
+ * null when none: resolved at intake, so a queued job does not change with its tenant's settings.
  */
 public record JobSpec(
     Mailbox from,
@@ -24,7 +26,11 @@ public record JobSpec(
     Map<String, String> headers,
     List<String> tags,
     Priority priority,
-    java.time.OffsetDateTime expiresAt) {
+    java.time.OffsetDateTime expiresAt,
+    Unsubscribe unsubscribe) {
+
+  /** The job's messages carry List-Unsubscribe (and {@code mailto}, when not null, in it). */
+  public record Unsubscribe(String mailto) {}
 
   /** The priority given, or by size: jobs of at most {@code smallJob} recipients are high priority. */
   public Priority priorityFor(int recipients, int smallJob) {
@@ -49,6 +55,13 @@ public record JobSpec(
     if (html != null) {
       j.put("html", html);
     }
+    if (unsubscribe != null) {
+      JsonObject u = new JsonObject();
+      if (unsubscribe.mailto() != null) {
+        u.put("mailto", unsubscribe.mailto());
+      }
+      j.put("unsubscribe", u);
+    }
     return j;
   }
 
@@ -59,16 +72,24 @@ public record JobSpec(
     h.fieldNames().forEach(k -> headers.put(k, h.getString(k)));
     List<String> tags = j.getJsonArray("tags", new JsonArray()).stream().map(String::valueOf).toList();
     String replyTo = j.getString("replyTo");
+    JsonObject u = j.getJsonObject("unsubscribe");
     return new JobSpec(Mailbox.parse(j.getString("from"), "from"),
         replyTo == null ? null : Mailbox.parse(replyTo, "replyTo"),
-        j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags, null, null);
+        j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags, null, null,
+        u == null ? null : new Unsubscribe(u.getString("mailto")));
   }
 
+  /** The job's message without one-click unsubscribe links (a check of its templates, a job without them). */
   public Campaign compile(UUID jobId, UUID tenantId) {
+    return compile(jobId, tenantId, null);
+  }
+
+  /** @param unsubscribe the job's links when {@link #unsubscribe()} asks for them, else null */
+  public Campaign compile(UUID jobId, UUID tenantId, io.mailgate.message.ListUnsubscribe unsubscribe) {
     return new Campaign(jobId, tenantId, from, replyTo,
         Template.compile(subject, Template.Escaping.NONE, "subject"),
         text == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(text), Template.Escaping.NONE, "text"),
         html == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(html), Template.Escaping.HTML, "html"),
-        headers, tags);
+        headers, tags, unsubscribe);
   }
 }

@@ -23,19 +23,36 @@ public final class JobSpecParser {
       "message-id", "mime-version", "content-type", "content-transfer-encoding", "reply-to", "return-path",
       "received", "dkim-signature", "sender");
   private static final Set<String> FIELDS = Set.of("from", "replyTo", "subject", "text", "html", "headers", "tags",
-      "priority", "expiresAt", "recipients", "tenantId");
+      "priority", "expiresAt", "unsubscribe", "recipients", "tenantId");
+
+  /** What a job of the tenant gets unless it says otherwise: one-click unsubscribe, and its mailto address. */
+  public record TenantDefaults(boolean unsubscribe, String unsubscribeMailto) {
+    public static final TenantDefaults NONE = new TenantDefaults(false, null);
+  }
 
   private final LimitsConfig limits;
+  private final boolean unsubscribeAvailable;
 
   public JobSpecParser(LimitsConfig limits) {
+    this(limits, false);
+  }
+
+  /** @param unsubscribeAvailable whether MAILGATE_PUBLIC_URL is set, without which no job may ask for unsubscribe */
+  public JobSpecParser(LimitsConfig limits, boolean unsubscribeAvailable) {
     this.limits = limits;
+    this.unsubscribeAvailable = unsubscribeAvailable;
+  }
+
+  public JobSpec parse(JsonObject j, boolean allowRecipients) {
+    return parse(j, allowRecipients, TenantDefaults.NONE);
   }
 
   /**
    * @param allowRecipients whether a {@code recipients} field may be present (JSON bodies; NDJSON first lines
    *     carry none)
+   * @param defaults the tenant's, for what the job leaves out
    */
-  public JobSpec parse(JsonObject j, boolean allowRecipients) {
+  public JobSpec parse(JsonObject j, boolean allowRecipients, TenantDefaults defaults) {
     for (String f : j.fieldNames()) {
       if (!FIELDS.contains(f) || f.equals("recipients") && !allowRecipients) {
         throw new InvalidInputException("unknown_field", "unknown field '" + printable(f) + "'", f);
@@ -55,8 +72,18 @@ public final class JobSpecParser {
       throw new InvalidInputException("missing_body", "one of text or html is required", "text");
     }
     String priority = string(j, "priority", false);
-    JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers(j), tags(j),
-        priority == null ? null : Priority.parse(priority, "priority"), expiresAt(j));
+    Map<String, String> headers = headers(j);
+    JobSpec.Unsubscribe unsubscribe = unsubscribe(j, defaults);
+    if (unsubscribe != null) {
+      for (String name : headers.keySet()) {
+        if (name.equalsIgnoreCase("List-Unsubscribe") || name.equalsIgnoreCase("List-Unsubscribe-Post")) {
+          throw new InvalidInputException("reserved_header", name + " is set by the gateway when the job has one-click"
+              + " unsubscribe", "headers." + name);
+        }
+      }
+    }
+    JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers, tags(j),
+        priority == null ? null : Priority.parse(priority, "priority"), expiresAt(j), unsubscribe);
     // compile once here, so a template error is a 400 now and not a failure at send time
     var campaign = spec.compile(UUID.randomUUID(), UUID.randomUUID());
     for (var t : new io.mailgate.message.Template[] {campaign.subject(), campaign.text(), campaign.html()}) {
@@ -65,6 +92,22 @@ public final class JobSpecParser {
       }
     }
     return spec;
+  }
+
+  /** {@code "unsubscribe": true|false}, else the tenant's default; refused when the gateway cannot make links. */
+  private JobSpec.Unsubscribe unsubscribe(JsonObject j, TenantDefaults defaults) {
+    Object v = j.getValue("unsubscribe");
+    if (v != null && !(v instanceof Boolean)) {
+      throw new InvalidInputException("invalid_field", "unsubscribe must be true or false", "unsubscribe");
+    }
+    boolean on = v == null ? defaults.unsubscribe() : (Boolean) v;
+    if (!on) {
+      return null;
+    }
+    if (!unsubscribeAvailable) {
+      throw io.mailgate.tenant.AdminService.unsubscribeUnavailable("unsubscribe");
+    }
+    return new JobSpec.Unsubscribe(defaults.unsubscribeMailto());
   }
 
   /** An ISO-8601 time with its offset ({@code 2026-12-24T18:00:00Z}), in the future. */

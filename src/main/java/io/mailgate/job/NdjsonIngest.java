@@ -32,6 +32,7 @@ final class NdjsonIngest {
 
   private final Setup s;
   private final UUID tenantId;
+  private final JobSpecParser.TenantDefaults defaults;
   private final String idempotencyKey;
   private final RecordParser lines;
   private final MessageDigest md = Idempotency.sha256();
@@ -50,7 +51,9 @@ final class NdjsonIngest {
   private boolean ended;
   private boolean failed;
 
-  NdjsonIngest(Setup setup, UUID tenantId, ReadStream<Buffer> body, String idempotencyKey) {
+  NdjsonIngest(Setup setup, UUID tenantId, JobSpecParser.TenantDefaults defaults, ReadStream<Buffer> body,
+               String idempotencyKey) {
+    this.defaults = defaults;
     this.s = setup;
     this.tenantId = tenantId;
     this.idempotencyKey = idempotencyKey;
@@ -100,7 +103,7 @@ final class NdjsonIngest {
     }
     try {
       if (spec == null) {
-        spec = s.specParser().parse(obj, false);
+        spec = s.specParser().parse(obj, false, defaults);
         // nothing is read until the transaction is open
         lines.pause();
         s.jobs().beginIngest(jobId).onComplete(ar -> {

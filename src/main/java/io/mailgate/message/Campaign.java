@@ -17,7 +17,43 @@ public record Campaign(
     Template text,
     Template html,
     Map<String, String> headers,
-    List<String> tags) {
+    List<String> tags,
+    ListUnsubscribe unsubscribe) {
+
+  /** The template variable of a recipient's unsubscribe link. */
+  public static final String UNSUBSCRIBE_URL_VAR = "unsubscribeUrl";
+
+  public Campaign(UUID jobId, UUID tenantId, Mailbox from, Mailbox replyTo, Template subject, Template text, Template html,
+                  Map<String, String> headers, List<String> tags) {
+    this(jobId, tenantId, from, replyTo, subject, text, html, headers, tags, null);
+  }
+
+  /**
+   * A recipient's template variables: with one-click unsubscribe, {@code unsubscribeUrl} is its link (replacing a
+   * variable of that name), so every way of rendering (ours, a provider's substitution) shows the same link.
+   */
+  public Map<String, Object> varsFor(int seq, Map<String, Object> vars) {
+    if (unsubscribe == null) {
+      return vars;
+    }
+    Map<String, Object> out = new java.util.HashMap<>(vars);
+    out.put(UNSUBSCRIBE_URL_VAR, unsubscribe.url(seq));
+    return out;
+  }
+
+  /**
+   * The headers of one recipient's message besides the job's own: List-Unsubscribe and List-Unsubscribe-Post
+   * (RFC 8058) with one-click unsubscribe, else none.
+   */
+  public Map<String, String> recipientHeaders(int seq) {
+    if (unsubscribe == null) {
+      return Map.of();
+    }
+    Map<String, String> h = new java.util.LinkedHashMap<>();
+    h.put("List-Unsubscribe", unsubscribe.header(seq));
+    h.put("List-Unsubscribe-Post", ListUnsubscribe.ONE_CLICK);
+    return h;
+  }
 
   /** Stable across retries of one recipient, so a receiver can drop the duplicate of a re-sent message. */
   public String messageId(int seq) {

@@ -62,6 +62,9 @@ public final class MimeComposer {
     out.ascii("To: ").ascii(to.value()).crlf();
     out.ascii("Subject: ").ascii(HeaderValues.unstructured("Subject", subject)).crlf();
     out.ascii("Message-ID: ").ascii(campaign.messageId(seq)).crlf();
+    for (Map.Entry<String, String> e : campaign.recipientHeaders(seq).entrySet()) {
+      out.ascii(e.getKey()).ascii(": ").ascii(foldList(e.getKey(), e.getValue())).crlf();
+    }
     if (text != null && html != null) {
       out.ascii("Content-Type: multipart/alternative; boundary=\"").ascii(boundary).ascii("\"").crlf();
       out.crlf();
@@ -76,6 +79,11 @@ public final class MimeComposer {
       part(out, "text/plain", text == null ? "" : text);
     }
     return new ComposedMessage(out.buf, out.len, out.dotAtLineStart);
+  }
+
+  /** A list of {@code <uri>} (List-Unsubscribe) folded between its items when the line would pass 78 characters. */
+  static String foldList(String name, String value) {
+    return name.length() + 2 + value.length() <= 78 ? value : value.replace(", <", ",\r\n <");
   }
 
   private String date() {

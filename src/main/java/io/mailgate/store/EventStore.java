@@ -169,6 +169,14 @@ public final class EventStore {
     });
   }
 
+  /** The address of a tenant's recipient, if the tenant has that job and the job that recipient. */
+  public Future<java.util.Optional<String>> recipientEmail(UUID tenantId, UUID jobId, int seq) {
+    return pool.preparedQuery("SELECT r.email FROM recipients r JOIN jobs j ON j.id = r.job_id"
+            + " WHERE j.id = $1 AND j.tenant_id = $2 AND r.seq = $3")
+        .execute(Tuple.of(jobId, tenantId, seq))
+        .map(rows -> rows.size() == 0 ? java.util.Optional.empty() : java.util.Optional.of(rows.iterator().next().getString(0)));
+  }
+
   /** Those of the ids that name no tenant. */
   public Future<List<UUID>> unknownTenants(List<UUID> ids) {
     return pool.preparedQuery("SELECT x FROM unnest($1::uuid[]) AS x WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = x)")

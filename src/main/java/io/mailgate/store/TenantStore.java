@@ -20,7 +20,7 @@ public final class TenantStore {
   private static final String SELECT = """
       SELECT t.id, t.name, t.region, t.allowed_regions, t.backend_id, b.name AS backend_name,
              t.fallback_backend_id, f.name AS fallback_name, t.max_rate_per_second, t.max_concurrent_chunks, t.created_at,
-             t.hold_reason, t.hold_detail, t.held_at, t.reputation_thresholds
+             t.hold_reason, t.hold_detail, t.held_at, t.unsubscribe_default, t.unsubscribe_mailto, t.reputation_thresholds
       FROM tenants t LEFT JOIN backends b ON b.id = t.backend_id LEFT JOIN backends f ON f.id = t.fallback_backend_id
       """;
 
@@ -30,18 +30,26 @@ public final class TenantStore {
     this.pool = pool;
   }
 
-  /** A tenant's adjustable policy: other regions it allows, and its limits (null: none). */
+  /**
+   * A tenant's adjustable policy: other regions it allows, its limits (null: none), whether its jobs carry a one-click
+   * unsubscribe unless they say otherwise, the mailto address of List-Unsubscribe (null: none), and its own reputation
+   * thresholds (null: the global ones).
+   */
   public record Policy(List<String> allowedRegions, Double maxRatePerSecond, Integer maxConcurrentChunks,
-                       io.vertx.core.json.JsonObject reputationThresholds) {}
+                       boolean unsubscribeDefault, String unsubscribeMailto, io.vertx.core.json.JsonObject reputationThresholds) {
+    public Policy(List<String> allowedRegions, Double maxRatePerSecond, Integer maxConcurrentChunks) {
+      this(allowedRegions, maxRatePerSecond, maxConcurrentChunks, false, null, null);
+    }
+  }
 
   public Future<Tenant> insert(UUID id, String name, String region, byte[] apiKeyHash, Policy policy) {
     return pool.preparedQuery("""
             INSERT INTO tenants (id, name, region, api_key_hash, allowed_regions, max_rate_per_second, max_concurrent_chunks,
-                                 reputation_thresholds)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""")
+                                 unsubscribe_default, unsubscribe_mailto, reputation_thresholds)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""")
         .execute(Tuple.tuple(java.util.Arrays.asList(id, name, region, Buffer.buffer(apiKeyHash),
             policy.allowedRegions().toArray(new String[0]), policy.maxRatePerSecond(), policy.maxConcurrentChunks(),
-            policy.reputationThresholds())))
+            policy.unsubscribeDefault(), policy.unsubscribeMailto(), policy.reputationThresholds())))
         .recover(e -> SqlErrors.isUniqueViolation(e)
             ? Future.failedFuture(new ConflictException("tenant_exists", "a tenant named '" + name + "' already exists"))
             : Future.failedFuture(e))
@@ -77,10 +85,11 @@ public final class TenantStore {
   public Future<Boolean> setPolicy(UUID tenantId, Policy policy) {
     return pool.preparedQuery("""
             UPDATE tenants SET allowed_regions = $2, max_rate_per_second = $3, max_concurrent_chunks = $4,
-                               reputation_thresholds = $5, updated_at = now()
+                               unsubscribe_default = $5, unsubscribe_mailto = $6, reputation_thresholds = $7, updated_at = now()
             WHERE id = $1""")
         .execute(Tuple.tuple(java.util.Arrays.asList(tenantId, policy.allowedRegions().toArray(new String[0]),
-            policy.maxRatePerSecond(), policy.maxConcurrentChunks(), policy.reputationThresholds())))
+            policy.maxRatePerSecond(), policy.maxConcurrentChunks(), policy.unsubscribeDefault(), policy.unsubscribeMailto(),
+            policy.reputationThresholds())))
         .map(r -> r.rowCount() == 1);
   }
 
@@ -180,6 +189,7 @@ public final class TenantStore {
         allowed == null ? List.of() : List.of(allowed), r.getUUID("backend_id"), r.getString("backend_name"),
         r.getUUID("fallback_backend_id"), r.getString("fallback_name"), r.getDouble("max_rate_per_second"),
         r.getInteger("max_concurrent_chunks"), r.getOffsetDateTime("created_at"), r.getString("hold_reason"),
-        r.getString("hold_detail"), r.getOffsetDateTime("held_at"), (io.vertx.core.json.JsonObject) r.getJson("reputation_thresholds"));
+        r.getString("hold_detail"), r.getOffsetDateTime("held_at"), r.getBoolean("unsubscribe_default"),
+        r.getString("unsubscribe_mailto"), (io.vertx.core.json.JsonObject) r.getJson("reputation_thresholds"));
   }
 }

@@ -32,6 +32,7 @@ public final class AdminService {
 
   private final KeyCache keys;
   private final io.mailgate.events.Reputation.Thresholds thresholds;
+  private volatile boolean unsubscribeAvailable;
 
   /**
    * {@code keyCacheTtl}: how long a tenant found by its API key is remembered (zero: not at all); {@code thresholds}:
@@ -47,6 +48,12 @@ public final class AdminService {
     this.secrets = secrets;
   }
 
+  /** Whether one-click unsubscribe can be turned on (MAILGATE_PUBLIC_URL is set); set once at start. */
+  public AdminService unsubscribeAvailable(boolean available) {
+    this.unsubscribeAvailable = available;
+    return this;
+  }
+
   public Future<NewTenant> createTenant(String name, String region) {
     return createTenant(name, region, new JsonObject());
   }
@@ -56,7 +63,10 @@ public final class AdminService {
     try {
       checkName(name, "name");
       String r = Regions.parse(region, "region");
-      TenantStore.Policy p = policy(policy, new TenantStore.Policy(List.of(), null, null, null));
+      TenantStore.Policy p = policy(policy, new TenantStore.Policy(List.of(), null, null));
+      if (p.unsubscribeDefault() && !unsubscribeAvailable) {
+        return Future.failedFuture(unsubscribeUnavailable("unsubscribeDefault"));
+      }
       String key = ApiKeys.generate();
       return tenants.insert(Ids.newId(), name, r, ApiKeys.hash(key), p).map(t -> new NewTenant(t, key));
     } catch (InvalidInputException e) {
@@ -73,12 +83,16 @@ public final class AdminService {
       if (patch.containsKey(k)) {
         // a tenant's residency region is what its routes were checked against: it cannot change under them
         return Future.failedFuture(new InvalidInputException("unknown_field",
-            k + " cannot be changed (allowedRegions, maxRatePerSecond, maxConcurrentChunks and reputationThresholds can)", k));
+            k + " cannot be changed (allowedRegions, maxRatePerSecond, maxConcurrentChunks, reputationThresholds,"
+                + " unsubscribeDefault and unsubscribeMailto can)", k));
       }
     }
     return tenant(id).compose(t -> {
       TenantStore.Policy p = policy(patch, new TenantStore.Policy(t.allowedRegions(), t.maxRatePerSecond(), t.maxConcurrentChunks(),
-          t.reputationThresholds()));
+          t.unsubscribeDefault(), t.unsubscribeMailto(), t.reputationThresholds()));
+      if (p.unsubscribeDefault() && !t.unsubscribeDefault() && !unsubscribeAvailable) {
+        return Future.failedFuture(unsubscribeUnavailable("unsubscribeDefault"));
+      }
       keys.forget(id);
       return tenants.setPolicy(id, p);
     }).compose(ok -> tenant(id));
@@ -86,7 +100,7 @@ public final class AdminService {
 
   private TenantStore.Policy policy(JsonObject in, TenantStore.Policy current) {
     for (String k : in.fieldNames()) {
-      if (!List.of("allowedRegions", "maxRatePerSecond", "maxConcurrentChunks", "reputationThresholds", "name", "region").contains(k)) {
+      if (!POLICY_FIELDS.contains(k)) {
         throw new InvalidInputException("unknown_field", "unknown field '" + k + "'", k);
       }
     }
@@ -131,7 +145,35 @@ public final class AdminService {
     if (in.containsKey("reputationThresholds")) {
       own = thresholds.checkOverride(in.getValue("reputationThresholds"), "reputationThresholds");
     }
-    return new TenantStore.Policy(allowed, rate, chunks, own);
+    boolean unsubscribe = current.unsubscribeDefault();
+    if (in.containsKey("unsubscribeDefault")) {
+      if (!(in.getValue("unsubscribeDefault") instanceof Boolean b)) {
+        throw new InvalidInputException("invalid_field", "unsubscribeDefault must be true or false", "unsubscribeDefault");
+      }
+      unsubscribe = b;
+    }
+    String mailto = current.unsubscribeMailto();
+    if (in.containsKey("unsubscribeMailto")) {
+      Object v = in.getValue("unsubscribeMailto");
+      if (v != null && !(v instanceof String)) {
+        throw new InvalidInputException("invalid_field", "unsubscribeMailto must be an address (or null)", "unsubscribeMailto");
+      }
+      String problem = v == null ? null : io.mailgate.message.EmailAddress.problem((String) v);
+      if (problem != null) {
+        throw new InvalidInputException("invalid_address", "unsubscribeMailto: " + problem, "unsubscribeMailto");
+      }
+      mailto = (String) v;
+    }
+    return new TenantStore.Policy(allowed, rate, chunks, unsubscribe, mailto, own);
+  }
+
+  private static final List<String> POLICY_FIELDS = List.of("allowedRegions", "maxRatePerSecond", "maxConcurrentChunks",
+      "reputationThresholds", "unsubscribeDefault", "unsubscribeMailto", "name", "region");
+
+  /** One-click unsubscribe needs MAILGATE_PUBLIC_URL: the links must point somewhere. */
+  public static UnprocessableException unsubscribeUnavailable(String field) {
+    return new UnprocessableException("unsubscribe_unavailable",
+        field + ": one-click unsubscribe needs MAILGATE_PUBLIC_URL, which is not set on this gateway");
   }
 
   /**

@@ -43,6 +43,20 @@ public final class SecretBox {
     return Base64.getEncoder().encodeToString(k);
   }
 
+  /**
+   * A key for another purpose, derived from this one (HMAC-SHA256 of the purpose under it), so that one setting,
+   * MAILGATE_SECRET_KEY, yields independent keys and none of them is the key that seals secrets.
+   */
+  public byte[] derive(String purpose) {
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(key.getEncoded(), "HmacSHA256"));
+      return mac.doFinal(purpose.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is not available", e);
+    }
+  }
+
   public byte[] seal(byte[] plain) {
     try {
       byte[] nonce = new byte[NONCE_BYTES];

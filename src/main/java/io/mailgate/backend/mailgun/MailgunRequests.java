@@ -22,6 +22,8 @@ final class MailgunRequests {
   /** Mailgun keeps at most 3 tags per message. */
   static final int MAX_TAGS = 3;
   static final String SEQ_KEY = "mailgate_seq";
+  /** A batch recipient's List-Unsubscribe value, substituted into the header (one-click unsubscribe). */
+  static final String LIST_UNSUBSCRIBE_KEY = "mailgate_list_unsubscribe";
   /** What Mailgun substitutes in a batch call, anywhere in the message. */
   static final String PLACEHOLDER_START = "%recipient";
   static final String JOB_VARIABLE = "v:mailgate-job";
@@ -49,7 +51,8 @@ final class MailgunRequests {
         || campaign.replyTo() != null && campaign.replyTo().toHeader().contains(PLACEHOLDER_START);
     ProviderTemplate t = campaign.batchForm()
         .filter(f -> !fixedPartsClash && !ProviderTemplate.literalsContain(f, PLACEHOLDER_START))
-        .map(f -> ProviderTemplate.of(f.subject(), f.text(), f.html(), k -> "%recipient." + k + "%", Set.of(SEQ_KEY)))
+        .map(f -> ProviderTemplate.of(f.subject(), f.text(), f.html(), k -> "%recipient." + k + "%",
+            Set.of(SEQ_KEY, LIST_UNSUBSCRIBE_KEY)))
         .orElse(null);
     return new MailgunRequests(campaign, t);
   }
@@ -68,11 +71,21 @@ final class MailgunRequests {
       JsonObject mine = new JsonObject();
       template.values(r.vars()).forEach(mine::put);
       mine.put(SEQ_KEY, Integer.toString(r.seq()));
+      campaign.recipientHeaders(r.seq()).forEach((name, value) -> {
+        if (name.equals("List-Unsubscribe")) {
+          mine.put(LIST_UNSUBSCRIBE_KEY, value);
+        }
+      });
       vars.put(r.email().value(), mine);
     }
     form.add(new Field("recipient-variables", vars.encode()));
     parts(form, template.subject(), template.text(), template.html());
     common(form);
+    if (campaign.unsubscribe() != null) {
+      // Mailgun substitutes recipient variables in h: headers too: each recipient gets its own link
+      form.add(new Field("h:List-Unsubscribe", "%recipient." + LIST_UNSUBSCRIBE_KEY + "%"));
+      form.add(new Field("h:List-Unsubscribe-Post", io.mailgate.message.ListUnsubscribe.ONE_CLICK));
+    }
     form.add(new Field(RECIPIENT_VARIABLE, "%recipient." + SEQ_KEY + "%"));
     return form;
   }
@@ -85,6 +98,7 @@ final class MailgunRequests {
     RenderedParts p = campaign.render(r.vars());
     parts(form, p.subject(), p.text(), p.html());
     common(form);
+    campaign.recipientHeaders(r.seq()).forEach((name, value) -> form.add(new Field("h:" + name, value)));
     form.add(new Field(RECIPIENT_VARIABLE, Integer.toString(r.seq())));
     return form;
   }

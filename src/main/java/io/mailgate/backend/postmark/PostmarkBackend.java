@@ -133,11 +133,13 @@ final class PostmarkBackend implements MailBackend {
     if (c.replyTo() != null) {
       m.put("ReplyTo", c.replyTo().toHeader());
     }
-    if (c.headers() != null && !c.headers().isEmpty()) {
+    Map<String, String> own = c.recipientHeaders(r.seq());
+    if (c.headers() != null && !c.headers().isEmpty() || !own.isEmpty()) {
       JsonArray headers = new JsonArray();
       for (Map.Entry<String, String> h : c.headers().entrySet()) {
         headers.add(new JsonObject().put("Name", h.getKey()).put("Value", h.getValue()));
       }
+      own.forEach((name, value) -> headers.add(new JsonObject().put("Name", name).put("Value", value)));
       m.put("Headers", headers);
     }
     if (c.tags() != null && !c.tags().isEmpty()) {

@@ -75,10 +75,18 @@ final class SendGridRequests {
     return common(body, parts.text(), parts.html());
   }
 
-  private static JsonObject personalization(OutboundRecipient r) {
-    return new JsonObject()
+  /** One recipient: its address, its seq, and its own headers (List-Unsubscribe), which SendGrid takes per personalization. */
+  private JsonObject personalization(OutboundRecipient r) {
+    JsonObject p = new JsonObject()
         .put("to", new JsonArray().add(new JsonObject().put("email", r.email().value())))
         .put("custom_args", new JsonObject().put(RECIPIENT_ARG, Integer.toString(r.seq())));
+    Map<String, String> own = campaign.recipientHeaders(r.seq());
+    if (!own.isEmpty()) {
+      JsonObject h = new JsonObject();
+      own.forEach(h::put);
+      p.put("headers", h);
+    }
+    return p;
   }
 
   private JsonObject common(JsonObject body, String text, String html) {

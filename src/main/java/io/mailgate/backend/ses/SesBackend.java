@@ -120,13 +120,17 @@ final class SesBackend implements MailBackend {
   private Future<List<Outcome>> bulk(SesV2Client ses, Campaign c, SesTemplate t, List<OutboundRecipient> batch) {
     List<BulkEmailEntry> entries = new ArrayList<>(batch.size());
     for (OutboundRecipient r : batch) {
-      entries.add(BulkEmailEntry.builder()
+      BulkEmailEntry.Builder entry = BulkEmailEntry.builder()
           .destination(Destination.builder().toAddresses(r.email().value()).build())
           .replacementTags(recipientTag(r))
           .replacementEmailContent(ReplacementEmailContent.builder()
               .replacementTemplate(ReplacementTemplate.builder().replacementTemplateData(t.data(r.vars())).build())
-              .build())
-          .build());
+              .build());
+      List<MessageHeader> own = headers(c.recipientHeaders(r.seq()));
+      if (!own.isEmpty()) {
+        entry.replacementHeaders(own); // List-Unsubscribe: each entry its own link
+      }
+      entries.add(entry.build());
     }
     Template.Builder template = Template.builder()
         .templateContent(EmailTemplateContent.builder().subject(t.subject()).text(t.text()).html(t.html()).build())
@@ -177,6 +181,7 @@ final class SesBackend implements MailBackend {
     }
     Message.Builder message = Message.builder().subject(content(parts.subject())).body(body.build());
     List<MessageHeader> headers = headers(c);
+    headers.addAll(headers(c.recipientHeaders(r.seq())));
     if (!headers.isEmpty()) {
       message.headers(headers);
     }
@@ -204,11 +209,13 @@ final class SesBackend implements MailBackend {
   }
 
   private static List<MessageHeader> headers(Campaign c) {
+    return c.headers() == null ? new ArrayList<>() : headers(c.headers());
+  }
+
+  private static List<MessageHeader> headers(Map<String, String> headers) {
     List<MessageHeader> out = new ArrayList<>();
-    if (c.headers() != null) {
-      for (Map.Entry<String, String> h : c.headers().entrySet()) {
-        out.add(MessageHeader.builder().name(h.getKey()).value(h.getValue()).build());
-      }
+    for (Map.Entry<String, String> h : headers.entrySet()) {
+      out.add(MessageHeader.builder().name(h.getKey()).value(h.getValue()).build());
     }
     return out;
   }

@@ -28,8 +28,9 @@ import java.util.Set;
  *
  * <p>Signed ({@code h=}): each of From, To, Subject, Date, Message-ID, MIME-Version, Content-Type,
  * Content-Transfer-Encoding and Reply-To that is present, plus every other header of the message (the job's custom
- * headers). The standard ones are over-signed (listed once more than they occur), so a From, Subject or Reply-To
- * added on the way breaks the signature instead of being shown to the reader.
+ * headers, List-Unsubscribe and List-Unsubscribe-Post). The standard ones, and the two List-Unsubscribe fields when
+ * present, are over-signed (listed once more than they occur), so a From, Subject or Reply-To added on the way breaks
+ * the signature instead of being shown to the reader.
  *
  * <p>Why our own signer: Apache jDKIM signs raw bytes but only RSA, and simple-java-mail's utils-mail-dkim signs
  * Ed25519 but only by re-serialising a jakarta MimeMessage: a parse per message, and bytes that differ from the ones
@@ -43,6 +44,11 @@ public final class DkimSigner implements MessageSigner {
   static final int LINE = 78;
   private static final List<String> STANDARD = List.of("from", "to", "subject", "date", "message-id", "mime-version",
       "content-type", "content-transfer-encoding", "reply-to");
+  /**
+   * Signed once more than they occur, like the standard ones, but only when present: RFC 8058 wants List-Unsubscribe
+   * and List-Unsubscribe-Post signed, and a second one added on the way must break the signature.
+   */
+  private static final List<String> OVERSIGNED_IF_PRESENT = List.of("list-unsubscribe", "list-unsubscribe-post");
   /** Fields that belong to transport or to other signatures, never signed even if present. */
   private static final Set<String> NEVER = Set.of("dkim-signature", "received", "return-path", "authentication-results",
       "arc-seal", "arc-message-signature", "arc-authentication-results");
@@ -114,8 +120,14 @@ public final class DkimSigner implements MessageSigner {
         signed.add(name); // count + 1 times: over-signed
       }
     }
+    for (String name : OVERSIGNED_IF_PRESENT) {
+      int count = byName.getOrDefault(name, List.of()).size();
+      for (int i = 0; count > 0 && i <= count; i++) {
+        signed.add(name);
+      }
+    }
     for (Map.Entry<String, List<RelaxedCanonicalizer.Field>> e : byName.entrySet()) {
-      if (!STANDARD.contains(e.getKey()) && !NEVER.contains(e.getKey())) {
+      if (!STANDARD.contains(e.getKey()) && !OVERSIGNED_IF_PRESENT.contains(e.getKey()) && !NEVER.contains(e.getKey())) {
         for (int i = 0; i < e.getValue().size(); i++) {
           signed.add(e.getKey());
         }
