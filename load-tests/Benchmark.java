@@ -68,7 +68,9 @@ public class Benchmark {
     boolean pgStats = Boolean.parseBoolean(opt.get("--pg-stats"));
     if (pgStats) {
       // where PostgreSQL's time and WAL go, per statement (printed at the end)
-      pb.environment().put("MAILGATE_EMBEDDED_DB_SETTINGS", "shared_preload_libraries=pg_stat_statements");
+      String more = System.getenv().getOrDefault("MAILGATE_EMBEDDED_DB_SETTINGS", "");
+      pb.environment().put("MAILGATE_EMBEDDED_DB_SETTINGS", "shared_preload_libraries=pg_stat_statements,"
+          + "pg_stat_statements.track_planning=on" + (more.isEmpty() ? "" : "," + more));
     }
     pb.redirectErrorStream(true).redirectOutput(gwLog.toFile());
     Process gw = pb.start();
@@ -169,13 +171,14 @@ public class Benchmark {
     try (Connection c = embeddedDb(gwLog, dataDir); Statement st = c.createStatement()) {
       st.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
       var rs = st.executeQuery("""
-          SELECT calls, round(total_exec_time)::bigint AS ms, round((total_exec_time / calls)::numeric, 2) AS mean_ms, rows,
+          SELECT calls, round(total_exec_time)::bigint AS ms, round((total_exec_time / nullif(calls, 0))::numeric, 2) AS mean_ms,
+                 round((total_plan_time / nullif(plans, 0))::numeric, 2) AS plan_ms, rows,
                  round(wal_bytes / 1048576.0)::bigint AS wal_mb, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q
           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12""");
-      System.out.println("postgres: statements by total time (calls, ms, mean ms, rows, WAL MB, query)");
+      System.out.println("postgres: statements by total time (calls, ms, mean ms, mean planning ms, rows, WAL MB, query)");
       while (rs.next()) {
-        System.out.printf("  %8d %8d %8.2f %9d %6d  %s%n", rs.getLong(1), rs.getLong(2), rs.getDouble(3), rs.getLong(4),
-            rs.getLong(5), rs.getString(6));
+        System.out.printf("  %8d %8d %8.2f %8.2f %9d %6d  %s%n", rs.getLong(1), rs.getLong(2), rs.getDouble(3), rs.getDouble(4),
+            rs.getLong(5), rs.getLong(6), rs.getString(7));
       }
       var w = st.executeQuery("SELECT round(wal_bytes / 1048576.0)::bigint, wal_fpi, wal_records FROM pg_stat_wal");
       if (w.next()) {
