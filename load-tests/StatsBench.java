@@ -39,7 +39,8 @@ import java.util.regex.Pattern;
  * tenant, backend, sender domain, recipient domain (the 40 default domains, Zipf-shared, and 'other'), event type and
  * severity, split over the shards ({@code pg_backend_pid() % 16}) that the writing connections would have used; the
  * daily table is the hourly one summed by day with the same shards (the writers upsert both in one statement), the
- * tag table per tag of the jobs. Tenants send log-uniformly from {@code --min-per-day} to 100 × that a day. Then wrk
+ * tag table per tag of the jobs. The shards of closed hours and days are then folded as the gateway's folding pass
+ * would have (StatsFolding; {@code --fold false}: left as the writers leave them, as before it). Tenants send log-uniformly from {@code --min-per-day} to 100 × that a day. Then wrk
  * runs each endpoint for {@code --seconds}, rotating over the tenants' keys and the query shapes (resolution, range,
  * groupBy), and prints requests/s, p50/p99/max and errors per endpoint, then a sequential pass per query shape.
  * Traffic stays on loopback; the run is bounded by its options.
@@ -59,6 +60,7 @@ public class StatsBench {
     Map<String, String> opt = new HashMap<>(Map.of("--tenants", "100", "--days", "30", "--min-per-day", "200",
         "--connections", "32", "--admin-connections", "4", "--seconds", "20", "--jar", "target/mailgate.jar",
         "--xmx", "256m", "--shapes", "true", "--rate", "50"));
+    opt.put("--fold", "true");
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
@@ -92,7 +94,8 @@ public class StatsBench {
           System.out.printf("reusing the seeded database of an earlier run (%d tenants)%n", keys.size());
         } else {
           keys = setup(Integer.parseInt(opt.get("--tenants")));
-          seed(c, Integer.parseInt(opt.get("--days")), Integer.parseInt(opt.get("--min-per-day")));
+          seed(c, Integer.parseInt(opt.get("--days")), Integer.parseInt(opt.get("--min-per-day")),
+              Boolean.parseBoolean(opt.get("--fold")));
           Files.write(dir.resolve("tenants.txt"), keys);
         }
         sizes(c);
@@ -196,7 +199,7 @@ public class StatsBench {
    * (so a rare key appears in some hours only, as it would), and split over the shards that distinct writing
    * connections would have used: of n events, 16 (1 - (15/16)^n) shards on average.
    */
-  static void seed(Connection c, int days, int minPerDay) throws Exception {
+  static void seed(Connection c, int days, int minPerDay, boolean fold) throws Exception {
     long t0 = System.nanoTime();
     try (Statement st = c.createStatement()) {
       st.execute("CREATE TEMP TABLE bench_vol AS SELECT t.id, i, " + minPerDay + " * power(100, ((i * 37) % 100) / 99.0) AS per_day"
@@ -283,10 +286,42 @@ public class StatsBench {
           System.out.printf("  seeded down to day -%d after %.0f s%n", d, (System.nanoTime() - t0) / 1e9);
         }
       }
+      if (fold) {
+        foldClosed(st);
+        System.out.printf("  closed hours and days folded after %.0f s%n", (System.nanoTime() - t0) / 1e9);
+      }
       // autovacuum analyses tables this size within minutes of such growth; not waiting for it
       st.execute("VACUUM ANALYZE stats_hourly, stats_daily, stats_tags_hourly");
     }
     System.out.printf("seeded in %.0f s%n", (System.nanoTime() - t0) / 1e9);
+  }
+
+  /**
+   * What the gateway's folding pass (StatsFolding) leaves after 30 days: the shards of every hour that is an hour
+   * over, and of every day whose last hour is, summed into shard 0; the open hour and day keep their shards. Done
+   * here in bulk, one statement per table (the pass folds an hour at a time, ~1 s per hour of this data).
+   */
+  static void foldClosed(Statement st) throws Exception {
+    st.execute("SET work_mem = '512MB'");
+    String closedHour = "date_trunc('hour', now(), 'UTC') - interval '1 hour'";
+    String[][] tables = {
+        {"stats_hourly", "tenant_id, hour, backend_id, sender_domain, recipient_domain, event, severity", "hour < " + closedHour},
+        {"stats_tags_hourly", "tenant_id, hour, tag, event, severity", "hour < " + closedHour},
+        {"stats_daily", "tenant_id, day, backend_id, sender_domain, recipient_domain, event, severity",
+            "day + 1 <= (" + closedHour + ")::date"}};
+    for (String[] t : tables) {
+      int keys = t[1].split(",").length;
+      StringBuilder by = new StringBuilder();
+      for (int i = 1; i <= keys + 1; i++) {
+        by.append(i == 1 ? "" : ", ").append(i);
+      }
+      st.execute("CREATE TEMP TABLE bench_fold AS SELECT " + t[1] + ", (CASE WHEN " + t[2] + " THEN 0 ELSE shard END)::smallint AS shard,"
+          + " sum(n)::bigint AS n FROM " + t[0] + " GROUP BY " + by);
+      st.execute("TRUNCATE " + t[0]);
+      st.execute("INSERT INTO " + t[0] + " SELECT * FROM bench_fold ORDER BY " + by);
+      st.execute("DROP TABLE bench_fold");
+    }
+    st.execute("RESET work_mem");
   }
 
   static long count(Statement st, String table) throws Exception {

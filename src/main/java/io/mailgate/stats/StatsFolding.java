@@ -83,6 +83,16 @@ public final class StatsFolding extends VerticleBase {
     if (!from.isBefore(until)) {
       return Future.succeededFuture();
     }
+    if (from.getHour() == 0 && !from.plusDays(1).isAfter(until)) {
+      // a whole closed day: a day is folded after its hours, so a day without shard rows has none in its hours
+      // either (a late writer of one of its hours writes the day too)
+      LocalDate day = from.toLocalDate();
+      return stats.dayHasShards(day).compose(has -> has ? hour(from, until, folded) : hours(from.plusDays(1), until, folded));
+    }
+    return hour(from, until, folded);
+  }
+
+  private Future<Void> hour(OffsetDateTime from, OffsetDateTime until, int[] folded) {
     Future<Void> step = stats.foldHour(from).map(n -> {
       folded[0] += n;
       return null;

@@ -171,6 +171,12 @@ public final class StatsStore {
     return pool.preparedQuery(FOLD_DAILY).execute(Tuple.of(day)).map(r -> r.rowCount());
   }
 
+  /** Whether a day's counters have rows of shards other than 0 (not folded yet, or written since). */
+  public Future<Boolean> dayHasShards(LocalDate day) {
+    return pool.preparedQuery("SELECT EXISTS (SELECT 1 FROM stats_daily WHERE day = $1 AND shard <> 0)").execute(Tuple.of(day))
+        .map(rows -> rows.iterator().next().getBoolean(0));
+  }
+
   /** The first day with counters, or null. */
   public Future<LocalDate> firstCountedDay() {
     return pool.query("SELECT min(day) FROM stats_daily").execute().map(rows -> rows.iterator().next().getLocalDate(0));
