@@ -121,6 +121,9 @@ public final class Gateway {
     deployed = deployed.compose(x -> vertx.deployVerticle(new io.mailgate.events.ReputationGuard(pool, config.events().thresholds(),
             config.events().reputationCheckInterval(), metrics))
         .onSuccess(workIds::add));
+    deployed = deployed.compose(x -> vertx.deployVerticle(new io.mailgate.stats.StatsFolding(new io.mailgate.store.StatsStore(pool),
+            config.events().maintenanceInterval()))
+        .onSuccess(workIds::add));
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
         .onSuccess(workIds::add));
     for (int i = 0; i < config.http().instances(); i++) {

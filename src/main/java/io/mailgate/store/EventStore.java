@@ -72,14 +72,18 @@ public final class EventStore {
         -- new events only, and of a provider id given twice in this batch its first
         SELECT DISTINCT ON (coalesce(v.source || '/' || v.source_id, v.ord::text)) v.*
         FROM v
-        WHERE v.source_id IS NULL OR EXISTS (SELECT 1 FROM fresh f WHERE f.source = v.source AND f.source_id = v.source_id)
+        -- IN, not EXISTS: a hashed lookup (the planner takes the batch for 10 rows and would scan fresh per event)
+        WHERE v.source_id IS NULL OR (v.source, v.source_id) IN (SELECT f.source, f.source_id FROM fresh f)
         ORDER BY coalesce(v.source || '/' || v.source_id, v.ord::text), v.ord
       ), m AS (
         SELECT k.*, j.id AS job, j.chunk_size, j.spec ->> 'from' AS from_header, r.seq AS rseq, r.email AS remail,
                r.message_id AS rmid, r.state AS rstate
         FROM k
         LEFT JOIN jobs j ON j.id = k.job_id AND j.tenant_id = k.tenant_id
-        LEFT JOIN recipients r ON r.job_id = j.id AND r.seq = k.seq
+        -- one primary-key lookup per event (OFFSET 0 keeps the planner, which takes the batch for 10 rows, from
+        -- looking up by job alone and filtering the job's recipients by seq)
+        LEFT JOIN LATERAL (SELECT r.seq, r.email, r.message_id, r.state FROM recipients r
+                           WHERE r.job_id = j.id AND r.seq = k.seq OFFSET 0) r ON true
       ), target AS (
         -- what each matched recipient becomes: the strongest of its events in this batch
         SELECT DISTINCT ON (job, rseq) job, rseq, rstate, chunk_size,
@@ -87,10 +91,16 @@ public final class EventStore {
         FROM m
         WHERE rseq IS NOT NULL AND type IN ('delivered', 'bounced', 'complained')
         ORDER BY job, rseq, CASE type WHEN 'complained' THEN 3 WHEN 'bounced' THEN 2 ELSE 1 END DESC
+      ), locked AS (
+        -- concurrent batches lock the recipients they share in one order (job, seq), so they queue, never deadlock
+        SELECT r.job_id, r.seq FROM recipients r JOIN target t ON r.job_id = t.job AND r.seq = t.rseq
+        ORDER BY r.job_id, r.seq FOR UPDATE OF r
       ), moved AS (
         UPDATE recipients r SET state = t.state, updated_at = now()
         FROM target t
-        WHERE r.job_id = t.job AND r.seq = t.rseq AND r.state = t.rstate
+        -- (an init plan: the locks are taken first, without joining the two lists)
+        WHERE (SELECT count(*) FROM locked) >= 0
+          AND r.job_id = t.job AND r.seq = t.rseq AND r.state = t.rstate
           AND (r.state = 'sent' OR (r.state = 'delivered' AND t.state <> 'delivered'))
         RETURNING r.job_id, r.seq, t.chunk_size, t.rstate AS old, t.state AS new
       ), ev AS (
@@ -101,13 +111,19 @@ public final class EventStore {
         FROM m ORDER BY ord
         RETURNING id, tenant_id, job_id, email, type, severity, code, message, backend_id, sender_domain, recipient_domain
       )""" + EventSql.consequences(13) + """
-      , counted AS (
+      , delta AS (
         -- sent and delivered count as sent, bounced and complained as failed (as a release's recount counts them)
+        SELECT job_id, seq / chunk_size AS chunk_no, count(*) AS n FROM moved
+        WHERE old IN ('sent', 'delivered') AND new IN ('bounced', 'complained')
+        GROUP BY 1, 2
+      ), chunks_locked AS (
+        -- the chunks too in one order (job, chunk)
+        SELECT c.job_id, c.chunk_no FROM chunks c JOIN delta d ON c.job_id = d.job_id AND c.chunk_no = d.chunk_no
+        ORDER BY c.job_id, c.chunk_no FOR UPDATE OF c
+      ), counted AS (
         UPDATE chunks c SET n_sent = c.n_sent - d.n, n_failed = c.n_failed + d.n
-        FROM (SELECT job_id, seq / chunk_size AS chunk_no, count(*) AS n FROM moved
-              WHERE old IN ('sent', 'delivered') AND new IN ('bounced', 'complained')
-              GROUP BY 1, 2) d
-        WHERE c.job_id = d.job_id AND c.chunk_no = d.chunk_no
+        FROM delta d
+        WHERE (SELECT count(*) FROM chunks_locked) >= 0 AND c.job_id = d.job_id AND c.chunk_no = d.chunk_no
       )
       SELECT (SELECT count(*) FROM v) AS given, (SELECT count(*) FROM m) AS recorded,
              (SELECT count(*) FROM m WHERE rseq IS NULL AND (job_id IS NOT NULL OR seq IS NOT NULL)) AS unmatched
