@@ -9,50 +9,53 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.function.Function;
 
 /**
- * Sends one delivery as provider API calls: consecutive recipients in batches of at most {@code maxPerCall}
- * (never the same address twice in one call: providers key per-recipient data by address), waiting for
- * {@code delivery.ready(n)} and then the backend's {@link CallGate} before each call. A call's outcome is every
- * recipient's outcome: the provider accepted all of them or none.
+ * Sends one delivery as provider calls: consecutive recipients in batches of at most the job's
+ * {@code recipientsPerCall} (with {@code distinctAddresses}, never the same address twice in one call), in list
+ * order. Before each call it waits for {@code delivery.ready(n)} with the call's size (the dispatcher's unwritten
+ * outcomes, the tenant's rate) and then for the backend's {@link CallGate} (a call slot, then the backend's rate):
+ * the tenant's share first, so a slow tenant does not hold the slots every other tenant of the backend needs. One
+ * batch at most waits per delivery, so nothing queues without a bound.
  *
- * <p>After a call answered with our credentials refused (401/403) or 429, the rest of the delivery is not sent:
- * its recipients get the same outcome without a call (the next delivery tries again). Runs on one event loop.
+ * <p>Every recipient of a call is reported, with the call's time. Once the delivery is stopped nothing more starts
+ * (recipients taken but not sent stay unreported: the dispatcher puts them back). After a call refused as a whole
+ * for our credentials (401/403) or with 429, the rest of the delivery is not sent: its recipients get the same
+ * outcome without a call (the next delivery tries again); while a 429's Retry-After runs, no delivery of the
+ * backend calls. Runs on one event loop.
  */
 public final class BatchRunner {
 
   private final Delivery delivery;
   private final CallGate gate;
   private final int maxPerCall;
-  private final Function<List<OutboundRecipient>, Future<Outcome>> call;
+  private final boolean distinctAddresses;
+  private final Provider.Call call;
   private final List<OutboundRecipient> all;
   private final Promise<Void> done = Promise.promise();
   private int next;
   private int inFlight;
   private boolean waiting;
   private boolean pumping;
+  /** Recipients of the next call, from {@code next} on; 0 while the next batch is not chosen. */
   private int pending;
+  /** The dispatcher granted {@code ready(pending)}: asking again would take a second share. */
   private boolean readied;
+  /** A call refused as a whole for our credentials or throttling: the outcome of the rest of the delivery. */
   private Outcome halt;
 
-  private BatchRunner(Delivery delivery, CallGate gate, int maxPerCall,
-                      Function<List<OutboundRecipient>, Future<Outcome>> call) {
+  private BatchRunner(Delivery delivery, CallGate gate, Provider.Job job, boolean distinctAddresses) {
     this.delivery = delivery;
     this.gate = gate;
-    this.maxPerCall = Math.max(1, maxPerCall);
-    this.call = call;
+    this.maxPerCall = Math.max(1, job.recipientsPerCall());
+    this.distinctAddresses = distinctAddresses;
+    this.call = job.call();
     this.all = delivery.recipients();
   }
 
-  /**
-   * @param call makes one API call for the batch and maps its answer to an outcome (a failed future counts as the
-   *     backend's fault)
-   * @return completes when every recipient started is reported
-   */
-  public static Future<Void> run(Delivery delivery, CallGate gate, int maxPerCall,
-                                 Function<List<OutboundRecipient>, Future<Outcome>> call) {
-    BatchRunner r = new BatchRunner(delivery, gate, maxPerCall, call);
+  /** @return completes when every recipient started is reported */
+  public static Future<Void> run(Delivery delivery, CallGate gate, Provider.Job job, boolean distinctAddresses) {
+    BatchRunner r = new BatchRunner(delivery, gate, job, distinctAddresses);
     r.pump();
     return r.done.future();
   }
@@ -106,7 +109,7 @@ public final class BatchRunner {
     }
   }
 
-  /** Starts the pending batch: one call, or no call when the delivery stopped or a 401/403/429 halted it. */
+  /** Starts the pending batch: one call, or no call when the delivery stopped, was halted or Retry-After runs. */
   private void start(boolean holdsGate) {
     int n = pending;
     pending = 0;
@@ -116,7 +119,7 @@ public final class BatchRunner {
       }
       return; // its recipients stay unreported: the dispatcher puts them back
     }
-    List<OutboundRecipient> batch = all.subList(next, next + n);
+    List<OutboundRecipient> batch = List.copyOf(all.subList(next, next + n));
     next += n;
     Outcome skip = halt != null ? halt : gate.throttledNow();
     if (skip != null) {
@@ -128,15 +131,17 @@ public final class BatchRunner {
     }
     inFlight++;
     long started = System.nanoTime();
-    Future<Outcome> f;
+    Future<Provider.Answer> f;
     try {
-      f = call.apply(batch);
+      f = call.send(batch);
     } catch (RuntimeException e) {
       f = Future.failedFuture(e);
     }
     f.onComplete(ar -> {
-      Outcome o = ar.succeeded() ? ar.result() : new Outcome.Temporary(null, describe(ar.cause()), Outcome.Fault.BACKEND);
-      if (o instanceof Outcome.Temporary t) {
+      long latency = System.nanoTime() - started;
+      Provider.Answer answer = ar.succeeded() && ar.result() != null ? ar.result() : Provider.Answer.forCall(
+          new Outcome.Temporary(null, "call failed: " + describe(ar.cause()), Outcome.Fault.BACKEND));
+      if (answer.whole() instanceof Outcome.Temporary t) {
         if (t.fault() == Outcome.Fault.THROTTLED) {
           gate.throttled(t);
         }
@@ -144,8 +149,18 @@ public final class BatchRunner {
           halt = t;
         }
       }
-      long latency = System.nanoTime() - started;
-      batch.forEach(r -> delivery.report(r, o, latency));
+      // one instance for the recipients an answer leaves out: the dispatcher counts a failed call once
+      Outcome missing = null;
+      for (int i = 0; i < batch.size(); i++) {
+        Outcome o = answer.of(i);
+        if (o == null) {
+          if (missing == null) {
+            missing = new Outcome.Temporary(null, "call failed: no result for this recipient", Outcome.Fault.BACKEND);
+          }
+          o = missing;
+        }
+        delivery.report(batch.get(i), o, latency);
+      }
       inFlight--;
       gate.release();
       pump();
@@ -155,8 +170,8 @@ public final class BatchRunner {
   /** The batch starting at {@code next}: up to {@code maxPerCall} recipients, ending before a repeated address. */
   private int nextBatchSize() {
     int end = Math.min(all.size(), next + maxPerCall);
-    if (end - next == 1) {
-      return 1;
+    if (!distinctAddresses || end - next == 1) {
+      return end - next;
     }
     Set<String> seen = new HashSet<>();
     for (int i = next; i < end; i++) {
@@ -168,6 +183,9 @@ public final class BatchRunner {
   }
 
   private static String describe(Throwable t) {
+    if (t == null) {
+      return "no result";
+    }
     String m = t.getMessage();
     return t.getClass().getSimpleName() + (m == null ? "" : ": " + HttpOutcomes.shorten(m));
   }

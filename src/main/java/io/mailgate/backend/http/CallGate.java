@@ -22,12 +22,15 @@ public final class CallGate {
   private long throttledUntil;
   private Outcome.Temporary throttle;
 
-  public CallGate(Context context, CallLimits limits) {
-    this.maxCalls = limits.maxConcurrentCalls();
-    this.rate = new RateLimiter(context, limits.ratePerSecond());
+  public CallGate(Context context, int maxConcurrentCalls, double ratePerSecond) {
+    this.maxCalls = Math.max(1, maxConcurrentCalls);
+    this.rate = new RateLimiter(context, ratePerSecond);
   }
 
-  /** Completes when a call of {@code messages} messages may start; the caller must {@link #release()} after it. */
+  /**
+   * Completes when a call of {@code messages} messages may start: a call slot first, then the rate's tokens; the
+   * caller must {@link #release()} after it.
+   */
   public Future<Void> acquire(int messages) {
     Future<Void> slot;
     if (inFlight < maxCalls && waiting.isEmpty()) {

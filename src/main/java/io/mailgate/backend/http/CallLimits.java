@@ -27,10 +27,24 @@ public record CallLimits(int maxRecipientsPerCall, int maxConcurrentCalls, doubl
 
   /** @param providerMaxRecipients the provider's documented limit per call: the default and the maximum */
   public static CallLimits parse(SettingsReader r, int providerMaxRecipients) {
+    return parse(r, "maxRecipientsPerCall", providerMaxRecipients, 256, 0);
+  }
+
+  /**
+   * For a provider whose settings name the recipients per call otherwise (Postmark {@code maxMessagesPerCall}, SES
+   * {@code maxEntriesPerCall}), or bound the calls in flight or default the rate otherwise.
+   *
+   * @param perCallKey            the setting of recipients per call
+   * @param providerMaxRecipients the provider's documented limit per call: the default and the maximum
+   * @param maxConcurrentCalls    the largest {@code maxConcurrentCalls} allowed
+   * @param defaultRate           {@code ratePerSecond} when not set
+   */
+  public static CallLimits parse(SettingsReader r, String perCallKey, int providerMaxRecipients, int maxConcurrentCalls,
+                                 double defaultRate) {
     return new CallLimits(
-        r.integer("maxRecipientsPerCall", providerMaxRecipients, 1, providerMaxRecipients),
-        r.integer("maxConcurrentCalls", DEFAULT_CONCURRENT_CALLS, 1, 256),
-        r.number("ratePerSecond", 0, 0, 1_000_000),
+        r.integer(perCallKey, providerMaxRecipients, 1, providerMaxRecipients),
+        r.integer("maxConcurrentCalls", DEFAULT_CONCURRENT_CALLS, 1, maxConcurrentCalls),
+        r.number("ratePerSecond", defaultRate, 0, 1_000_000),
         r.duration("connectTimeout", DEFAULT_CONNECT_TIMEOUT),
         r.duration("requestTimeout", DEFAULT_REQUEST_TIMEOUT));
   }

@@ -3,6 +3,7 @@ package io.mailgate.backend.mailgun;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
+import io.mailgate.backend.http.ProviderBackend;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
@@ -32,6 +33,7 @@ public final class MailgunBackendType implements BackendType {
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    return new MailgunBackend(vertx, MailgunSettings.parse(spec.settings()));
+    MailgunSettings settings = MailgunSettings.parse(spec.settings());
+    return ProviderBackend.of(vertx, settings.limits(), new MailgunProvider(vertx, settings));
   }
 }

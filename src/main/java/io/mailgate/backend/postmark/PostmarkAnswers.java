@@ -3,6 +3,7 @@ package io.mailgate.backend.postmark;
 import io.mailgate.backend.Outcome;
 import io.mailgate.backend.Outcome.Fault;
 import io.mailgate.backend.http.HttpOutcomes;
+import io.mailgate.backend.http.Provider.Answer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -11,7 +12,6 @@ import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
@@ -80,19 +80,22 @@ final class PostmarkAnswers {
 
   private PostmarkAnswers() {}
 
-  /** One outcome per message of a call of {@code messages} messages, in the order they were sent. */
-  static List<Outcome> outcomes(int status, String body, String retryAfterHeader, int messages) {
+  /**
+   * The answer to a call of {@code messages} messages: one outcome per message, in the order they were sent, or one
+   * for the whole call when Postmark refused it as a whole.
+   */
+  static Answer answer(int status, String body, String retryAfterHeader, int messages) {
     if (status == 200) {
       return accepted(body, messages);
     }
     if (status == 422) {
       JsonObject error = object(body);
       if (error != null && error.getValue("ErrorCode") instanceof Number code) {
-        return all(forErrorCode(code.intValue(), error.getString("Message"), HttpOutcomes.retryAfter(retryAfterHeader)),
-            messages);
+        return Answer.forCall(forErrorCode(code.intValue(), error.getString("Message"),
+            HttpOutcomes.retryAfter(retryAfterHeader)));
       }
     }
-    return all(HttpOutcomes.forFailure(status, body, retryAfterHeader), messages);
+    return Answer.forCall(HttpOutcomes.forFailure(status, body, retryAfterHeader));
   }
 
   /** The call got no answer. A refused connection sent nothing; after that, Postmark may have taken the batch. */
@@ -114,17 +117,17 @@ final class PostmarkAnswers {
     return new Outcome.Temporary(code, msg, rule.fault() == Fault.THROTTLED ? retryAfter : null, false, rule.fault());
   }
 
-  private static List<Outcome> accepted(String body, int messages) {
+  private static Answer accepted(String body, int messages) {
     JsonArray results = array(body);
     if (results == null) {
       JsonObject single = object(body);
       if (single != null && single.getValue("ErrorCode") instanceof Number code && code.intValue() != 0) {
-        return all(forErrorCode(code.intValue(), single.getString("Message"), null), messages);
+        return Answer.forCall(forErrorCode(code.intValue(), single.getString("Message"), null));
       }
-      return all(unreadable("an answer that is not a list of results"), messages);
+      return Answer.forCall(unreadable("an answer that is not a list of results"));
     }
     if (results.size() != messages) {
-      return all(unreadable(results.size() + " results for " + messages + " messages"), messages);
+      return Answer.forCall(unreadable(results.size() + " results for " + messages + " messages"));
     }
     List<Outcome> out = new ArrayList<>(messages);
     for (int i = 0; i < messages; i++) {
@@ -138,16 +141,12 @@ final class PostmarkAnswers {
         out.add(forErrorCode(code.intValue(), r.getString("Message"), null));
       }
     }
-    return out;
+    return Answer.perRecipient(out);
   }
 
   /** Postmark answered 200 but not as documented: it may have sent the messages, so they are marked as such. */
   private static Outcome unreadable(String what) {
     return new Outcome.Temporary(200, "Postmark answered 200 with " + what, null, true, Fault.BACKEND);
-  }
-
-  private static List<Outcome> all(Outcome o, int n) {
-    return Collections.nCopies(n, o);
   }
 
   private static JsonArray array(String body) {

@@ -3,6 +3,7 @@ package io.mailgate.backend.postmark;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
+import io.mailgate.backend.http.ProviderBackend;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
@@ -34,6 +35,7 @@ public final class PostmarkBackendType implements BackendType {
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    return new PostmarkBackend(vertx, PostmarkSettings.parse(spec.settings()));
+    PostmarkSettings settings = PostmarkSettings.parse(spec.settings());
+    return ProviderBackend.of(vertx, settings.limits(), new PostmarkProvider(vertx, settings));
   }
 }

@@ -1,21 +1,17 @@
 package io.mailgate.backend.postmark;
 
 import io.mailgate.backend.SettingsReader;
+import io.mailgate.backend.http.CallLimits;
 import io.vertx.core.json.JsonObject;
-import java.time.Duration;
 import java.util.Set;
 
-/** Settings of a {@code postmark} backend. README lists each with its default. */
-record PostmarkSettings(
-    String serverToken,
-    String baseUrl,
-    String messageStream,
-    int maxMessagesPerCall,
-    int maxConcurrentCalls,
-    double ratePerSecond,
-    long maxRequestBytes,
-    Duration connectTimeout,
-    Duration requestTimeout) {
+/**
+ * Settings of a {@code postmark} backend. README lists each with its default.
+ *
+ * @param limits messages per call ({@code maxMessagesPerCall}), calls in flight, rate and timeouts
+ */
+record PostmarkSettings(String serverToken, String baseUrl, String messageStream, long maxRequestBytes,
+                        CallLimits limits) {
 
   /** Postmark's own limit of messages in one {@code /email/batch} call. */
   static final int BATCH_LIMIT = 500;
@@ -35,20 +31,16 @@ record PostmarkSettings(
       throw SettingsReader.invalid("messageStream", "must be a message stream ID (letters, digits, '-' and '_')");
     }
     String baseUrl = r.baseUrl("baseUrl");
+    CallLimits limits = CallLimits.parse(r, "maxMessagesPerCall", BATCH_LIMIT, 256, 0);
     return new PostmarkSettings(token,
         baseUrl == null ? "https://api.postmarkapp.com" : baseUrl,
         stream,
-        r.integer("maxMessagesPerCall", BATCH_LIMIT, 1, BATCH_LIMIT),
-        r.integer("maxConcurrentCalls", 4, 1, 256),
-        r.number("ratePerSecond", 0, 0, 1_000_000),
         r.size("maxRequestSize", 40L * 1024 * 1024, 1024, 50L * 1024 * 1024),
-        r.duration("connectTimeout", Duration.ofSeconds(10)),
-        r.duration("requestTimeout", Duration.ofSeconds(60)));
+        limits);
   }
 
   @Override
   public String toString() {
-    return "PostmarkSettings[baseUrl=" + baseUrl + ", messageStream=" + messageStream + ", maxMessagesPerCall="
-        + maxMessagesPerCall + ", maxConcurrentCalls=" + maxConcurrentCalls + "]";
+    return "PostmarkSettings[baseUrl=" + baseUrl + ", messageStream=" + messageStream + ", " + limits + "]";
   }
 }

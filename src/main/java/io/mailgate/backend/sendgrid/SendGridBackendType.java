@@ -3,6 +3,7 @@ package io.mailgate.backend.sendgrid;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
+import io.mailgate.backend.http.ProviderBackend;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
@@ -33,6 +34,7 @@ public final class SendGridBackendType implements BackendType {
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    return new SendGridBackend(vertx, SendGridSettings.parse(spec.settings()));
+    SendGridSettings settings = SendGridSettings.parse(spec.settings());
+    return ProviderBackend.of(vertx, settings.limits(), new SendGridProvider(vertx, settings));
   }
 }

@@ -3,6 +3,7 @@ package io.mailgate.backend.ses;
 import io.mailgate.backend.BackendSpec;
 import io.mailgate.backend.BackendType;
 import io.mailgate.backend.MailBackend;
+import io.mailgate.backend.http.ProviderBackend;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.util.Set;
@@ -35,6 +36,7 @@ public final class SesBackendType implements BackendType {
 
   @Override
   public MailBackend create(Vertx vertx, BackendSpec spec) {
-    return new SesBackend(vertx, spec, SesSettings.parse(spec.settings()));
+    SesSettings settings = SesSettings.parse(spec.settings());
+    return ProviderBackend.of(vertx, settings.limits(), new SesProvider(vertx, spec, settings));
   }
 }

@@ -1,22 +1,21 @@
 package io.mailgate.backend.ses;
 
 import io.mailgate.backend.SettingsReader;
+import io.mailgate.backend.http.CallLimits;
 import io.vertx.core.json.JsonObject;
-import java.time.Duration;
 import java.util.Set;
 
-/** Settings of an {@code ses} backend (Amazon SES v2). README lists each with its default. */
-record SesSettings(
-    String accessKeyId,
-    String secretAccessKey,
-    String awsRegion,
-    String endpoint,
-    String configurationSetName,
-    int maxEntriesPerCall,
-    int maxConcurrentCalls,
-    double ratePerSecond,
-    Duration connectTimeout,
-    Duration requestTimeout) {
+/**
+ * Settings of an {@code ses} backend (Amazon SES v2). README lists each with its default.
+ *
+ * @param limits entries per call ({@code maxEntriesPerCall}), calls in flight (the worker pool's size), rate and
+ *     timeouts
+ */
+record SesSettings(String accessKeyId, String secretAccessKey, String awsRegion, String endpoint,
+                   String configurationSetName, CallLimits limits) {
+
+  /** SES's starting production quota, messages per second. */
+  static final double DEFAULT_RATE = 14;
 
   /** SES's own limit of entries in one SendBulkEmail call. */
   static final int BULK_LIMIT = 50;
@@ -44,19 +43,14 @@ record SesSettings(
     if (configSet != null && !configSet.matches("[A-Za-z0-9_-]{1,64}")) {
       throw SettingsReader.invalid("configurationSetName", "must be 1 to 64 letters, digits, '-' or '_'");
     }
-    return new SesSettings(keyId, secret, region,
-        r.baseUrl("endpoint"),
-        configSet,
-        r.integer("maxEntriesPerCall", BULK_LIMIT, 1, BULK_LIMIT),
-        r.integer("maxConcurrentCalls", 4, 1, 64),
-        r.number("ratePerSecond", 14, 0, 1_000_000),
-        r.duration("connectTimeout", Duration.ofSeconds(10)),
-        r.duration("requestTimeout", Duration.ofSeconds(60)));
+    String endpoint = r.baseUrl("endpoint");
+    return new SesSettings(keyId, secret, region, endpoint, configSet,
+        CallLimits.parse(r, "maxEntriesPerCall", BULK_LIMIT, 64, DEFAULT_RATE));
   }
 
   @Override
   public String toString() {
-    return "SesSettings[accessKeyId=" + accessKeyId + ", awsRegion=" + awsRegion + ", endpoint=" + endpoint
-        + ", maxEntriesPerCall=" + maxEntriesPerCall + ", maxConcurrentCalls=" + maxConcurrentCalls + "]";
+    return "SesSettings[accessKeyId=" + accessKeyId + ", awsRegion=" + awsRegion + ", endpoint=" + endpoint + ", "
+        + limits + "]";
   }
 }

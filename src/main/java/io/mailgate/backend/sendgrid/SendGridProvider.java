@@ -1,11 +1,9 @@
 package io.mailgate.backend.sendgrid;
 
-import io.mailgate.backend.Delivery;
-import io.mailgate.backend.MailBackend;
 import io.mailgate.backend.Outcome;
-import io.mailgate.backend.http.BatchRunner;
-import io.mailgate.backend.http.CallGate;
 import io.mailgate.backend.http.HttpCalls;
+import io.mailgate.backend.http.Provider;
+import io.mailgate.message.Campaign;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -18,42 +16,43 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * SendGrid's v3 Mail Send API: requests of up to {@code maxRecipientsPerCall} personalizations with substitutions
- * (one request per recipient when the templates need the gateway's rendering), at most {@code maxConcurrentCalls}
- * in flight and {@code ratePerSecond} messages per second.
+ * SendGrid's part of a provider backend: {@code POST /v3/mail/send} with the JSON of {@link SendGridRequests} (one
+ * personalization per recipient with substitutions, or one recipient rendered by the gateway); a request is
+ * accepted for all its personalizations or none.
  */
-final class SendGridBackend implements MailBackend {
+final class SendGridProvider implements Provider {
 
   private final SendGridSettings settings;
   private final WebClient client;
-  private final CallGate gate;
 
-  SendGridBackend(Vertx vertx, SendGridSettings settings) {
+  SendGridProvider(Vertx vertx, SendGridSettings settings) {
     this.settings = settings;
     this.client = HttpCalls.client(vertx, settings.limits(), "mailgate");
-    this.gate = new CallGate(vertx.getOrCreateContext(), settings.limits());
   }
 
   @Override
-  public Future<Void> deliver(Delivery delivery) {
-    SendGridRequests req;
-    try {
-      req = SendGridRequests.of(delivery.campaign());
-    } catch (RuntimeException e) {
-      return Future.failedFuture(e);
+  public Future<Job> prepare(Campaign campaign) {
+    SendGridRequests req = SendGridRequests.of(campaign);
+    if (req.batchable()) {
+      return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> call(req.batch(batch))));
     }
-    int perCall = req.batchable() ? settings.limits().maxRecipientsPerCall() : 1;
-    return BatchRunner.run(delivery, gate, perCall, batch -> call(req.batchable() ? req.batch(batch) : req.single(batch.get(0))));
+    return Future.succeededFuture(new Job(1, batch -> call(req.single(batch.get(0)))));
   }
 
-  private Future<Outcome> call(JsonObject body) {
+  /** SendGrid refuses a request with the same address in two personalizations. */
+  @Override
+  public boolean distinctAddressesPerCall() {
+    return true;
+  }
+
+  private Future<Answer> call(JsonObject body) {
     Future<HttpResponse<Buffer>> response = client.postAbs(settings.sendUrl())
         .bearerTokenAuthentication(settings.apiKey())
         .putHeader("Content-Type", "application/json")
         .putHeader("Accept", "application/json")
         .idleTimeout(settings.limits().requestTimeout().toMillis())
         .sendBuffer(body.toBuffer());
-    return HttpCalls.outcome(response, SendGridBackend::accepted, SendGridBackend::errorText);
+    return HttpCalls.outcome(response, SendGridProvider::accepted, SendGridProvider::errorText).map(Answer::forCall);
   }
 
   /** 202 with the request's id in X-Message-Id: every personalization of the request is sent. */
@@ -96,6 +95,6 @@ final class SendGridBackend implements MailBackend {
 
   @Override
   public String endpoint() {
-    return io.mailgate.backend.http.HttpCalls.authority(settings.sendUrl());
+    return HttpCalls.authority(settings.sendUrl());
   }
 }

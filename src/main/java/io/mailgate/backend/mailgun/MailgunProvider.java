@@ -1,12 +1,10 @@
 package io.mailgate.backend.mailgun;
 
-import io.mailgate.backend.Delivery;
-import io.mailgate.backend.MailBackend;
 import io.mailgate.backend.Outcome;
-import io.mailgate.backend.http.BatchRunner;
-import io.mailgate.backend.http.CallGate;
 import io.mailgate.backend.http.HttpCalls;
 import io.mailgate.backend.http.HttpOutcomes;
+import io.mailgate.backend.http.Provider;
+import io.mailgate.message.Campaign;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -17,35 +15,36 @@ import io.vertx.ext.web.client.WebClient;
 import java.util.List;
 
 /**
- * Mailgun's HTTP API: batch calls of up to {@code maxRecipientsPerCall} recipients with recipient variables
- * (one call per recipient when the templates need the gateway's rendering), at most {@code maxConcurrentCalls}
- * in flight and {@code ratePerSecond} messages per second.
+ * Mailgun's part of a provider backend: {@code POST /v3/{domain}/messages} with the form of {@link MailgunRequests}
+ * (a batch with recipient variables, or one recipient rendered by the gateway); a call is accepted for all its
+ * recipients or none.
  */
-final class MailgunBackend implements MailBackend {
+final class MailgunProvider implements Provider {
 
   private final MailgunSettings settings;
   private final WebClient client;
-  private final CallGate gate;
 
-  MailgunBackend(Vertx vertx, MailgunSettings settings) {
+  MailgunProvider(Vertx vertx, MailgunSettings settings) {
     this.settings = settings;
     this.client = HttpCalls.client(vertx, settings.limits(), "mailgate");
-    this.gate = new CallGate(vertx.getOrCreateContext(), settings.limits());
   }
 
   @Override
-  public Future<Void> deliver(Delivery delivery) {
-    MailgunRequests req;
-    try {
-      req = MailgunRequests.of(delivery.campaign());
-    } catch (RuntimeException e) {
-      return Future.failedFuture(e);
+  public Future<Job> prepare(Campaign campaign) {
+    MailgunRequests req = MailgunRequests.of(campaign);
+    if (req.batchable()) {
+      return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> call(req.batch(batch))));
     }
-    int perCall = req.batchable() ? settings.limits().maxRecipientsPerCall() : 1;
-    return BatchRunner.run(delivery, gate, perCall, batch -> call(req.batchable() ? req.batch(batch) : req.single(batch.get(0))));
+    return Future.succeededFuture(new Job(1, batch -> call(req.single(batch.get(0)))));
   }
 
-  private Future<Outcome> call(List<MailgunRequests.Field> form) {
+  /** Recipient variables are keyed by address. */
+  @Override
+  public boolean distinctAddressesPerCall() {
+    return true;
+  }
+
+  private Future<Answer> call(List<MailgunRequests.Field> form) {
     Buffer body = MailgunRequests.encode(form);
     Future<HttpResponse<Buffer>> response = client.postAbs(settings.messagesUrl())
         .basicAuthentication("api", settings.apiKey())
@@ -53,7 +52,7 @@ final class MailgunBackend implements MailBackend {
         .putHeader("Accept", "application/json")
         .idleTimeout(settings.limits().requestTimeout().toMillis())
         .sendBuffer(body);
-    return HttpCalls.outcome(response, MailgunBackend::accepted, MailgunBackend::errorText);
+    return HttpCalls.outcome(response, MailgunProvider::accepted, MailgunProvider::errorText).map(Answer::forCall);
   }
 
   /** 200 {"id": "<...@domain>", "message": "Queued. Thank you."}: every recipient of the call is sent. */
@@ -95,6 +94,6 @@ final class MailgunBackend implements MailBackend {
 
   @Override
   public String endpoint() {
-    return io.mailgate.backend.http.HttpCalls.authority(settings.messagesUrl());
+    return HttpCalls.authority(settings.messagesUrl());
   }
 }

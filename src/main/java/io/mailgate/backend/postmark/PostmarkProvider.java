@@ -1,66 +1,49 @@
 package io.mailgate.backend.postmark;
 
-import io.mailgate.backend.http.BatchLoop;
-import io.mailgate.backend.Delivery;
-import io.mailgate.backend.MailBackend;
 import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
-import io.mailgate.backend.RateLimiter;
+import io.mailgate.backend.http.HttpCalls;
+import io.mailgate.backend.http.Provider;
 import io.mailgate.message.Campaign;
 import io.mailgate.message.RenderedParts;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpVersion;
-import io.vertx.core.http.PoolOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.WebClient;
-import io.vertx.ext.web.client.WebClientOptions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Postmark's batch API: {@code POST /email/batch} with up to {@code maxMessagesPerCall} messages (Postmark takes
- * 500), each rendered for its recipient by the gateway, at most {@code maxConcurrentCalls} calls in flight and
- * {@code ratePerSecond} messages per second. One result per message comes back; {@link PostmarkAnswers} maps them.
+ * Postmark's part of a provider backend: {@code POST /email/batch} with up to {@code maxMessagesPerCall} messages
+ * (Postmark takes 500), each rendered for its recipient by the gateway. One result per message comes back;
+ * {@link PostmarkAnswers} maps them.
  */
-final class PostmarkBackend implements MailBackend {
+final class PostmarkProvider implements Provider {
 
   private final PostmarkSettings settings;
-  private final Context context;
   private final WebClient client;
   private final String url;
-  private final RateLimiter rate;
-  private final BatchLoop.Slots slots;
 
-  PostmarkBackend(Vertx vertx, PostmarkSettings settings) {
+  PostmarkProvider(Vertx vertx, PostmarkSettings settings) {
     this.settings = settings;
-    this.context = vertx.getOrCreateContext();
-    this.client = WebClient.create(vertx, new WebClientOptions()
-        .setProtocolVersion(HttpVersion.HTTP_1_1)
-        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()))
-        .setKeepAlive(true)
-        .setFollowRedirects(false)
-        .setUserAgent("mailgate"),
-        new PoolOptions().setHttp1MaxSize(settings.maxConcurrentCalls()));
+    this.client = HttpCalls.client(vertx, settings.limits(), "mailgate");
     this.url = settings.baseUrl() + "/email/batch";
-    this.rate = new RateLimiter(context, settings.ratePerSecond());
-    this.slots = new BatchLoop.Slots(settings.maxConcurrentCalls());
   }
 
   @Override
-  public Future<Void> deliver(Delivery delivery) {
-    Campaign campaign = delivery.campaign();
-    return BatchLoop.run(delivery, context, slots, rate, settings.maxMessagesPerCall(), settings.maxConcurrentCalls(),
-        batch -> send(campaign, batch));
+  public Future<Job> prepare(Campaign campaign) {
+    return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> send(campaign, batch)));
   }
 
-  /** Renders the batch and sends it in as few calls as {@code maxRequestSize} allows (normally one). */
-  private Future<List<Outcome>> send(Campaign campaign, List<OutboundRecipient> batch) {
+  /**
+   * Renders the batch and sends it in as few requests as {@code maxRequestSize} allows (normally one, whose answer
+   * is the batch's); a message that cannot be rendered fails on its own.
+   */
+  private Future<Answer> send(Campaign campaign, List<OutboundRecipient> batch) {
     Outcome[] out = new Outcome[batch.size()];
     List<Integer> positions = new ArrayList<>(batch.size());
     List<Buffer> messages = new ArrayList<>(batch.size());
@@ -72,20 +55,29 @@ final class PostmarkBackend implements MailBackend {
         out[i] = new Outcome.Permanent(null, "cannot render the message: " + e.getMessage());
       }
     }
-    return sendFrom(messages, positions, 0, out).map(v -> Arrays.asList(out));
+    if (messages.size() == batch.size() && fits(messages, 0) == messages.size()) {
+      return call(body(messages, 0, messages.size()), messages.size());
+    }
+    return sendFrom(messages, positions, 0, out).map(v -> Answer.perRecipient(Arrays.asList(out)));
   }
 
-  /** Sends {@code messages[from...]} in calls of at most {@code maxRequestSize} bytes, one after the other. */
-  private Future<Void> sendFrom(List<Buffer> messages, List<Integer> positions, int from, Outcome[] out) {
-    if (from >= messages.size()) {
-      return Future.succeededFuture();
-    }
+  /** Where the request from {@code from} ends: as many messages as {@code maxRequestSize} takes, at least one. */
+  private int fits(List<Buffer> messages, int from) {
     long max = settings.maxRequestBytes();
     int end = from;
     long bytes = 2;
     while (end < messages.size() && (end == from || bytes + messages.get(end).length() + 1 <= max)) {
       bytes += messages.get(end).length() + 1;
       end++;
+    }
+    return end;
+  }
+
+  /** A JSON array of {@code messages[from, end)}. */
+  private static Buffer body(List<Buffer> messages, int from, int end) {
+    long bytes = 2;
+    for (int i = from; i < end; i++) {
+      bytes += messages.get(i).length() + 1;
     }
     Buffer body = Buffer.buffer((int) Math.min(Integer.MAX_VALUE, bytes)).appendByte((byte) '[');
     for (int i = from; i < end; i++) {
@@ -94,27 +86,33 @@ final class PostmarkBackend implements MailBackend {
       }
       body.appendBuffer(messages.get(i));
     }
-    body.appendByte((byte) ']');
-    int first = from;
-    int last = end;
+    return body.appendByte((byte) ']');
+  }
+
+  /** Sends {@code messages[from...]} in requests of at most {@code maxRequestSize} bytes, one after the other. */
+  private Future<Void> sendFrom(List<Buffer> messages, List<Integer> positions, int from, Outcome[] out) {
+    if (from >= messages.size()) {
+      return Future.succeededFuture();
+    }
+    int end = fits(messages, from);
     int n = end - from;
-    return call(body, n).compose(results -> {
+    return call(body(messages, from, end), n).compose(answer -> {
       for (int i = 0; i < n; i++) {
-        out[positions.get(first + i)] = results.get(i);
+        out[positions.get(from + i)] = answer.of(i);
       }
-      return sendFrom(messages, positions, last, out);
+      return sendFrom(messages, positions, end, out);
     });
   }
 
-  private Future<List<Outcome>> call(Buffer body, int n) {
+  private Future<Answer> call(Buffer body, int n) {
     return client.postAbs(url)
         .putHeader("X-Postmark-Server-Token", settings.serverToken())
         .putHeader("Accept", "application/json")
         .putHeader("Content-Type", "application/json")
-        .timeout(settings.requestTimeout().toMillis())
+        .timeout(settings.limits().requestTimeout().toMillis())
         .sendBuffer(body)
-        .map(resp -> PostmarkAnswers.outcomes(resp.statusCode(), resp.bodyAsString(), resp.getHeader("Retry-After"), n))
-        .recover(e -> Future.succeededFuture(java.util.Collections.nCopies(n, PostmarkAnswers.networkFailure(e))));
+        .map(resp -> PostmarkAnswers.answer(resp.statusCode(), resp.bodyAsString(), resp.getHeader("Retry-After"), n))
+        .recover(e -> Future.succeededFuture(Answer.forCall(PostmarkAnswers.networkFailure(e))));
   }
 
   /** One message of the batch, as Postmark's email API takes it. */
@@ -162,6 +160,6 @@ final class PostmarkBackend implements MailBackend {
 
   @Override
   public String endpoint() {
-    return io.mailgate.backend.http.HttpCalls.authority(url);
+    return HttpCalls.authority(url);
   }
 }

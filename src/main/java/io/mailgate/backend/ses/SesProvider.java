@@ -1,24 +1,20 @@
 package io.mailgate.backend.ses;
 
-import io.mailgate.backend.http.BatchLoop;
 import io.mailgate.backend.BackendSpec;
-import io.mailgate.backend.Delivery;
-import io.mailgate.backend.MailBackend;
 import io.mailgate.backend.OutboundRecipient;
 import io.mailgate.backend.Outcome;
-import io.mailgate.backend.RateLimiter;
+import io.mailgate.backend.http.CallLimits;
+import io.mailgate.backend.http.HttpCalls;
+import io.mailgate.backend.http.Provider;
 import io.mailgate.message.Campaign;
 import io.mailgate.message.RenderedParts;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import java.net.URI;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -47,77 +43,68 @@ import software.amazon.awssdk.services.sesv2.model.SendEmailRequest;
 import software.amazon.awssdk.services.sesv2.model.Template;
 
 /**
- * Amazon SES v2 through the AWS SDK (SigV4 signing, request shapes). Templates with plain variables go out with
- * SendBulkEmail, up to {@code maxEntriesPerCall} (SES takes 50) recipients per call with one inline template
- * ({@link SesTemplate}); other templates with SendEmail, one message per recipient rendered by the gateway. The SDK
- * client is synchronous, so its calls run on this backend's own worker pool of {@code maxConcurrentCalls} threads,
- * never on an event loop; the SDK's own retries are off (the dispatcher retries, honouring the outcome's fault).
+ * Amazon SES v2's part of a provider backend, through the AWS SDK (SigV4 signing, request shapes). Templates with
+ * plain variables go out with SendBulkEmail, up to {@code maxEntriesPerCall} (SES takes 50) recipients per call with
+ * one inline template ({@link SesTemplate}); other templates with SendEmail, one message per recipient rendered by
+ * the gateway. The SDK client is synchronous, so its calls run on this backend's own worker pool of
+ * {@code maxConcurrentCalls} threads, never on an event loop; the SDK's own retries are off (the dispatcher retries,
+ * honouring the outcome's fault).
  */
-final class SesBackend implements MailBackend {
+final class SesProvider implements Provider {
 
   private static final AtomicLong INSTANCES = new AtomicLong();
   private static final String CHARSET = "UTF-8";
   private static final String TAG_VALUE = "[A-Za-z0-9_-]{1,256}";
 
   private final SesSettings settings;
-  private final Context context;
   private final WorkerExecutor workers;
   private final Future<SesV2Client> client;
-  private final RateLimiter rate;
-  private final BatchLoop.Slots slots;
 
-  SesBackend(Vertx vertx, BackendSpec spec, SesSettings settings) {
+  SesProvider(Vertx vertx, BackendSpec spec, SesSettings settings) {
     this.settings = settings;
-    this.context = vertx.getOrCreateContext();
-    long maxExecute = settings.requestTimeout().plus(settings.connectTimeout()).toMillis() + 5_000;
+    CallLimits limits = settings.limits();
+    long maxExecute = limits.requestTimeout().plus(limits.connectTimeout()).toMillis() + 5_000;
     this.workers = vertx.createSharedWorkerExecutor("mailgate-ses-" + spec.name() + "-v" + spec.version() + "-"
-        + INSTANCES.incrementAndGet(), settings.maxConcurrentCalls(), maxExecute, TimeUnit.MILLISECONDS);
+        + INSTANCES.incrementAndGet(), limits.maxConcurrentCalls(), maxExecute, TimeUnit.MILLISECONDS);
     // building an SDK client loads and initialises a good many classes: off the event loop too
     this.client = workers.executeBlocking(() -> build(settings), false);
-    this.rate = new RateLimiter(context, settings.ratePerSecond());
-    this.slots = new BatchLoop.Slots(settings.maxConcurrentCalls());
   }
 
-  static SesV2Client build(SesSettings s) {
+  static SesV2Client build(SesSettings settings) {
+    CallLimits s = settings.limits();
     SesV2ClientBuilder b = SesV2Client.builder()
         .httpClientBuilder(UrlConnectionHttpClient.builder()
             .connectionTimeout(s.connectTimeout())
             .socketTimeout(s.requestTimeout()))
         .credentialsProvider(StaticCredentialsProvider.create(
-            AwsBasicCredentials.create(s.accessKeyId(), s.secretAccessKey())))
-        .region(Region.of(s.awsRegion()))
+            AwsBasicCredentials.create(settings.accessKeyId(), settings.secretAccessKey())))
+        .region(Region.of(settings.awsRegion()))
         .overrideConfiguration(o -> o
             .retryStrategy(AwsRetryStrategy.doNotRetry())
             .apiCallTimeout(s.requestTimeout().plus(s.connectTimeout())));
-    if (s.endpoint() != null) {
-      b.endpointOverride(URI.create(s.endpoint()));
+    if (settings.endpoint() != null) {
+      b.endpointOverride(URI.create(settings.endpoint()));
     }
     return b.build();
   }
 
+  /** A client that cannot be set up fails the delivery: the dispatcher defers its recipients with the reason. */
   @Override
-  public Future<Void> deliver(Delivery delivery) {
-    Campaign campaign = delivery.campaign();
+  public Future<Job> prepare(Campaign campaign) {
     return client.transform(ar -> {
       if (ar.failed()) {
-        Outcome o = new Outcome.Temporary(null, "the SES client cannot be set up: " + ar.cause().getMessage(),
-            Outcome.Fault.BACKEND);
-        return delivery.reportAll(o);
+        return Future.failedFuture(
+            new IllegalStateException("the SES client cannot be set up: " + ar.cause().getMessage(), ar.cause()));
       }
       SesV2Client ses = ar.result();
-      Optional<SesTemplate> template = campaign.batchForm().map(SesTemplate::of);
-      if (template.isPresent()) {
-        SesTemplate t = template.get();
-        return BatchLoop.run(delivery, context, slots, rate, settings.maxEntriesPerCall(), settings.maxConcurrentCalls(),
-            batch -> bulk(ses, campaign, t, batch));
-      }
-      return BatchLoop.run(delivery, context, slots, rate, 1, settings.maxConcurrentCalls(),
-          batch -> single(ses, campaign, batch.get(0)).map(List::of));
+      return Future.succeededFuture(campaign.batchForm().map(SesTemplate::of)
+          .map(t -> new Job(settings.limits().maxRecipientsPerCall(), batch -> bulk(ses, campaign, t, batch)))
+          .orElseGet(() -> new Job(1, batch -> single(ses, campaign, batch.get(0)).map(Answer::forCall))));
     });
   }
 
   /** One SendBulkEmail call: one inline template, one entry per recipient with its replacement data. */
-  private Future<List<Outcome>> bulk(SesV2Client ses, Campaign c, SesTemplate t, List<OutboundRecipient> batch) {
+  private Future<Answer> bulk(SesV2Client ses, Campaign c, SesTemplate t, List<OutboundRecipient> batch) {
     List<BulkEmailEntry> entries = new ArrayList<>(batch.size());
     for (OutboundRecipient r : batch) {
       BulkEmailEntry.Builder entry = BulkEmailEntry.builder()
@@ -159,9 +146,9 @@ final class SesBackend implements MailBackend {
           for (int i = 0; i < n; i++) {
             out.add(i < results.size() ? SesOutcomes.forEntry(results.get(i)) : SesOutcomes.missingEntry(results.size(), n));
           }
-          return out;
+          return Answer.perRecipient(out);
         })
-        .recover(e -> Future.succeededFuture(Collections.nCopies(n, SesOutcomes.forException(e))));
+        .recover(e -> Future.succeededFuture(Answer.forCall(SesOutcomes.forException(e))));
   }
 
   /** One SendEmail call with the message rendered by the gateway, for templates SES cannot substitute. */
@@ -251,7 +238,7 @@ final class SesBackend implements MailBackend {
 
   @Override
   public String endpoint() {
-    return settings.endpoint() != null ? io.mailgate.backend.http.HttpCalls.authority(settings.endpoint())
+    return settings.endpoint() != null ? HttpCalls.authority(settings.endpoint())
         : "email." + settings.awsRegion() + ".amazonaws.com:443";
   }
 }
