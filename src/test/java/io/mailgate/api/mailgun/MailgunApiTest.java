@@ -353,6 +353,77 @@ class MailgunApiTest {
     });
   }
 
+  @Test
+  void tooManyFormFieldsAreRefused() {
+    String body = simpleForm() + IntStream.range(0, MessagesRoutes.MAX_FORM_FIELDS).mapToObj(i -> "&o%3Atag=t" + i)
+        .collect(Collectors.joining());
+    assertNothingStored(() -> {
+      Api.Response r = postForm("/v3/acme.example/messages", acme.apiKey(), body);
+      assertEquals(400, r.status(), r.text());
+      assertEquals("Too many parameters; max is " + MessagesRoutes.MAX_FORM_FIELDS, r.json().getString("message"));
+    });
+  }
+
+  @Test
+  void aBodyDeclaredOverTwentyFiveMegabytesIsRefusedWith413BeforeItIsRead() throws Exception {
+    assertNothingStored(() -> {
+      String status = rawRequest("POST /v3/acme.example/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Authorization: " + basic("api", acme.apiKey()) + "\r\n"
+          + "Content-Type: application/x-www-form-urlencoded\r\n"
+          + "Content-Length: " + (MessagesRoutes.MAX_BODY_BYTES + 1) + "\r\n\r\nfrom=a", false);
+      assertTrue(status.startsWith("HTTP/1.1 413"), status);
+    });
+  }
+
+  @Test
+  void aStreamedBodyOverTwentyFiveMegabytesIsRefusedWith413() throws Exception {
+    assertNothingStored(() -> {
+      String status = rawRequest("POST /v3/acme.example/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Authorization: " + basic("api", acme.apiKey()) + "\r\n"
+          + "Content-Type: application/x-www-form-urlencoded\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n", true);
+      assertTrue(status.startsWith("HTTP/1.1 413"), status);
+    });
+  }
+
+  /**
+   * Sends the head of a request over a plain socket (then, when {@code streamBody}, 1 MB chunks of a {@code text}
+   * field until the server stops reading) and returns the status line of the answer.
+   */
+  static String rawRequest(String head, boolean streamBody) {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", gw.gateway.httpPort())) {
+      socket.setSoTimeout(30_000);
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(head.getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread writer = null;
+      if (streamBody) {
+        writer = new Thread(() -> {
+          byte[] chunk = ("100000\r\n" + "a".repeat(0x100000) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+          try {
+            out.write("5\r\ntext=\r\n".getBytes(StandardCharsets.US_ASCII));
+            for (int i = 0; i < 64; i++) {
+              out.write(chunk);
+            }
+          } catch (java.io.IOException e) {
+            // the server answered and closed the connection: what the test waits for
+          }
+        });
+        writer.start();
+      }
+      java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+          StandardCharsets.US_ASCII));
+      String status = in.readLine();
+      socket.close();
+      if (writer != null) {
+        writer.join(30_000);
+      }
+      return String.valueOf(status);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   // --- helpers
 
   static String simpleForm() {

@@ -109,6 +109,15 @@ class MailgunMessageTranslationTest {
         .put("recipients", new JsonArray().add(new JsonObject().put("email", "b@example.com"))), job);
   }
 
+  @Test
+  void mailgunPrefixesMangledByTheMultipartDecoderAreRestored() {
+    assertEquals("o:tag", MessagesRoutes.prefixRestored("o tag"));
+    assertEquals("h:X-Campaign", MessagesRoutes.prefixRestored("h X-Campaign"));
+    assertEquals("v:crm-id", MessagesRoutes.prefixRestored("v crm-id"));
+    assertEquals("to", MessagesRoutes.prefixRestored("to"));
+    assertEquals("a b", MessagesRoutes.prefixRestored("a b"));
+  }
+
   static String refusal(List<Map.Entry<String, String>> params) {
     return assertThrows(InvalidInputException.class, () -> MessageTranslation.toJob(params, List.of())).getMessage();
   }
