@@ -6,6 +6,7 @@ import io.mailgate.job.JobIntake;
 import io.mailgate.job.JobSpecParser;
 import io.mailgate.tenant.DkimService;
 import io.mailgate.tenant.Tenant;
+import io.netty.handler.codec.http.multipart.HttpPostRequestDecoder;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.http.HttpServerRequest;
@@ -111,17 +112,17 @@ final class MessagesRoutes {
   }
 
   private static Throwable formError(Throwable e) {
-    String name = e.getClass().getSimpleName();
-    if (name.equals("TooManyFormFieldsException")) {
+    if (e instanceof HttpPostRequestDecoder.TooManyFormFieldsException) {
       return new InvalidInputException("invalid_parameter", "Too many parameters; max is " + MAX_FORM_FIELDS, null);
     }
-    if (name.equals("TooLongFormFieldException")) {
+    if (e instanceof HttpPostRequestDecoder.TooLongFormFieldException) {
       return new InvalidInputException("invalid_parameter", "A parameter name is too long", null);
     }
-    if (name.equals("ErrorDataDecoderException")) {
+    if (e instanceof HttpPostRequestDecoder.ErrorDataDecoderException) {
+      // a field over the server's MaxFormAttributeSize (the body limit) fails as an IOException inside
       for (Throwable c = e; c != null; c = c.getCause()) {
         if (c instanceof java.io.IOException && String.valueOf(c.getMessage()).contains("maximum")) {
-          return new PayloadTooLargeException("A parameter is larger than " + MAX_BODY_BYTES / (1024 * 1024) + " MB");
+          return tooLarge();
         }
       }
       return new InvalidInputException("invalid_parameter", "The form body cannot be decoded", null);
