@@ -21,9 +21,10 @@ import org.slf4j.LoggerFactory;
  * The one place where failures become HTTP answers: status from the exception type, body
  * {@code {"error":{"code","message","field"?,"line"?}}} (and {@code "lines","invalidLines"} beside it for a body with
  * invalid lines). Unexpected failures answer 500 without details and are
- * logged. A request whose body was not read to the end gets its connection closed after the answer.
+ * logged. A request whose body was not read to the end gets its connection closed after the answer
+ * ({@link #answer}, which the Mailgun-compatible routes use with their own body shape).
  */
-final class FailureHandler implements Handler<RoutingContext> {
+public final class FailureHandler implements Handler<RoutingContext> {
 
   private static final Logger LOG = LoggerFactory.getLogger(FailureHandler.class);
 
@@ -80,6 +81,14 @@ final class FailureHandler implements Handler<RoutingContext> {
       LOG.atError().addKeyValue("method", ctx.request().method()).addKeyValue("path", loggable(ctx.request().path()))
           .setCause(f).log("request failed");
     }
+    answer(ctx, status, "application/json", body.encode());
+  }
+
+  /**
+   * Writes an error answer. A request whose body was not read to its end gets its connection closed after the answer
+   * (HTTP/1.1), or its stream reset (HTTP/2), so the rest of the body is not taken for a next request.
+   */
+  public static void answer(RoutingContext ctx, int status, String contentType, String body) {
     HttpServerResponse resp = ctx.response();
     if (resp.ended()) {
       return;
@@ -93,8 +102,8 @@ final class FailureHandler implements Handler<RoutingContext> {
       resp.putHeader("Connection", "close");
     }
     resp.setStatusCode(status)
-        .putHeader("Content-Type", "application/json")
-        .end(body.encode())
+        .putHeader("Content-Type", contentType)
+        .end(body)
         .onComplete(ar -> {
           if (unread) {
             if (http2) {
@@ -160,7 +169,8 @@ final class FailureHandler implements Handler<RoutingContext> {
     return cl != null ? !cl.trim().equals("0") : req.getHeader("Transfer-Encoding") != null || req.version() == HttpVersion.HTTP_2;
   }
 
-  private static int statusOf(MailgateException m) {
+  /** The HTTP status of a domain failure. */
+  public static int statusOf(MailgateException m) {
     if (m instanceof InvalidInputException) {
       return 400;
     }

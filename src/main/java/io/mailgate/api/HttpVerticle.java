@@ -1,5 +1,6 @@
 package io.mailgate.api;
 
+import io.mailgate.api.mailgun.MailgunRoutes;
 import io.mailgate.config.GatewayConfig;
 import io.mailgate.job.JobIntake;
 import io.mailgate.job.JobService;
@@ -60,7 +61,8 @@ public final class HttpVerticle extends VerticleBase {
         .end(metrics.scrape()));
 
     AdminRoutes.mount(router, auth, admin, maxPage, config.limits().maxAdminBodyBytes());
-    DkimRoutes.mount(router, new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets()));
+    io.mailgate.tenant.DkimService dkim = new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets());
+    DkimRoutes.mount(router, dkim);
     JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
     io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));
     io.mailgate.events.EventService eventService = new io.mailgate.events.EventService(eventStore);
@@ -75,6 +77,8 @@ public final class HttpVerticle extends VerticleBase {
     StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), new io.mailgate.store.TenantStore(pool),
         config.events().thresholds());
     StatsRoutes.mountBackends(router, new io.mailgate.store.StatsStore(pool), metrics);
+
+    MailgunRoutes.mount(router, admin, dkim, intake);
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);
@@ -100,7 +104,7 @@ public final class HttpVerticle extends VerticleBase {
       publicListening = vertx.createHttpServer(publicOptions).requestHandler(publicRouter).listen().onSuccess(s -> publicServer = s);
     }
 
-    HttpServerOptions options = new HttpServerOptions()
+    HttpServerOptions options = MailgunRoutes.withFormLimits(new HttpServerOptions())
         .setHost(config.http().host())
         .setPort(config.http().port())
         .setMaxHeaderSize(16 * 1024)

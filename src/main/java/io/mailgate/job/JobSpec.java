@@ -15,7 +15,8 @@ import java.util.UUID;
  * A job without its recipients, validated: the message, stored in {@code jobs.spec} and compiled for dispatch, and
  * how it is dispatched ({@code priority} when given, {@code expiresAt}), stored in columns of {@code jobs}.
  * {@code unsubscribe} is the one-click unsubscribe that applies (the job's own choice, else its tenant's default),
- * null when none: resolved at intake, so a queued job does not change with its tenant's settings.
+ * null when none: resolved at intake, so a queued job does not change with its tenant's settings. {@code metadata} is
+ * the caller's own name-value pairs, stored with the job and never sent (a Mailgun request's {@code v:} variables).
  */
 public record JobSpec(
     Mailbox from,
@@ -27,7 +28,8 @@ public record JobSpec(
     List<String> tags,
     Priority priority,
     java.time.OffsetDateTime expiresAt,
-    Unsubscribe unsubscribe) {
+    Unsubscribe unsubscribe,
+    Map<String, String> metadata) {
 
   /** The job's messages carry List-Unsubscribe (and {@code mailto}, when not null, in it). */
   public record Unsubscribe(String mailto) {}
@@ -55,6 +57,11 @@ public record JobSpec(
     if (html != null) {
       j.put("html", html);
     }
+    if (!metadata.isEmpty()) {
+      JsonObject m = new JsonObject();
+      metadata.forEach(m::put);
+      j.put("metadata", m);
+    }
     if (unsubscribe != null) {
       JsonObject u = new JsonObject();
       if (unsubscribe.mailto() != null) {
@@ -73,10 +80,13 @@ public record JobSpec(
     List<String> tags = j.getJsonArray("tags", new JsonArray()).stream().map(String::valueOf).toList();
     String replyTo = j.getString("replyTo");
     JsonObject u = j.getJsonObject("unsubscribe");
+    Map<String, String> metadata = new LinkedHashMap<>();
+    JsonObject m = j.getJsonObject("metadata", new JsonObject());
+    m.fieldNames().forEach(k -> metadata.put(k, m.getString(k)));
     return new JobSpec(Mailbox.parse(j.getString("from"), "from"),
         replyTo == null ? null : Mailbox.parse(replyTo, "replyTo"),
         j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags, null, null,
-        u == null ? null : new Unsubscribe(u.getString("mailto")));
+        u == null ? null : new Unsubscribe(u.getString("mailto")), metadata);
   }
 
   /** The job's message without one-click unsubscribe links (a check of its templates, a job without them). */

@@ -23,7 +23,9 @@ public final class JobSpecParser {
       "message-id", "mime-version", "content-type", "content-transfer-encoding", "reply-to", "return-path",
       "received", "dkim-signature", "sender");
   private static final Set<String> FIELDS = Set.of("from", "replyTo", "subject", "text", "html", "headers", "tags",
-      "priority", "expiresAt", "unsubscribe", "recipients", "tenantId");
+      "priority", "expiresAt", "unsubscribe", "metadata", "recipients", "tenantId");
+  /** The most a job's metadata may weigh, names and values together: Mailgun's bound on a message's send options. */
+  public static final int MAX_METADATA_BYTES = 16 * 1024;
 
   /** What a job of the tenant gets unless it says otherwise: one-click unsubscribe, and its mailto address. */
   public record TenantDefaults(boolean unsubscribe, String unsubscribeMailto) {
@@ -83,7 +85,7 @@ public final class JobSpecParser {
       }
     }
     JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers, tags(j),
-        priority == null ? null : Priority.parse(priority, "priority"), expiresAt(j), unsubscribe);
+        priority == null ? null : Priority.parse(priority, "priority"), expiresAt(j), unsubscribe, metadata(j));
     // compile once here, so a template error is a 400 now and not a failure at send time
     var campaign = spec.compile(UUID.randomUUID(), UUID.randomUUID());
     for (var t : new io.mailgate.message.Template[] {campaign.subject(), campaign.text(), campaign.html()}) {
@@ -163,6 +165,41 @@ public final class JobSpecParser {
       HeaderValues.rejectLineBreaks(value, field);
       if (value.length() > limits.maxHeaderValueChars()) {
         throw new InvalidInputException("too_long", field + " is longer than " + limits.maxHeaderValueChars() + " characters", field);
+      }
+      out.put(name, value);
+    }
+    return out;
+  }
+
+  /**
+   * {@code "metadata": {"name": "value"}}: stored with the job, never sent. At most MAILGATE_MAX_VARS entries and
+   * {@link #MAX_METADATA_BYTES} in all; names are printable ASCII.
+   */
+  private Map<String, String> metadata(JsonObject j) {
+    Object v = j.getValue("metadata");
+    Map<String, String> out = new LinkedHashMap<>();
+    if (v == null) {
+      return out;
+    }
+    if (!(v instanceof JsonObject m)) {
+      throw new InvalidInputException("invalid_field", "metadata must be an object of name to string value", "metadata");
+    }
+    if (m.size() > limits.maxVarsPerRecipient()) {
+      throw new InvalidInputException("too_many_vars", "at most " + limits.maxVarsPerRecipient() + " metadata entries are allowed", "metadata");
+    }
+    long bytes = 0;
+    for (String name : m.fieldNames()) {
+      String field = "metadata." + printable(name);
+      if (name.isEmpty() || name.length() > limits.maxTagChars() || !HeaderValues.isPlainAscii(name) || name.indexOf('\t') >= 0) {
+        throw new InvalidInputException("invalid_field",
+            "metadata names must be printable ASCII of 1 to " + limits.maxTagChars() + " characters", field);
+      }
+      if (!(m.getValue(name) instanceof String value)) {
+        throw new InvalidInputException("invalid_field", field + " must be a string", field);
+      }
+      bytes += name.length() + value.getBytes(StandardCharsets.UTF_8).length;
+      if (bytes > MAX_METADATA_BYTES) {
+        throw new InvalidInputException("too_long", "metadata is larger than " + MAX_METADATA_BYTES + " bytes", "metadata");
       }
       out.put(name, value);
     }

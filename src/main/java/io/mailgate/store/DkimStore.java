@@ -29,6 +29,9 @@ public final class DkimStore {
     }
   }
 
+  /** A domain a tenant owns, and since when. */
+  public record DomainRecord(String domain, OffsetDateTime createdAt) {}
+
   private static final String FOREIGN_KEY_VIOLATION = "23503";
 
   private final Pool pool;
@@ -45,6 +48,17 @@ public final class DkimStore {
   public Future<List<String>> domains(UUID tenantId) {
     return domains(pool.preparedQuery("SELECT domain FROM tenant_domains WHERE tenant_id = $1 ORDER BY domain")
         .execute(Tuple.of(tenantId)).map(r -> r));
+  }
+
+  /** The tenant's domains with the time each was added, sorted by name; empty for an unknown tenant. */
+  public Future<List<DomainRecord>> domainRecords(UUID tenantId) {
+    return pool.preparedQuery("SELECT domain, created_at FROM tenant_domains WHERE tenant_id = $1 ORDER BY domain")
+        .execute(Tuple.of(tenantId))
+        .map(rows -> {
+          List<DomainRecord> out = new ArrayList<>(rows.size());
+          rows.forEach(r -> out.add(new DomainRecord(r.getString("domain"), r.getOffsetDateTime("created_at"))));
+          return out;
+        });
   }
 
   /**

@@ -44,6 +44,16 @@ public final class DkimService {
     return existing(tenantId).compose(x -> store.domains(tenantId));
   }
 
+  /** The domains the tenant owns with the time each was added, for a caller already known to be the tenant. */
+  public Future<List<DkimStore.DomainRecord>> ownedDomains(UUID tenantId) {
+    return store.domainRecords(tenantId);
+  }
+
+  /** The tenant's DKIM keys (public parts), for a caller already known to be the tenant. */
+  public Future<List<KeyRecord>> ownedKeys(UUID tenantId) {
+    return store.keys(tenantId);
+  }
+
   /**
    * Replaces the tenant's domains. A domain owned by another tenant answers 409 {@code domain_taken}; removing a
    * domain that still has DKIM keys answers 409 {@code domain_has_keys} (keys are never deleted implicitly).

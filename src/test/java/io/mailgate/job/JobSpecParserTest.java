@@ -280,4 +280,24 @@ class JobSpecParserTest {
     assertEquals("naïve café", parser.parse(job().put("headers", new JsonObject().put("X-Note", "naïve café")), false)
         .headers().get("X-Note"));
   }
+
+  @Test
+  void metadataIsKeptWithTheJobAndSurvivesStorage() {
+    JobSpec spec = parser.parse(job().put("metadata", new JsonObject().put("crm-id", "4711").put("order", "{\"n\":1}")), true);
+    assertEquals(Map.of("crm-id", "4711", "order", "{\"n\":1}"), spec.metadata());
+    assertEquals(spec.metadata(), JobSpec.fromStored(spec.toJson()).metadata());
+    assertFalse(parser.parse(job(), true).toJson().containsKey("metadata"), "no metadata, no field");
+  }
+
+  @Test
+  void metadataMustBeStringsWithinItsBounds() {
+    assertEquals("metadata.n", rejected(job().put("metadata", new JsonObject().put("n", 1))).field());
+    assertEquals("metadata", rejected(job().put("metadata", new JsonArray().add("x"))).field());
+    assertEquals("too_long", rejected(job().put("metadata", new JsonObject().put("big", "x".repeat(JobSpecParser.MAX_METADATA_BYTES)))).code());
+    JsonObject many = new JsonObject();
+    for (int i = 0; i <= LIMITS.maxVarsPerRecipient(); i++) {
+      many.put("k" + i, "v");
+    }
+    assertEquals("too_many_vars", rejected(job().put("metadata", many)).code());
+  }
 }

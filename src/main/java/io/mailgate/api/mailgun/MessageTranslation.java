@@ -1,0 +1,321 @@
+package io.mailgate.api.mailgun;
+
+import io.mailgate.error.InvalidInputException;
+import io.mailgate.message.AddressList;
+import io.mailgate.message.EmailAddress;
+import io.mailgate.message.Mailbox;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Translates the parameters of Mailgun's {@code POST /v3/{domain}/messages} into one of our JSON jobs, which then
+ * goes through the same intake as {@code POST /v1/jobs}. Every parameter is either used, accepted and ignored (a
+ * documented short list), or refused by name: nothing is silently dropped.
+ *
+ * <p>Mailgun sends one message per {@code to} when {@code recipient-variables} is given (a batch send), and else one
+ * message that all recipients see. Our jobs send each recipient a message of its own, so the second shape is taken
+ * only with a single {@code to}; several {@code to} without {@code recipient-variables}, and {@code cc}/{@code bcc},
+ * are refused with the reason.
+ */
+final class MessageTranslation {
+  private MessageTranslation() {}
+
+  /** Mailgun's limit of recipients per call. */
+  static final int MAX_RECIPIENTS = 1000;
+  /** Mailgun's limit on the parameters starting with {@code o:}, {@code h:} or {@code v:}, names and values together. */
+  static final int MAX_SEND_OPTIONS_BYTES = 16 * 1024;
+
+  /**
+   * Options accepted and ignored: open and click tracking (the gateway has none of its own), {@code o:dkim} (we sign
+   * with the tenant's own keys whenever it has one for the sender's domain), TLS, verification and sending IPs (the
+   * backend's settings decide them).
+   */
+  static final Set<String> IGNORED = Set.of("o:tracking", "o:tracking-clicks", "o:tracking-opens", "o:dkim",
+      "o:require-tls", "o:skip-verification", "o:sending-ip", "o:sending-ip-pool");
+
+  /** Parameters refused with the reason, so a caller knows what to change. */
+  private static final Map<String, String> REFUSED = Map.ofEntries(
+      Map.entry("cc", "every recipient gets a message of their own; send each address as a 'to' with recipient-variables"),
+      Map.entry("bcc", "every recipient gets a message of their own; send each address as a 'to' with recipient-variables"),
+      Map.entry("attachment", "attachments are not supported yet"),
+      Map.entry("inline", "inline attachments are not supported yet"),
+      Map.entry("o:deliverytime", "scheduled sending is not supported yet; send the message when it is due"),
+      Map.entry("o:testmode", "there is no test mode: every accepted message is delivered"),
+      Map.entry("amp-html", "AMP parts are not supported"),
+      Map.entry("template", "stored templates are not supported; send subject, text and html"));
+
+  private static final Set<String> CORE = Set.of("from", "to", "subject", "text", "html", "recipient-variables");
+
+  /** The escape of a literal '{' that would otherwise start a Mustache tag: switch delimiters around it. */
+  static final String LITERAL_BRACE = "{{=<% %>=}}{<%={{ }}=%>";
+
+  /**
+   * @param params the form's parameters, in order, names as sent
+   * @param fileParts names of the file parts (attachments) in a multipart body
+   */
+  static JsonObject toJob(List<Map.Entry<String, String>> params, List<String> fileParts) {
+    Map<String, List<String>> core = new HashMap<>();
+    Map<String, String> headers = new LinkedHashMap<>();
+    Map<String, String> metadata = new LinkedHashMap<>();
+    List<String> tags = new ArrayList<>();
+    Set<String> unknown = new LinkedHashSet<>();
+    for (String file : fileParts) {
+      refuseIfListed(file.toLowerCase(Locale.ROOT));
+      unknown.add(file);
+    }
+    long sendOptionBytes = 0;
+    for (Map.Entry<String, String> p : params) {
+      String name = p.getKey();
+      String lower = name.toLowerCase(Locale.ROOT);
+      String value = p.getValue();
+      refuseIfListed(lower);
+      if (lower.startsWith("o:") || lower.startsWith("h:") || lower.startsWith("v:")) {
+        sendOptionBytes += name.length() + value.getBytes(StandardCharsets.UTF_8).length;
+      }
+      if (CORE.contains(lower)) {
+        core.computeIfAbsent(lower, k -> new ArrayList<>()).add(value);
+      } else if (lower.equals("o:tag")) {
+        singleLine(value, name);
+        tags.add(value);
+      } else if (IGNORED.contains(lower)) {
+        continue;
+      } else if (lower.startsWith("h:") && name.length() > 2) {
+        String header = name.substring(2);
+        singleLine(value, name);
+        if (headers.keySet().stream().anyMatch(h -> h.equalsIgnoreCase(header))) {
+          throw invalid(name + " is given more than once");
+        }
+        headers.put(header, value);
+      } else if (lower.startsWith("v:") && name.length() > 2) {
+        if (metadata.put(name.substring(2), value) != null) {
+          throw invalid(name + " is given more than once");
+        }
+      } else {
+        unknown.add(name);
+      }
+    }
+    if (!unknown.isEmpty()) {
+      throw invalid((unknown.size() == 1 ? "Parameter not supported: " : "Parameters not supported: ")
+          + String.join(", ", unknown.stream().map(EmailAddress::printable).toList()));
+    }
+    if (sendOptionBytes > MAX_SEND_OPTIONS_BYTES) {
+      throw invalid("Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total");
+    }
+
+    String from = single(core, "from");
+    if (from == null || from.isBlank()) {
+      throw invalid("from parameter is missing");
+    }
+    List<Mailbox> froms = AddressList.parse(from, "from");
+    if (froms.size() != 1) {
+      throw invalid("from parameter must be one address");
+    }
+    List<Mailbox> to = recipients(core.getOrDefault("to", List.of()));
+    String subject = single(core, "subject");
+    if (subject == null || subject.isBlank()) {
+      throw invalid("subject parameter is missing");
+    }
+    singleLine(subject, "subject");
+    String text = single(core, "text");
+    String html = single(core, "html");
+    if ((text == null || text.isEmpty()) && (html == null || html.isEmpty())) {
+      throw invalid("Need at least one of 'text' or 'html' parameters specified");
+    }
+    String variables = single(core, "recipient-variables");
+    Map<String, JsonObject> vars = variables == null ? null : recipientVariables(variables);
+    if (vars == null && to.size() > 1) {
+      throw invalid("Parameter not supported: several 'to' addresses without recipient-variables (Mailgun would send"
+          + " one message that all of them see; every recipient gets a message of their own here: add"
+          + " recipient-variables, '{}' at least)");
+    }
+
+    boolean substitute = vars != null;
+    JsonObject job = new JsonObject()
+        .put("from", froms.get(0).toString())
+        .put("subject", template(subject, substitute));
+    if (text != null && !text.isEmpty()) {
+      job.put("text", template(text, substitute));
+    }
+    if (html != null && !html.isEmpty()) {
+      job.put("html", template(html, substitute));
+    }
+    String replyTo = headers.keySet().stream().filter(h -> h.equalsIgnoreCase("Reply-To")).findFirst().orElse(null);
+    if (replyTo != null) {
+      job.put("replyTo", headers.remove(replyTo));
+    }
+    if (!headers.isEmpty()) {
+      JsonObject h = new JsonObject();
+      headers.forEach(h::put);
+      job.put("headers", h);
+    }
+    if (!tags.isEmpty()) {
+      job.put("tags", new JsonArray(tags));
+    }
+    if (!metadata.isEmpty()) {
+      JsonObject m = new JsonObject();
+      metadata.forEach(m::put);
+      job.put("metadata", m);
+    }
+    JsonArray list = new JsonArray();
+    for (Mailbox r : to) {
+      JsonObject recipient = new JsonObject().put("email", r.address().value());
+      JsonObject v = vars == null ? null : vars.get(r.address().value().toLowerCase(Locale.ROOT));
+      if (v != null && !v.isEmpty()) {
+        recipient.put("vars", v);
+      }
+      list.add(recipient);
+    }
+    return job.put("recipients", list);
+  }
+
+  /** Every {@code to} value is an address list; the same address twice is one recipient, as at Mailgun. */
+  private static List<Mailbox> recipients(List<String> values) {
+    List<Mailbox> out = new ArrayList<>();
+    Set<String> seen = new java.util.HashSet<>();
+    int given = 0;
+    for (String v : values) {
+      List<Mailbox> parsed;
+      try {
+        parsed = AddressList.parse(v, "to");
+      } catch (InvalidInputException e) {
+        throw invalid("to parameter is not a valid address: " + e.getMessage().replaceFirst("^to: ", ""));
+      }
+      given += parsed.size();
+      if (given > MAX_RECIPIENTS) {
+        throw invalid("Too many recipients; max is " + MAX_RECIPIENTS);
+      }
+      for (Mailbox m : parsed) {
+        if (seen.add(m.address().value().toLowerCase(Locale.ROOT))) {
+          out.add(m);
+        }
+      }
+    }
+    if (out.isEmpty()) {
+      throw invalid("to parameter is missing");
+    }
+    return out;
+  }
+
+  /** {@code {"ann@example.com": {"name": "Ann"}, ...}}, keyed by lowercase address. */
+  private static Map<String, JsonObject> recipientVariables(String raw) {
+    JsonObject all;
+    try {
+      all = new JsonObject(raw);
+    } catch (DecodeException | ClassCastException e) {
+      throw invalid("recipient-variables parameter is not a valid JSON object");
+    }
+    Map<String, JsonObject> out = new HashMap<>();
+    for (String address : all.fieldNames()) {
+      if (!(all.getValue(address) instanceof JsonObject v)) {
+        throw invalid("recipient-variables: the value for '" + EmailAddress.printable(address) + "' must be a JSON object");
+      }
+      out.put(address.trim().toLowerCase(Locale.ROOT), v);
+    }
+    return out;
+  }
+
+  /**
+   * Mailgun's text as one of our Mustache templates: each {@code %recipient.key%} (when {@code substitute}) becomes
+   * {@code {{{key}}}}, inserted as given like Mailgun does (no HTML escaping); every other character stays literal,
+   * a '{' that would start a Mustache tag included. Keys other than letters, digits, '_' and '-' stay literal text.
+   */
+  static String template(String source, boolean substitute) {
+    List<Object> parts = new ArrayList<>(); // String: literal text; Key: a variable
+    StringBuilder literal = new StringBuilder();
+    int i = 0;
+    while (i < source.length()) {
+      if (substitute && source.startsWith("%recipient.", i)) {
+        int start = i + "%recipient.".length();
+        int end = source.indexOf('%', start);
+        if (end > start && validKey(source, start, end)) {
+          if (literal.length() > 0) {
+            parts.add(literal.toString());
+            literal.setLength(0);
+          }
+          parts.add(new Key(source.substring(start, end)));
+          i = end + 1;
+          continue;
+        }
+      }
+      literal.append(source.charAt(i++));
+    }
+    if (literal.length() > 0) {
+      parts.add(literal.toString());
+    }
+    StringBuilder out = new StringBuilder(source.length() + 16);
+    for (int p = 0; p < parts.size(); p++) {
+      if (parts.get(p) instanceof Key k) {
+        out.append("{{{").append(k.name).append("}}}");
+        continue;
+      }
+      String s = (String) parts.get(p);
+      boolean keyFollows = p + 1 < parts.size(); // a literal is always followed by a key, if by anything
+      for (int c = 0; c < s.length(); c++) {
+        char ch = s.charAt(c);
+        boolean braceFollows = c + 1 < s.length() ? s.charAt(c + 1) == '{' : keyFollows;
+        out.append(ch == '{' && braceFollows ? LITERAL_BRACE : String.valueOf(ch));
+      }
+    }
+    return out.toString();
+  }
+
+  private record Key(String name) {}
+
+  private static boolean validKey(String s, int start, int end) {
+    if (end - start > 64) {
+      return false;
+    }
+    for (int i = start; i < end; i++) {
+      char c = s.charAt(i);
+      if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void refuseIfListed(String lowerName) {
+    String why = REFUSED.get(lowerName);
+    if (why == null && lowerName.startsWith("t:")) {
+      why = "stored templates are not supported; send subject, text and html";
+    }
+    if (why != null) {
+      throw invalid("Parameter not supported: " + lowerName + " (" + why + ")");
+    }
+  }
+
+  private static String single(Map<String, List<String>> core, String name) {
+    List<String> values = core.get(name);
+    if (values == null) {
+      return null;
+    }
+    if (values.size() > 1) {
+      throw invalid(name + " parameter is given more than once");
+    }
+    return values.get(0);
+  }
+
+  /** Header injection guard with the parameter's Mailgun name. */
+  private static void singleLine(String value, String name) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c == '\r' || c == '\n' || c == 0) {
+        throw invalid(EmailAddress.printable(name) + " must not contain CR, LF or NUL");
+      }
+    }
+  }
+
+  private static InvalidInputException invalid(String message) {
+    return new InvalidInputException("invalid_parameter", message, null);
+  }
+}
