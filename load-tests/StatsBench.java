@@ -98,6 +98,7 @@ public class StatsBench {
               Boolean.parseBoolean(opt.get("--fold")));
           Files.write(dir.resolve("tenants.txt"), keys);
         }
+        awaitSummaries(c);
         sizes(c);
       }
       int seconds = Integer.parseInt(opt.get("--seconds"));
@@ -324,6 +325,41 @@ public class StatsBench {
     st.execute("RESET work_mem");
   }
 
+  /**
+   * Waits (at most 40 min) until the gateway's folding pass has summarized every closed hour (a jar before the
+   * summaries, V9, has nothing to wait for): a database seeded by an earlier jar is summarized at the first start,
+   * an hour per transaction, while the gateway serves.
+   */
+  static void awaitSummaries(Connection c) throws Exception {
+    try (Statement st = c.createStatement()) {
+      ResultSet has = st.executeQuery("SELECT to_regclass('stats_summarized') IS NOT NULL");
+      has.next();
+      if (!has.getBoolean(1)) {
+        return;
+      }
+      long t0 = System.nanoTime();
+      long last = 0;
+      while (true) {
+        ResultSet r = st.executeQuery("SELECT hours_until >= date_trunc('hour', now(), 'UTC') - interval '1 hour',"
+            + " hours_until FROM stats_summarized");
+        r.next();
+        if (r.getBoolean(1)) {
+          System.out.printf("  closed hours summarized (up to %s) after %.0f s%n", r.getString(2), (System.nanoTime() - t0) / 1e9);
+          return;
+        }
+        long s = (System.nanoTime() - t0) / 1_000_000_000L;
+        if (s >= 2400) {
+          throw new IllegalStateException("the closed hours were not summarized within 40 min (up to " + r.getString(2) + ")");
+        }
+        if (s - last >= 60) {
+          last = s;
+          System.out.printf("  summarizing: up to %s after %d s%n", r.getString(2), s);
+        }
+        Thread.sleep(1000);
+      }
+    }
+  }
+
   static long count(Statement st, String table) throws Exception {
     ResultSet r = st.executeQuery("SELECT count(*) FROM " + table);
     r.next();
@@ -343,6 +379,15 @@ public class StatsBench {
               + " the busiest tenant %,d hourly rows; hours %s .. %s%n",
           r.getLong(1), r.getString(5), r.getLong(2), r.getLong(3), r.getString(6), r.getLong(4), r.getString(7), r.getLong(8),
           r.getString(9), r.getString(10));
+      ResultSet has = st.executeQuery("SELECT to_regclass('stats_summarized') IS NOT NULL");
+      has.next();
+      if (has.getBoolean(1)) {
+        ResultSet m = st.executeQuery("SELECT (SELECT count(*) FROM stats_summary_hourly), pg_size_pretty(pg_total_relation_size('stats_summary_hourly')),"
+            + " (SELECT count(*) FROM stats_summary_daily), pg_size_pretty(pg_total_relation_size('stats_summary_daily'))");
+        m.next();
+        System.out.printf("summaries: stats_summary_hourly %,d rows (%s); stats_summary_daily %,d rows (%s)%n", m.getLong(1),
+            m.getString(2), m.getLong(3), m.getString(4));
+      }
     }
   }
 

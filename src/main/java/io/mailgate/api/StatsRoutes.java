@@ -116,10 +116,10 @@ final class StatsRoutes {
     if (!begin.isBefore(end)) {
       throw new InvalidInputException("invalid_parameter", "begin must be before end", "begin");
     }
-    Duration max = res == Resolution.HOUR || by == GroupBy.TAG ? MAX_HOURS : res == Resolution.DAY ? MAX_DAYS : MAX_MONTHS;
+    Duration max = res == Resolution.HOUR ? MAX_HOURS : res == Resolution.DAY ? MAX_DAYS : MAX_MONTHS;
     if (Duration.between(begin, end).compareTo(max) > 0) {
-      throw new InvalidInputException("invalid_parameter", "at most " + max.toDays() + " days per call at this resolution"
-          + (by == GroupBy.TAG ? " grouped by tag" : ""), "begin");
+      throw new InvalidInputException("invalid_parameter", "at most " + max.toDays() + " days per call at this resolution",
+          "begin");
     }
     OffsetDateTime b = begin;
     OffsetDateTime e = end;
@@ -174,7 +174,7 @@ final class StatsRoutes {
   private static Future<Map<UUID, Map<String, Figures[]>>> reputation(StatsStore stats, UUID tenant, Thresholds t) {
     OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
     // 24 h from the hourly counters; 7 and 30 days from one pass over the daily ones
-    Future<List<Window>> day = stats.window(tenant, now.truncatedTo(ChronoUnit.HOURS).minusHours(23), true);
+    Future<List<Window>> day = stats.window(tenant, now.truncatedTo(ChronoUnit.HOURS).minusHours(23));
     Future<List<Window[]>> longer = stats.weekAndMonth(tenant, StatsStore.firstDay(7), StatsStore.firstDay(30));
     return Future.all(day, longer).map(v -> {
       Map<UUID, Map<String, Figures[]>> out = new TreeMap<>();

@@ -31,13 +31,13 @@ public final class ReputationGuard extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(ReputationGuard.class);
 
-  private static final String WINDOW = """
-      SELECT s.tenant_id, s.sender_domain, s.event, s.severity, sum(s.n)::bigint AS n, t.name
-      FROM stats_hourly s JOIN tenants t ON t.id = s.tenant_id
-      WHERE t.hold_reason IS NULL AND s.hour >= $1
-        AND (t.resumed_at IS NULL OR s.hour > date_trunc('hour', t.resumed_at, 'UTC'))
-      GROUP BY 1, 2, 3, 4, 6
-      """;
+  // the last 24 hours of every tenant not held, per sender domain (from the summaries, the open hours from the
+  // counters), and after its last resume only
+  private static final String WINDOW = "SELECT s.tenant_id, s.g, s.event, s.severity, sum(s.n)::bigint AS n, t.name FROM ("
+      + io.mailgate.store.StatsStore.source('s', false, null, "$1::timestamptz", "$2::timestamptz") + ") s"
+      + " JOIN tenants t ON t.id = s.tenant_id"
+      + " WHERE t.hold_reason IS NULL AND (t.resumed_at IS NULL OR s.t > date_trunc('hour', t.resumed_at, 'UTC'))"
+      + " GROUP BY 1, 2, 3, 4, 6";
 
   private final Pool pool;
   private final TenantStore tenants;
@@ -70,7 +70,7 @@ public final class ReputationGuard extends VerticleBase {
   public Future<Integer> check() {
     OffsetDateTime since = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.HOURS).minusHours(23);
     Future<Map<UUID, io.vertx.core.json.JsonObject>> own = tenants.thresholdOverrides();
-    return own.compose(o -> pool.preparedQuery(WINDOW).execute(Tuple.of(since))).compose(rows -> {
+    return own.compose(o -> pool.preparedQuery(WINDOW).execute(Tuple.of(since, since.plusHours(25)))).compose(rows -> {
       Map<UUID, Map<String, Figures>> byTenant = new HashMap<>();
       Map<UUID, String> names = new HashMap<>();
       for (Row r : rows) {

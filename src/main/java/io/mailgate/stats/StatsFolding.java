@@ -12,8 +12,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Folds the counters' shards of hours and days that are over into one row per key ({@link StatsStore#foldHour}), so
- * the statistics read a few rows per key instead of one per writing connection. At start it folds everything since
+ * Folds the counters' shards of hours and days that are over into one row per key, and summarizes each closed hour
+ * per dimension ({@link StatsStore#foldHour}), so the statistics read a few rows per group instead of one per key and
+ * writing connection. At start it folds everything since
  * the first counted day (in the background: the gateway serves meanwhile), then every {@code interval} the periods
  * closed since, from a day back (a writer may commit into an hour just over). An hour is folded once it is an hour
  * old, a day once it is an hour into the next.
@@ -56,11 +57,19 @@ public final class StatsFolding extends VerticleBase {
     }
     running = true;
     OffsetDateTime closedBefore = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.HOURS).minusHours(1);
-    Future<OffsetDateTime> from = foldedUntil != null ? Future.succeededFuture(foldedUntil.minusDays(1))
+    // from a day back (late writers), or from the first counted day; and never after the summaries' mark, so that
+    // every hour is summarized in order
+    Future<OffsetDateTime> counted = foldedUntil != null ? Future.succeededFuture(foldedUntil.minusDays(1))
         : stats.firstCountedDay().map(d -> d == null ? closedBefore : d.atStartOfDay().atOffset(ZoneOffset.UTC));
+    Future<OffsetDateTime> mark = stats.summarizedUntil();
     long t0 = System.nanoTime();
     int[] folded = {0};
-    return from.compose(f -> hours(f, closedBefore, folded))
+    return Future.all(counted, mark).map(v -> {
+          OffsetDateTime f = counted.result();
+          OffsetDateTime m = mark.result();
+          return m != null && m.isBefore(f) ? m : f;
+        })
+        .compose(f -> hours(f, closedBefore, mark.result(), folded))
         .onSuccess(v -> {
           foldedUntil = closedBefore;
           if (folded[0] > 0) {
@@ -78,21 +87,25 @@ public final class StatsFolding extends VerticleBase {
         });
   }
 
-  /** The hours in [from, until), one statement each, and each day once its last hour is folded. */
-  private Future<Void> hours(OffsetDateTime from, OffsetDateTime until, int[] folded) {
+  /**
+   * The hours in [from, until), one transaction each, and each day once its last hour is folded; {@code mark} is
+   * the summaries' mark when the pass began.
+   */
+  private Future<Void> hours(OffsetDateTime from, OffsetDateTime until, OffsetDateTime mark, int[] folded) {
     if (!from.isBefore(until)) {
       return Future.succeededFuture();
     }
-    if (from.getHour() == 0 && !from.plusDays(1).isAfter(until)) {
-      // a whole closed day: a day is folded after its hours, so a day without shard rows has none in its hours
-      // either (a late writer of one of its hours writes the day too)
+    OffsetDateTime nextDay = from.plusDays(1);
+    if (from.getHour() == 0 && !nextDay.isAfter(until) && mark != null && !nextDay.isAfter(mark)) {
+      // a whole closed and summarized day: a day is folded after its hours, so a day without shard rows has none in
+      // its hours either (a late writer of one of its hours writes the day too)
       LocalDate day = from.toLocalDate();
-      return stats.dayHasShards(day).compose(has -> has ? hour(from, until, folded) : hours(from.plusDays(1), until, folded));
+      return stats.dayHasShards(day).compose(has -> has ? hour(from, until, mark, folded) : hours(nextDay, until, mark, folded));
     }
-    return hour(from, until, folded);
+    return hour(from, until, mark, folded);
   }
 
-  private Future<Void> hour(OffsetDateTime from, OffsetDateTime until, int[] folded) {
+  private Future<Void> hour(OffsetDateTime from, OffsetDateTime until, OffsetDateTime mark, int[] folded) {
     Future<Void> step = stats.foldHour(from).map(n -> {
       folded[0] += n;
       return null;
@@ -105,6 +118,6 @@ public final class StatsFolding extends VerticleBase {
         return null;
       });
     }
-    return step.compose(v -> hours(next, until, folded));
+    return step.compose(v -> hours(next, until, mark, folded));
   }
 }

@@ -51,6 +51,13 @@ public final class EventSql {
   }
 
   /**
+   * The writing connection's shard of a counter row: 1-15, never 0. Shard 0 holds what the folding pass moved there,
+   * so a row of shard 0 was never written by a writer, and whatever a late writer adds to a folded hour is a shard row
+   * that the next pass folds and adds to the summaries ({@link StatsStore#foldHour}).
+   */
+  static final String SHARD = "1 + pg_backend_pid() % 15";
+
+  /**
    * The upsert of the events' counts (grouped once, in {@code evg}) into a counter table keyed by {@code timeColumn} =
    * {@code timeValue}.
    */
@@ -58,10 +65,11 @@ public final class EventSql {
     return """
 
           INSERT INTO TABLE AS s (tenant_id, TIME, backend_id, sender_domain, recipient_domain, event, severity, shard, n)
-          SELECT tenant_id, VALUE, backend_id, sender_domain, recipient_domain, type, severity, pg_backend_pid() % 16, n
+          SELECT tenant_id, VALUE, backend_id, sender_domain, recipient_domain, type, severity, WRITER_SHARD, n
           FROM evg ORDER BY 1, 3, 4, 5, 6, 7
           ON CONFLICT (tenant_id, TIME, backend_id, sender_domain, recipient_domain, event, severity, shard)
-          DO UPDATE SET n = s.n + excluded.n""".replace("TABLE", table).replace("TIME", timeColumn).replace("VALUE", timeValue);
+          DO UPDATE SET n = s.n + excluded.n""".replace("TABLE", table).replace("TIME", timeColumn).replace("VALUE", timeValue)
+        .replace("WRITER_SHARD", SHARD);
   }
 
   /** The WITH sub-statements (each starting with a comma) for parameters {@code $d}, {@code $d+1}, {@code $d+2}. */
@@ -93,7 +101,7 @@ public final class EventSql {
         ), troll AS (
           -- per tag of the job (tags stay on the job; a job's events are counted once per tag it carries)
           INSERT INTO stats_tags_hourly AS s (tenant_id, hour, tag, event, severity, shard, n)
-          SELECT g.tenant_id, date_trunc('hour', now(), 'UTC'), t.tag, g.type, g.severity, pg_backend_pid() % 16, sum(g.n)
+          SELECT g.tenant_id, date_trunc('hour', now(), 'UTC'), t.tag, g.type, g.severity, WRITER_SHARD, sum(g.n)
           FROM (SELECT tenant_id, job_id, type, coalesce(severity, '') AS severity, count(*) AS n
                 FROM ev WHERE job_id IS NOT NULL GROUP BY 1, 2, 3, 4) g
           JOIN jobs j ON j.id = g.job_id
@@ -102,7 +110,7 @@ public final class EventSql {
           GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
           ON CONFLICT (tenant_id, hour, tag, event, severity, shard) DO UPDATE SET n = s.n + excluded.n
         )""")
-        .replace("NO_BACKEND", NO_BACKEND)
+        .replace("NO_BACKEND", NO_BACKEND).replace("WRITER_SHARD", SHARD)
         .replace("$D", "$" + d).replace("$L", "$" + (d + 1)).replace("$W", "$" + (d + 2));
   }
 }

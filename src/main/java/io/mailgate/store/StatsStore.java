@@ -7,13 +7,19 @@ import io.vertx.sqlclient.Tuple;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
 /**
- * Reads the rollups (never events or recipients): hourly counters for hour resolution and the last 24 hours, daily
- * ones for days and months. {@code tenantId} null reads every tenant (the operators' view).
+ * Reads the rollups (never events or recipients). Closed hours come from the summaries (one row per group, event and
+ * severity: {@code stats_summary_hourly} and {@code stats_summary_daily}, written by the folding pass), the hours not
+ * summarized yet (the last one or two) from the counters the writers keep ({@code stats_hourly}, sharded); a
+ * statement reads both sides of the mark ({@code stats_summarized.hours_until}) in one snapshot, so an hour is
+ * counted once whether or not it has been summarized meanwhile. Hour resolution grouped by recipient domain or tag
+ * reads the hourly counters themselves (their summaries would be about as large). {@code tenantId} null reads every
+ * tenant (the operators' view).
  */
 public final class StatsStore {
 
@@ -22,17 +28,27 @@ public final class StatsStore {
 
   public enum Resolution { HOUR, DAY, MONTH }
 
+  /** A grouping: its dimension in the summaries, and the answer's group name for a row {@code s} of a source. */
   public enum GroupBy {
-    NONE("NULL::text"), BACKEND("coalesce(b.name, CASE WHEN s.backend_id = '" + EventSql.NO_BACKEND + "' THEN 'none' ELSE s.backend_id::text END)"),
-    SENDER_DOMAIN("s.sender_domain"), RECIPIENT_DOMAIN("s.recipient_domain"), TAG("s.tag"),
-    TENANT("coalesce(t.name, s.tenant_id::text)");
+    NONE('n', "NULL::text"),
+    BACKEND('b', "coalesce(b.name, CASE WHEN s.g = '" + EventSql.NO_BACKEND + "' THEN 'none' ELSE s.g END)"),
+    SENDER_DOMAIN('s', "s.g"), RECIPIENT_DOMAIN('r', "s.g"), TAG('t', "s.g"),
+    TENANT('n', "coalesce(t.name, s.tenant_id::text)");
 
+    final char dim;
     final String expr;
 
-    GroupBy(String expr) {
+    GroupBy(char dim, String expr) {
+      this.dim = dim;
       this.expr = expr;
     }
   }
+
+  /** The dimensions the hourly summaries keep; the daily ones keep these and 'r', 't'. */
+  private static final String HOURLY_DIMS = "nbs";
+
+  /** The first hour not summarized yet: hours before it are in the summaries. */
+  private static final String MARK = "(SELECT coalesce(hours_until, '-infinity') FROM stats_summarized)";
 
   private final Pool pool;
 
@@ -40,41 +56,72 @@ public final class StatsStore {
     this.pool = pool;
   }
 
+  /** The counters' column that a dimension groups by. */
+  private static String rawGroup(char dim) {
+    return switch (dim) {
+      case 'n' -> "''";
+      case 'b' -> "backend_id::text";
+      case 's' -> "sender_domain";
+      case 'r' -> "recipient_domain";
+      case 't' -> "tag";
+      default -> throw new IllegalArgumentException("dimension " + dim);
+    };
+  }
+
+  /**
+   * A sub-query of the rows {@code (tenant_id, t, g, event, severity, n)} counted in [{@code begin}, {@code end}) for a
+   * dimension: per hour ({@code t} the hour), or per day ({@code t} the day's start; then {@code begin} and {@code end}
+   * must be day boundaries). {@code tenant} is a parameter reference, or null for every tenant. Sums over the rows are
+   * the counts; a key may have several rows (from both sides of the mark, or shards).
+   */
+  public static String source(char dim, boolean daily, String tenant, String begin, String end) {
+    String of = tenant == null ? "" : "tenant_id = " + tenant + " AND ";
+    if (daily) {
+      return "SELECT tenant_id, (day::timestamp AT TIME ZONE 'UTC') AS t, grp AS g, event, severity, n FROM stats_summary_daily"
+          + " WHERE " + of + "dim = '" + dim + "' AND day >= (" + begin + " AT TIME ZONE 'UTC')::date"
+          + " AND day < least((" + end + " AT TIME ZONE 'UTC')::date, (" + MARK + " AT TIME ZONE 'UTC')::date)"
+          + " UNION ALL " + source(dim, false, tenant, "greatest(" + begin + ", date_trunc('day', " + MARK + ", 'UTC'))", end);
+    }
+    if (dim == 't') {
+      return "SELECT tenant_id, hour AS t, tag AS g, event, severity, n FROM stats_tags_hourly WHERE " + of
+          + "hour >= " + begin + " AND hour < " + end;
+    }
+    String counters = "SELECT tenant_id, hour AS t, " + rawGroup(dim) + " AS g, event, severity, n FROM stats_hourly WHERE " + of;
+    if (HOURLY_DIMS.indexOf(dim) < 0) {
+      return counters + "hour >= " + begin + " AND hour < " + end;
+    }
+    return "SELECT tenant_id, hour AS t, grp AS g, event, severity, n FROM stats_summary_hourly WHERE " + of
+        + "dim = '" + dim + "' AND hour >= " + begin + " AND hour < least(" + end + ", " + MARK + ")"
+        + " UNION ALL " + counters + "hour >= greatest(" + begin + ", " + MARK + ") AND hour < " + end;
+  }
+
   /** Counters in [begin, end) at the resolution, grouped, of the given events (all when empty). */
   public Future<List<Count>> counts(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
                                     List<String> events) {
-    boolean hourly = res == Resolution.HOUR || by == GroupBy.TAG;
-    String table = by == GroupBy.TAG ? "stats_tags_hourly" : hourly ? "stats_hourly" : "stats_daily";
-    String col = hourly ? "s.hour" : "s.day";
+    boolean daily = res != Resolution.HOUR;
+    Tuple args = Tuple.of(begin, end);
+    String tenant = null;
+    if (tenantId != null) {
+      args.addValue(tenantId);
+      tenant = "$3::uuid";
+    }
     String bucket = switch (res) {
-      case HOUR -> "s.hour";
-      case DAY -> hourly ? "date_trunc('day', s.hour, 'UTC')" : "(s.day::timestamp AT TIME ZONE 'UTC')";
-      case MONTH -> hourly ? "date_trunc('month', s.hour, 'UTC')" : "(date_trunc('month', s.day)::timestamp AT TIME ZONE 'UTC')";
+      case HOUR -> "s.t";
+      case DAY -> "date_trunc('day', s.t, 'UTC')";
+      case MONTH -> "date_trunc('month', s.t, 'UTC')";
     };
     StringBuilder sql = new StringBuilder("SELECT ").append(bucket).append(" AS t, ").append(by.expr)
-        .append(" AS g, s.event, s.severity, sum(s.n)::bigint AS n FROM ").append(table).append(" s");
+        .append(" AS g, s.event, s.severity, sum(s.n)::bigint AS n FROM (")
+        .append(source(by.dim, daily, tenant, "$1::timestamptz", "$2::timestamptz")).append(") s");
     if (by == GroupBy.BACKEND) {
-      sql.append(" LEFT JOIN backends b ON b.id = s.backend_id");
+      sql.append(" LEFT JOIN backends b ON b.id = s.g::uuid");
     }
     if (by == GroupBy.TENANT) {
       sql.append(" LEFT JOIN tenants t ON t.id = s.tenant_id");
     }
-    Tuple args = Tuple.tuple();
-    sql.append(" WHERE ");
-    if (tenantId != null) {
-      args.addValue(tenantId);
-      sql.append("s.tenant_id = $1 AND ");
-    }
-    if (hourly) {
-      args.addValue(begin).addValue(end);
-    } else {
-      args.addValue(begin.withOffsetSameInstant(ZoneOffset.UTC).toLocalDate())
-          .addValue(end.withOffsetSameInstant(ZoneOffset.UTC).toLocalDate());
-    }
-    sql.append(col).append(" >= $").append(args.size() - 1).append(" AND ").append(col).append(" < $").append(args.size());
     if (!events.isEmpty()) {
       args.addValue(events.toArray(String[]::new));
-      sql.append(" AND s.event = ANY($").append(args.size()).append("::text[])");
+      sql.append(" WHERE s.event = ANY($").append(args.size()).append("::text[])");
     }
     sql.append(" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2");
     return pool.preparedQuery(sql.toString()).execute(args).map(rows -> {
@@ -87,42 +134,42 @@ public final class StatsStore {
     });
   }
 
-  /** Totals per sender domain (and per tenant when {@code tenantId} is null) since {@code since}. */
-  public Future<List<Window>> window(UUID tenantId, OffsetDateTime since, boolean hourly) {
-    String table = hourly ? "stats_hourly" : "stats_daily";
-    String col = hourly ? "s.hour" : "s.day";
-    Object from = hourly ? since : since.withOffsetSameInstant(ZoneOffset.UTC).toLocalDate();
-    String sql = "SELECT s.tenant_id, s.sender_domain, s.event, s.severity, sum(s.n)::bigint AS n FROM " + table + " s WHERE "
-        + (tenantId == null ? "" : "s.tenant_id = $2 AND ") + col + " >= $1 GROUP BY 1, 2, 3, 4";
-    Tuple args = tenantId == null ? Tuple.of(from) : Tuple.of(from, tenantId);
+  /** Totals per sender domain (and per tenant when {@code tenantId} is null) of the hours since {@code since}. */
+  public Future<List<Window>> window(UUID tenantId, OffsetDateTime since) {
+    OffsetDateTime end = OffsetDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.HOURS).plusHours(1);
+    String sql = "SELECT s.tenant_id, s.g, s.event, s.severity, sum(s.n)::bigint AS n FROM ("
+        + source('s', false, tenantId == null ? null : "$3::uuid", "$1::timestamptz", "$2::timestamptz") + ") s GROUP BY 1, 2, 3, 4";
+    Tuple args = tenantId == null ? Tuple.of(since, end) : Tuple.of(since, end, tenantId);
     return pool.preparedQuery(sql).execute(args).map(rows -> {
       List<Window> out = new ArrayList<>(rows.size());
       for (Row r : rows) {
-        out.add(new Window(r.getUUID("tenant_id"), r.getString("sender_domain"), r.getString("event"), r.getString("severity"),
-            r.getLong("n")));
+        out.add(new Window(r.getUUID(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4)));
       }
       return out;
     });
   }
 
   /**
-   * The 7- and 30-day windows from one pass over the daily counters: per tenant and sender domain, the sums since
-   * {@code week} ({@code n7}) and since {@code month} ({@code n30}).
+   * The 7- and 30-day windows (today included) from one pass over the days: per tenant and sender domain, the sums
+   * since {@code week} ({@code n7}) and since {@code month} ({@code n30}).
    */
   public Future<List<Window[]>> weekAndMonth(UUID tenantId, LocalDate week, LocalDate month) {
-    String sql = "SELECT s.tenant_id, s.sender_domain, s.event, s.severity, (sum(s.n) FILTER (WHERE s.day >= $2))::bigint AS n7,"
-        + " sum(s.n)::bigint AS n30 FROM stats_daily s WHERE " + (tenantId == null ? "" : "s.tenant_id = $3 AND ")
-        + "s.day >= $1 GROUP BY 1, 2, 3, 4";
-    Tuple args = tenantId == null ? Tuple.of(month, week) : Tuple.of(month, week, tenantId);
+    OffsetDateTime from = month.atStartOfDay().atOffset(ZoneOffset.UTC);
+    OffsetDateTime until = LocalDate.now(ZoneOffset.UTC).plusDays(1).atStartOfDay().atOffset(ZoneOffset.UTC);
+    String sql = "SELECT s.tenant_id, s.g, s.event, s.severity, (sum(s.n) FILTER (WHERE s.t >= $3::timestamptz))::bigint AS n7,"
+        + " sum(s.n)::bigint AS n30 FROM (" + source('s', true, tenantId == null ? null : "$4::uuid", "$1::timestamptz",
+        "$2::timestamptz") + ") s GROUP BY 1, 2, 3, 4";
+    Tuple args = Tuple.of(from, until, week.atStartOfDay().atOffset(ZoneOffset.UTC));
+    if (tenantId != null) {
+      args.addValue(tenantId);
+    }
     return pool.preparedQuery(sql).execute(args).map(rows -> {
       List<Window[]> out = new ArrayList<>(rows.size());
       for (Row r : rows) {
         Long n7 = r.getLong("n7");
         out.add(new Window[] {
-            new Window(r.getUUID("tenant_id"), r.getString("sender_domain"), r.getString("event"), r.getString("severity"),
-                n7 == null ? 0 : n7),
-            new Window(r.getUUID("tenant_id"), r.getString("sender_domain"), r.getString("event"), r.getString("severity"),
-                r.getLong("n30"))});
+            new Window(r.getUUID(0), r.getString(1), r.getString(2), r.getString(3), n7 == null ? 0 : n7),
+            new Window(r.getUUID(0), r.getString(1), r.getString(2), r.getString(3), r.getLong("n30"))});
       }
       return out;
     });
@@ -130,18 +177,18 @@ public final class StatsStore {
 
   // Folding a closed period's shards into shard 0. The shards are there so that concurrent writers of the open hour
   // and day do not queue on one row's lock; once the period is over nobody writes it (a writer counts into the hour
-  // and day of its statement's now()), and its rows are read many times: 30 days of one busy tenant read 2.5x
-  // fewer hourly and 7.5x fewer daily rows folded. A writer that commits into the period after the fold (its
-  // statement began before the hour ended) adds a shard row again, folded at the next pass; readers sum shards
-  // either way. Rows are looked up tenant by tenant (the keys lead with the tenant).
+  // and day of its statement's now()), and its rows are read many times. A writer that commits into the period after
+  // the fold (its statement began before the hour ended) adds a shard row again (writers never write shard 0:
+  // EventSql.SHARD), folded at the next pass. Rows are looked up tenant by tenant (the keys lead with the tenant).
   private static final String FOLD = """
       WITH gone AS (
         DELETE FROM TABLE s WHERE s.tenant_id IN (SELECT id FROM tenants) AND s.TIME = $1 AND s.shard <> 0
         RETURNING KEYS, s.n
-      )
-      INSERT INTO TABLE AS s (KEYS_PLAIN, shard, n)
-      SELECT KEYS_PLAIN, 0, sum(n) FROM gone GROUP BY GROUPS ORDER BY GROUPS
-      ON CONFLICT (KEYS_PLAIN, shard) DO UPDATE SET n = s.n + excluded.n""";
+      ), folded AS (
+        INSERT INTO TABLE AS s (KEYS_PLAIN, shard, n)
+        SELECT KEYS_PLAIN, 0, sum(n) FROM gone GROUP BY GROUPS ORDER BY GROUPS
+        ON CONFLICT (KEYS_PLAIN, shard) DO UPDATE SET n = s.n + excluded.n
+      )""";
 
   private static String fold(String table, String time, String... keys) {
     String plain = String.join(", ", keys);
@@ -154,21 +201,83 @@ public final class StatsStore {
         .replace("GROUPS", groups);
   }
 
-  private static final String FOLD_HOURLY = fold("stats_hourly", "hour", "tenant_id", "hour", "backend_id", "sender_domain",
-      "recipient_domain", "event", "severity");
-  private static final String FOLD_TAGS = fold("stats_tags_hourly", "hour", "tenant_id", "hour", "tag", "event", "severity");
-  private static final String FOLD_DAILY = fold("stats_daily", "day", "tenant_id", "day", "backend_id", "sender_domain",
-      "recipient_domain", "event", "severity");
+  // Summarizing, in the statement that folds the hour. An hour not summarized yet (at the mark) is summarized whole:
+  // its rows as the statement found them, whose sums the fold does not change. An hour summarized before gets what
+  // the fold moved: rows that late writers added since. Hourly summaries of the dimensions in HOURLY_DIMS, daily
+  // ones (the hour's day) of all of them.
+  private static final String SUMMARIZE = """
+      , src AS (SOURCE
+      ), dims AS (
+        SELECT x.tenant_id, d.dim, d.grp, x.event, x.severity, sum(x.n) AS n FROM src x
+        CROSS JOIN LATERAL (VALUES DIMS) AS d(dim, grp)
+        GROUP BY 1, 2, 3, 4, 5
+      ), hourly AS (
+        INSERT INTO stats_summary_hourly AS s (tenant_id, dim, hour, grp, event, severity, n)
+        SELECT tenant_id, dim, $1, grp, event, severity, n FROM dims WHERE dim = ANY('{n,b,s}'::"char"[])
+        ORDER BY 1, 2, 4, 5, 6
+        ON CONFLICT (tenant_id, dim, hour, grp, event, severity) DO UPDATE SET n = s.n + excluded.n
+      ), daily AS (
+        INSERT INTO stats_summary_daily AS s (tenant_id, dim, day, grp, event, severity, n)
+        SELECT tenant_id, dim, ($1::timestamptz AT TIME ZONE 'UTC')::date, grp, event, severity, n FROM dims
+        ORDER BY 1, 2, 4, 5, 6
+        ON CONFLICT (tenant_id, dim, day, grp, event, severity) DO UPDATE SET n = s.n + excluded.n
+      )
+      SELECT count(*) FROM gone""";
 
-  /** Folds the shards of a closed hour (hourly and per-tag counters). @return the shard rows folded */
+  private static final String DOMAIN_DIMS = "('n'::\"char\", ''::text), ('b', x.backend_id::text), ('s', x.sender_domain),"
+      + " ('r', x.recipient_domain)";
+
+  private static String foldAndSummarize(boolean whole, boolean tags) {
+    String fold = tags
+        ? fold("stats_tags_hourly", "hour", "tenant_id", "hour", "tag", "event", "severity")
+        : fold("stats_hourly", "hour", "tenant_id", "hour", "backend_id", "sender_domain", "recipient_domain", "event", "severity");
+    String columns = tags ? "tenant_id, tag, event, severity, n" : "tenant_id, backend_id, sender_domain, recipient_domain, event, severity, n";
+    String source = whole
+        ? "SELECT " + columns + " FROM " + (tags ? "stats_tags_hourly" : "stats_hourly")
+            + " WHERE tenant_id IN (SELECT id FROM tenants) AND hour = $1"
+        : "SELECT " + columns + " FROM gone";
+    String dims = tags ? "('t'::\"char\", x.tag)" : DOMAIN_DIMS;
+    return fold + SUMMARIZE.replace("SOURCE", source).replace("DIMS", dims);
+  }
+
+  private static final String FOLD_HOUR_WHOLE = foldAndSummarize(true, false);
+  private static final String FOLD_HOUR_LATE = foldAndSummarize(false, false);
+  private static final String FOLD_TAGS_WHOLE = foldAndSummarize(true, true);
+  private static final String FOLD_TAGS_LATE = foldAndSummarize(false, true);
+  private static final String FOLD_DAILY = fold("stats_daily", "day", "tenant_id", "day", "backend_id", "sender_domain",
+      "recipient_domain", "event", "severity") + " SELECT count(*) FROM gone";
+
+  /** The mark: hours before it are summarized; null when none is. */
+  public Future<OffsetDateTime> summarizedUntil() {
+    return pool.query("SELECT hours_until FROM stats_summarized").execute()
+        .map(rows -> rows.iterator().next().getOffsetDateTime(0));
+  }
+
+  /**
+   * Folds the shards of a closed hour (hourly and per-tag counters) and summarizes it: whole when it is the first hour
+   * not summarized (the mark, or any hour when none is; the mark then moves past it), else what late writers added
+   * to it. The mark's row is locked for the transaction, so processes folding at once summarize an hour once.
+   * Fails for an hour after the mark (it would leave a gap). @return the shard rows folded
+   */
   public Future<Integer> foldHour(OffsetDateTime hour) {
-    return pool.withTransaction(c -> c.preparedQuery(FOLD_HOURLY).execute(Tuple.of(hour))
-        .compose(a -> c.preparedQuery(FOLD_TAGS).execute(Tuple.of(hour)).map(b -> a.rowCount() + b.rowCount())));
+    return pool.withTransaction(c -> c.query("SELECT hours_until FROM stats_summarized FOR UPDATE").execute().compose(rows -> {
+      OffsetDateTime mark = rows.iterator().next().getOffsetDateTime(0);
+      if (mark != null && hour.isAfter(mark)) {
+        return Future.failedFuture(new IllegalStateException("hour " + hour + " is after the summaries' mark " + mark));
+      }
+      boolean whole = mark == null || !hour.isBefore(mark);
+      Tuple at = Tuple.of(hour);
+      Future<Integer> folded = c.preparedQuery(whole ? FOLD_HOUR_WHOLE : FOLD_HOUR_LATE).execute(at)
+          .compose(a -> c.preparedQuery(whole ? FOLD_TAGS_WHOLE : FOLD_TAGS_LATE).execute(at)
+              .map(b -> (int) (a.iterator().next().getLong(0) + b.iterator().next().getLong(0))));
+      return !whole ? folded : folded.compose(n -> c.preparedQuery("UPDATE stats_summarized SET hours_until = $1")
+          .execute(Tuple.of(hour.plusHours(1))).map(n));
+    }));
   }
 
   /** Folds the shards of a closed UTC day. @return the folded rows written */
   public Future<Integer> foldDay(LocalDate day) {
-    return pool.preparedQuery(FOLD_DAILY).execute(Tuple.of(day)).map(r -> r.rowCount());
+    return pool.preparedQuery(FOLD_DAILY).execute(Tuple.of(day)).map(r -> r.iterator().next().getLong(0).intValue());
   }
 
   /** Whether a day's counters have rows of shards other than 0 (not folded yet, or written since). */
