@@ -63,6 +63,8 @@ final class Views {
             .put("suppressed", c.suppressed()))
         .put("priority", io.mailgate.job.Priority.of(j.priority()).json())
         .put("expiresAt", j.expiresAt() == null ? null : time(j.expiresAt()))
+        .put("sendAt", j.sendAt() == null ? null : time(j.sendAt()))
+        .put("testMode", j.testMode())
         .put("hold", j.hold())
         .put("createdAt", time(j.createdAt()))
         .put("updatedAt", time(j.updatedAt()));

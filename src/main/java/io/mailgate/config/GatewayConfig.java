@@ -88,7 +88,8 @@ public record GatewayConfig(
       int ingestBatchesInFlight,
       Duration ingestTimeout,
       int maxPageSize,
-      Duration authCacheTtl) {}
+      Duration authCacheTtl,
+      Duration maxSendAhead) {}
 
   /**
    * Admission and group commit of submissions: bytes of bodies in flight, streams (NDJSON uploads, each holding a
@@ -204,7 +205,8 @@ public record GatewayConfig(
             s.integer("MAILGATE_INGEST_BATCHES_IN_FLIGHT", 2, 1, 64),
             s.duration("MAILGATE_INGEST_TIMEOUT", Duration.ofMinutes(15)),
             s.integer("MAILGATE_MAX_PAGE_SIZE", 1000, 1, 100_000),
-            s.duration("MAILGATE_AUTH_CACHE_TTL", Duration.ofSeconds(10))),
+            s.duration("MAILGATE_AUTH_CACHE_TTL", Duration.ofSeconds(10)),
+            s.duration("MAILGATE_MAX_SEND_AHEAD", Duration.ofDays(7))),
         new IntakeConfig(
             s.bytes("MAILGATE_INGEST_MAX_BYTES", 64L * 1024 * 1024),
             s.integer("MAILGATE_INGEST_MAX_STREAMS", 4, 1, 1000),

@@ -95,6 +95,8 @@ public final class Dispatcher extends VerticleBase {
   private long lastTakeoverCheck;
   private Future<Void> claimInFlight = Future.succeededFuture();
   private final io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe;
+  private final io.mailgate.events.EventService events;
+  private final io.mailgate.backend.TestModeBackend testMode = new io.mailgate.backend.TestModeBackend(8);
 
   public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
                     SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
@@ -106,6 +108,15 @@ public final class Dispatcher extends VerticleBase {
   public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
                     SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
                     String nodeId, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe) {
+    this(store, claims, listenTo, backendStore, secrets, types, config, retry, metrics, nodeId, signers, unsubscribe, null);
+  }
+
+  /** @param events records the {@code delivered} events of test-mode sends (null: test-mode sends end at sent) */
+  public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
+                    SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
+                    String nodeId, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe,
+                    io.mailgate.events.EventService events) {
+    this.events = events;
     this.unsubscribe = unsubscribe;
     this.store = store;
     this.claims = claims;
@@ -392,6 +403,29 @@ public final class Dispatcher extends VerticleBase {
     });
   }
 
+  /**
+   * Mailgun reports a test-mode message delivered: so do we, once its send is written (a crash in between leaves it
+   * sent, without the delivered event).
+   */
+  private Future<Void> testModeDelivered(ChunkRun run, Claim claim) {
+    List<io.mailgate.backend.TestModeBackend.Taken> taken = testMode.take(run);
+    if (events == null || taken.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<io.mailgate.store.EventStore.Incoming> delivered = new ArrayList<>(taken.size());
+    for (var t : taken) {
+      delivered.add(new io.mailgate.store.EventStore.Incoming(claim.tenantId(), claim.jobId(), t.seq(), t.email(),
+          "delivered", null, 250, io.mailgate.backend.TestModeBackend.MESSAGE, t.messageId(), claim.backendId(),
+          io.mailgate.backend.TestModeBackend.PEER, null));
+    }
+    return events.record(delivered).<Void>mapEmpty()
+        .recover(e -> {
+          LOG.atWarn().addKeyValue("job", claim.jobId()).addKeyValue("error", e.getMessage())
+              .log("test mode: the delivered events could not be recorded; the recipients stay sent");
+          return Future.succeededFuture();
+        });
+  }
+
   /** Logs a database that went away once, not at every poll, and says when claiming works again. */
   private boolean claimSucceeded(io.vertx.core.AsyncResult<?> ar) {
     if (ar.succeeded()) {
@@ -473,7 +507,8 @@ public final class Dispatcher extends VerticleBase {
                 .compose(v -> run.written())
                 .compose(v -> release(run));
           }
-          return slot.backend
+          Future<io.mailgate.backend.MailBackend> backend = job.testMode() ? Future.succeededFuture(testMode) : slot.backend;
+          return backend
               .compose(b -> b.deliver(run))
               .recover(e -> {
                 // the backend cannot be built (bad settings, undecryptable secret): defer, with the reason
@@ -481,6 +516,7 @@ public final class Dispatcher extends VerticleBase {
                 return run.reportAll(new Outcome.Temporary(null, why, Outcome.Fault.BACKEND));
               })
               .compose(v -> run.written())
+              .compose(v -> job.testMode() ? testModeDelivered(run, claim) : Future.<Void>succeededFuture())
               .compose(v -> release(run));
         }))
         .onFailure(e -> LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("chunk", claim.chunkNo())

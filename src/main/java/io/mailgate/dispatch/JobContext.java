@@ -10,7 +10,7 @@ import java.time.OffsetDateTime;
  * DKIM key stops signing); {@code signer} may be null.
  */
 record JobContext(Campaign campaign, MimeComposer composer, MessageSigner signer, int chunkSize, OffsetDateTime createdAt,
-                  OffsetDateTime expiresAt, long loadedAt) {
+                  OffsetDateTime expiresAt, boolean testMode, long loadedAt) {
 
   /** Past its expiry: nothing more of it may be handed to a backend. */
   boolean expired() {
@@ -20,6 +20,6 @@ record JobContext(Campaign campaign, MimeComposer composer, MessageSigner signer
 
   /** Stands in for a job that cannot be prepared (its key cannot be decrypted...): its recipients are only held. */
   static JobContext unavailable() {
-    return new JobContext(null, null, null, 0, OffsetDateTime.now(), null, System.nanoTime());
+    return new JobContext(null, null, null, 0, OffsetDateTime.now(), null, false, System.nanoTime());
   }
 }

@@ -62,6 +62,6 @@ final class JobContexts {
     var campaign = spec.compile(row.id(), row.tenantId(), links);
     return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
         new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt(),
-            row.expiresAt(), System.nanoTime()));
+            row.expiresAt(), spec.testMode(), System.nanoTime()));
   }
 }

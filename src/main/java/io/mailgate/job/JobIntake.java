@@ -164,7 +164,7 @@ public final class JobIntake {
     }
     int priority = spec.priorityFor(emails.length, intake.smallJobRecipients()).code;
     if (emails.length <= intake.groupMaxRecipients()) {
-      JobStore.NewJob job = new JobStore.NewJob(Ids.newId(), tenantId, spec.toJson(), chunkSize, priority, spec.expiresAt(),
+      JobStore.NewJob job = new JobStore.NewJob(Ids.newId(), tenantId, spec.toJson(), chunkSize, priority, spec.expiresAt(), spec.sendAt(),
           idempotencyKey, hash, emails, vars);
       int chunks = (emails.length + chunkSize - 1) / chunkSize;
       return committer().submit(job).compose(written -> written
@@ -196,7 +196,7 @@ public final class JobIntake {
               Arrays.copyOfRange(vars, from, to))).mapEmpty();
         }
         return inserts
-            .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(), key, hash))
+            .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(), spec.sendAt(), key, hash))
             .map(v -> new Accepted(jobId, emails.length, false, tenantId, priority, (emails.length + chunkSize - 1) / chunkSize))
             .onFailure(e -> tx.rollback());
       }).recover(e -> idempotency.raceLost(tenantId, key, hash, e));

@@ -13,10 +13,12 @@ import java.util.UUID;
 
 /**
  * A job without its recipients, validated: the message, stored in {@code jobs.spec} and compiled for dispatch, and
- * how it is dispatched ({@code priority} when given, {@code expiresAt}), stored in columns of {@code jobs}.
+ * how it is dispatched ({@code priority} when given, {@code expiresAt}, {@code sendAt}: not sent before), stored in
+ * columns of {@code jobs}.
  * {@code unsubscribe} is the one-click unsubscribe that applies (the job's own choice, else its tenant's default),
  * null when none: resolved at intake, so a queued job does not change with its tenant's settings. {@code metadata} is
  * the caller's own name-value pairs, stored with the job and never sent (a Mailgun request's {@code v:} variables).
+ * {@code testMode}: composed and signed as usual, never handed to a backend (Mailgun's {@code o:testmode}).
  */
 public record JobSpec(
     Mailbox from,
@@ -28,8 +30,10 @@ public record JobSpec(
     List<String> tags,
     Priority priority,
     java.time.OffsetDateTime expiresAt,
+    java.time.OffsetDateTime sendAt,
     Unsubscribe unsubscribe,
-    Map<String, String> metadata) {
+    Map<String, String> metadata,
+    boolean testMode) {
 
   /** The job's messages carry List-Unsubscribe (and {@code mailto}, when not null, in it). */
   public record Unsubscribe(String mailto) {}
@@ -62,6 +66,9 @@ public record JobSpec(
       metadata.forEach(m::put);
       j.put("metadata", m);
     }
+    if (testMode) {
+      j.put("testMode", true);
+    }
     if (unsubscribe != null) {
       JsonObject u = new JsonObject();
       if (unsubscribe.mailto() != null) {
@@ -85,8 +92,8 @@ public record JobSpec(
     m.fieldNames().forEach(k -> metadata.put(k, m.getString(k)));
     return new JobSpec(Mailbox.parse(j.getString("from"), "from"),
         replyTo == null ? null : Mailbox.parse(replyTo, "replyTo"),
-        j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags, null, null,
-        u == null ? null : new Unsubscribe(u.getString("mailto")), metadata);
+        j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags, null, null, null,
+        u == null ? null : new Unsubscribe(u.getString("mailto")), metadata, j.getBoolean("testMode", false));
   }
 
   /** The job's message without one-click unsubscribe links (a check of its templates, a job without them). */

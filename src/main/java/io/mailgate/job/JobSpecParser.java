@@ -23,7 +23,7 @@ public final class JobSpecParser {
       "message-id", "mime-version", "content-type", "content-transfer-encoding", "reply-to", "return-path",
       "received", "dkim-signature", "sender");
   private static final Set<String> FIELDS = Set.of("from", "replyTo", "subject", "text", "html", "headers", "tags",
-      "priority", "expiresAt", "unsubscribe", "metadata", "recipients", "tenantId");
+      "priority", "expiresAt", "sendAt", "testMode", "unsubscribe", "metadata", "recipients", "tenantId");
   /** The most a job's metadata may weigh, names and values together: Mailgun's bound on a message's send options. */
   public static final int MAX_METADATA_BYTES = 16 * 1024;
 
@@ -84,8 +84,11 @@ public final class JobSpecParser {
         }
       }
     }
+    java.time.OffsetDateTime expiresAt = expiresAt(j);
+    java.time.OffsetDateTime sendAt = sendAt(j, expiresAt);
     JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers, tags(j),
-        priority == null ? null : Priority.parse(priority, "priority"), expiresAt(j), unsubscribe, metadata(j));
+        priority == null ? null : Priority.parse(priority, "priority"), expiresAt, sendAt, unsubscribe, metadata(j),
+        testMode(j));
     // compile once here, so a template error is a 400 now and not a failure at send time
     var campaign = spec.compile(UUID.randomUUID(), UUID.randomUUID());
     for (var t : new io.mailgate.message.Template[] {campaign.subject(), campaign.text(), campaign.html()}) {
@@ -114,21 +117,51 @@ public final class JobSpecParser {
 
   /** An ISO-8601 time with its offset ({@code 2026-12-24T18:00:00Z}), in the future. */
   private static java.time.OffsetDateTime expiresAt(JsonObject j) {
-    String v = string(j, "expiresAt", false);
-    if (v == null) {
-      return null;
-    }
-    java.time.OffsetDateTime t;
-    try {
-      t = java.time.OffsetDateTime.parse(v);
-    } catch (java.time.format.DateTimeParseException e) {
-      throw new InvalidInputException("invalid_field", "expiresAt must be an ISO-8601 time with an offset, such as "
-          + "2026-12-24T18:00:00Z", "expiresAt");
-    }
-    if (!t.isAfter(java.time.OffsetDateTime.now())) {
+    java.time.OffsetDateTime t = time(j, "expiresAt");
+    if (t != null && !t.isAfter(java.time.OffsetDateTime.now())) {
       throw new InvalidInputException("invalid_field", "expiresAt is in the past", "expiresAt");
     }
     return t;
+  }
+
+  /**
+   * When the job may be sent, at most {@code MAILGATE_MAX_SEND_AHEAD} from now and before {@code expiresAt}; a time
+   * in the past means at once (a retried request arrives late, and is still meant).
+   */
+  private java.time.OffsetDateTime sendAt(JsonObject j, java.time.OffsetDateTime expiresAt) {
+    java.time.OffsetDateTime t = time(j, "sendAt");
+    if (t == null) {
+      return null;
+    }
+    if (t.isAfter(java.time.OffsetDateTime.now().plus(limits.maxSendAhead()))) {
+      throw new InvalidInputException("invalid_field", "sendAt is more than " + limits.maxSendAhead().toHours()
+          + " hours ahead (MAILGATE_MAX_SEND_AHEAD)", "sendAt");
+    }
+    if (expiresAt != null && !t.isBefore(expiresAt)) {
+      throw new InvalidInputException("invalid_field", "sendAt must be before expiresAt", "sendAt");
+    }
+    return t;
+  }
+
+  private static boolean testMode(JsonObject j) {
+    Object v = j.getValue("testMode");
+    if (v != null && !(v instanceof Boolean)) {
+      throw new InvalidInputException("invalid_field", "testMode must be true or false", "testMode");
+    }
+    return Boolean.TRUE.equals(v);
+  }
+
+  private static java.time.OffsetDateTime time(JsonObject j, String field) {
+    String v = string(j, field, false);
+    if (v == null) {
+      return null;
+    }
+    try {
+      return java.time.OffsetDateTime.parse(v);
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new InvalidInputException("invalid_field", field + " must be an ISO-8601 time with an offset, such as "
+          + "2026-12-24T18:00:00Z", field);
+    }
   }
 
   private String template(JsonObject j, String field) {

@@ -191,7 +191,7 @@ final class NdjsonIngest {
     failed = true; // no further events matter
     hash = md.digest();
     int priority = spec.priorityFor(count, s.smallJobRecipients()).code;
-    tx.commit(tenantId, spec.toJson(), count, s.chunkSize(), priority, spec.expiresAt(), idempotencyKey, hash)
+    tx.commit(tenantId, spec.toJson(), count, s.chunkSize(), priority, spec.expiresAt(), spec.sendAt(), idempotencyKey, hash)
         .onSuccess(v -> result.complete(new Accepted(jobId, count, false, tenantId, priority,
             (count + s.chunkSize() - 1) / s.chunkSize())))
         .onFailure(result::fail);

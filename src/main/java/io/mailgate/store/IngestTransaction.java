@@ -21,11 +21,13 @@ public final class IngestTransaction {
       FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u(email, vars, i)
       """;
   private static final String INSERT_JOB = """
-      INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size, priority, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+      INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size, priority, expires_at, send_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
       """;
   private static final String INSERT_CHUNKS = """
-      INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued, priority, tenant_id)
-      SELECT $1, g, g * $2, LEAST((g + 1) * $2, $3), LEAST((g + 1) * $2, $3) - g * $2, $4, $5
+      INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued, priority, tenant_id, not_before)
+      SELECT $1, g, g * $2, LEAST((g + 1) * $2, $3), LEAST((g + 1) * $2, $3) - g * $2, $4, $5,
+             greatest(coalesce($6::timestamptz, now()), now())
       FROM generate_series(0, ($3 - 1) / $2) AS g
       """;
   private static final String INSERT_IDEMPOTENCY = """
@@ -64,10 +66,12 @@ public final class IngestTransaction {
 
   /** Writes the job row, its chunks and its idempotency key, wakes the dispatchers (at commit), and commits. */
   public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, int priority,
-                             java.time.OffsetDateTime expiresAt, String idempotencyKey, byte[] requestHash) {
+                             java.time.OffsetDateTime expiresAt, java.time.OffsetDateTime sendAt,
+                             String idempotencyKey, byte[] requestHash) {
     Future<?> f = conn.preparedQuery(INSERT_JOB)
-        .execute(Tuple.of(jobId, tenantId, spec, recipients, chunkSize, (short) priority, expiresAt))
-        .compose(r -> conn.preparedQuery(INSERT_CHUNKS).execute(Tuple.of(jobId, chunkSize, recipients, (short) priority, tenantId)));
+        .execute(Tuple.of(jobId, tenantId, spec, recipients, chunkSize, (short) priority, expiresAt, sendAt))
+        .compose(r -> conn.preparedQuery(INSERT_CHUNKS)
+            .execute(Tuple.of(jobId, chunkSize, recipients, (short) priority, tenantId, sendAt)));
     if (idempotencyKey != null) {
       f = f.compose(r -> conn.preparedQuery(INSERT_IDEMPOTENCY)
           .execute(Tuple.of(tenantId, idempotencyKey, Buffer.buffer(requestHash), jobId)));

@@ -8,7 +8,7 @@ import java.util.UUID;
  * tenant is held (nothing of it is sent meanwhile), or null.
  */
 public record JobRecord(UUID id, String state, int recipients, Counts counts, int priority, OffsetDateTime expiresAt,
-                        OffsetDateTime createdAt, OffsetDateTime updatedAt, String hold) {
+                        OffsetDateTime sendAt, OffsetDateTime createdAt, OffsetDateTime updatedAt, String hold, boolean testMode) {
 
   public record Counts(long queued, long sending, long sent, long deferred, long failed, long cancelled, long expired,
                        long suppressed) {}

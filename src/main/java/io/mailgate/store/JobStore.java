@@ -16,11 +16,12 @@ import java.util.UUID;
 public final class JobStore {
 
   private static final String JOB_WITH_COUNTS = """
-      SELECT j.id, j.state, j.recipients, j.priority, j.expires_at, j.created_at, j.updated_at,
+      SELECT j.id, j.state, j.recipients, j.priority, j.expires_at, j.send_at, j.created_at, j.updated_at,
              coalesce(sum(c.n_queued), 0) AS q, coalesce(sum(c.n_sending), 0) AS sg, coalesce(sum(c.n_sent), 0) AS st,
              coalesce(sum(c.n_deferred), 0) AS d, coalesce(sum(c.n_failed), 0) AS f, coalesce(sum(c.n_cancelled), 0) AS x,
              coalesce(sum(c.n_expired), 0) AS e, coalesce(sum(c.n_suppressed), 0) AS sp,
-             (SELECT t.hold_reason FROM tenants t WHERE t.id = j.tenant_id) AS hold
+             (SELECT t.hold_reason FROM tenants t WHERE t.id = j.tenant_id) AS hold,
+             (j.spec ->> 'testMode') IS NOT NULL AS test_mode
       FROM jobs j LEFT JOIN chunks c ON c.job_id = j.id
       """;
 
@@ -43,8 +44,8 @@ public final class JobStore {
   private static final String INSERT_GROUP = """
       WITH j AS (
         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::int[], $5::int[], $6::smallint[], $7::timestamptz[],
-                             $8::text[], $9::bytea[])
-                 AS j(id, tenant_id, spec, recipients, chunk_size, priority, expires_at, idem_key, idem_hash)
+                             $8::text[], $9::bytea[], $15::timestamptz[])
+                 AS j(id, tenant_id, spec, recipients, chunk_size, priority, expires_at, idem_key, idem_hash, send_at)
       ), k AS (
         INSERT INTO idempotency_keys (tenant_id, key, request_hash, job_id)
         SELECT tenant_id, idem_key, idem_hash, id FROM j WHERE idem_key IS NOT NULL
@@ -53,17 +54,18 @@ public final class JobStore {
       ), ok AS (
         SELECT j.* FROM j WHERE j.idem_key IS NULL OR j.id IN (SELECT job_id FROM k)
       ), ij AS (
-        INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size, priority, expires_at)
-        SELECT id, tenant_id, spec, recipients, chunk_size, priority, expires_at FROM ok
+        INSERT INTO jobs (id, tenant_id, spec, recipients, chunk_size, priority, expires_at, send_at)
+        SELECT id, tenant_id, spec, recipients, chunk_size, priority, expires_at, send_at FROM ok
       ), ir AS (
         INSERT INTO recipients (job_id, seq, email, vars)
         SELECT r.job_id, r.seq, r.email, r.vars::jsonb
         FROM unnest($10::uuid[], $11::int[], $12::text[], $13::text[]) AS r(job_id, seq, email, vars)
         WHERE r.job_id IN (SELECT id FROM ok)
       ), ic AS (
-        INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued, priority, tenant_id)
+        INSERT INTO chunks (job_id, chunk_no, first_seq, end_seq, n_queued, priority, tenant_id, not_before)
         SELECT ok.id, g, g * ok.chunk_size, LEAST((g + 1) * ok.chunk_size, ok.recipients),
-               LEAST((g + 1) * ok.chunk_size, ok.recipients) - g * ok.chunk_size, ok.priority, ok.tenant_id
+               LEAST((g + 1) * ok.chunk_size, ok.recipients) - g * ok.chunk_size, ok.priority, ok.tenant_id,
+               greatest(coalesce(ok.send_at, now()), now())
         FROM ok CROSS JOIN LATERAL generate_series(0, (ok.recipients - 1) / ok.chunk_size) AS g
       )
       SELECT array(SELECT id FROM ok) AS accepted,
@@ -89,7 +91,7 @@ public final class JobStore {
 
   /** A whole job ready to be written with others in one statement. */
   public record NewJob(UUID id, UUID tenantId, JsonObject spec, int chunkSize, int priority, OffsetDateTime expiresAt,
-                       String idempotencyKey, byte[] requestHash, String[] emails, String[] varsJson) {}
+                       OffsetDateTime sendAt, String idempotencyKey, byte[] requestHash, String[] emails, String[] varsJson) {}
 
   private final Pool pool;
   private final String nodeId;
@@ -115,6 +117,7 @@ public final class JobStore {
     Integer[] chunkSize = new Integer[n];
     Short[] priority = new Short[n];
     OffsetDateTime[] expires = new OffsetDateTime[n];
+    OffsetDateTime[] sendAt = new OffsetDateTime[n];
     String[] key = new String[n];
     Buffer[] hash = new Buffer[n];
     UUID[] rJob = new UUID[total];
@@ -131,6 +134,7 @@ public final class JobStore {
       chunkSize[i] = j.chunkSize();
       priority[i] = (short) j.priority();
       expires[i] = j.expiresAt();
+      sendAt[i] = j.sendAt();
       key[i] = j.idempotencyKey();
       hash[i] = j.idempotencyKey() == null ? null : Buffer.buffer(j.requestHash());
       for (int s = 0; s < j.emails().length; s++, k++) {
@@ -142,7 +146,7 @@ public final class JobStore {
     }
     return pool.preparedQuery(INSERT_GROUP)
         .execute(Tuple.tuple(java.util.Arrays.asList(id, tenant, spec, recipients, chunkSize, priority, expires, key, hash,
-            rJob, rSeq, rEmail, rVars, nodeId)))
+            rJob, rSeq, rEmail, rVars, nodeId, sendAt)))
         .map(rows -> {
           UUID[] accepted = rows.iterator().next().getArrayOfUUIDs("accepted");
           return accepted == null ? java.util.Set.of() : java.util.Set.of(accepted);
@@ -274,7 +278,8 @@ public final class JobStore {
     return new JobRecord(r.getUUID("id"), r.getString("state"), r.getInteger("recipients"),
         new JobRecord.Counts(r.getLong("q"), r.getLong("sg"), r.getLong("st"), r.getLong("d"), r.getLong("f"), r.getLong("x"),
             r.getLong("e"), r.getLong("sp")),
-        r.getInteger("priority"), r.getOffsetDateTime("expires_at"), r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"),
-        r.getString("hold"));
+        r.getInteger("priority"), r.getOffsetDateTime("expires_at"), r.getOffsetDateTime("send_at"),
+        r.getOffsetDateTime("created_at"), r.getOffsetDateTime("updated_at"),
+        r.getString("hold"), r.getBoolean("test_mode"));
   }
 }

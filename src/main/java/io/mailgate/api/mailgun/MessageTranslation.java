@@ -49,8 +49,8 @@ final class MessageTranslation {
       Map.entry("bcc", "every recipient gets a message of their own; send each address as a 'to' with recipient-variables"),
       Map.entry("attachment", "attachments are not supported yet"),
       Map.entry("inline", "inline attachments are not supported yet"),
-      Map.entry("o:deliverytime", "scheduled sending is not supported yet; send the message when it is due"),
-      Map.entry("o:testmode", "there is no test mode: every accepted message is delivered"),
+      Map.entry("o:deliverytime-optimize-period", "send time optimization is not supported; give o:deliverytime"),
+      Map.entry("o:time-zone-localize", "time zone localization is not supported; give o:deliverytime"),
       Map.entry("amp-html", "AMP parts are not supported"),
       Map.entry("template", "stored templates are not supported; send subject, text and html"));
 
@@ -68,6 +68,8 @@ final class MessageTranslation {
     Map<String, String> headers = new LinkedHashMap<>();
     Map<String, String> metadata = new LinkedHashMap<>();
     List<String> tags = new ArrayList<>();
+    String deliveryTime = null;
+    Boolean testMode = null;
     Set<String> unknown = new LinkedHashSet<>();
     for (String file : fileParts) {
       refuseIfListed(file.toLowerCase(Locale.ROOT));
@@ -87,6 +89,16 @@ final class MessageTranslation {
       } else if (lower.equals("o:tag")) {
         singleLine(value, name);
         tags.add(value);
+      } else if (lower.equals("o:deliverytime")) {
+        if (deliveryTime != null) {
+          throw invalid(name + " is given more than once");
+        }
+        deliveryTime = deliveryTime(value);
+      } else if (lower.equals("o:testmode")) {
+        if (testMode != null) {
+          throw invalid(name + " is given more than once");
+        }
+        testMode = yesNo(value, name);
       } else if (IGNORED.contains(lower)) {
         continue;
       } else if (lower.startsWith("h:") && name.length() > 2) {
@@ -161,6 +173,12 @@ final class MessageTranslation {
     if (!tags.isEmpty()) {
       job.put("tags", new JsonArray(tags));
     }
+    if (deliveryTime != null) {
+      job.put("sendAt", deliveryTime);
+    }
+    if (Boolean.TRUE.equals(testMode)) {
+      job.put("testMode", true);
+    }
     if (!metadata.isEmpty()) {
       JsonObject m = new JsonObject();
       metadata.forEach(m::put);
@@ -176,6 +194,27 @@ final class MessageTranslation {
       list.add(recipient);
     }
     return job.put("recipients", list);
+  }
+
+  /** Mailgun's booleans: {@code yes}/{@code true} or {@code no}/{@code false}. */
+  static boolean yesNo(String value, String name) {
+    return switch (value.trim().toLowerCase(Locale.ROOT)) {
+      case "yes", "true" -> true;
+      case "no", "false" -> false;
+      default -> throw invalid(name + " must be yes, no, true or false");
+    };
+  }
+
+  /**
+   * {@code o:deliverytime} as Mailgun takes it, an RFC 2822 date ({@code Fri, 14 Oct 2011 23:10:10 -0000}), as our
+   * ISO-8601 {@code sendAt}; the job's own checks (how far ahead) apply to it.
+   */
+  static String deliveryTime(String value) {
+    try {
+      return java.time.OffsetDateTime.parse(value.trim(), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME).toString();
+    } catch (java.time.format.DateTimeParseException e) {
+      throw invalid("o:deliverytime must be an RFC 2822 date, such as 'Fri, 14 Oct 2011 23:10:10 -0000'");
+    }
   }
 
   /** Every {@code to} value is an address list; the same address twice is one recipient, as at Mailgun. */
