@@ -89,4 +89,64 @@ public final class MailgunRoutes {
       req.response().writeContinue();
     }
   }
+
+  /** An integer query parameter from {@code min} to {@code max}, {@code dflt} when absent. */
+  static int intParameter(RoutingContext ctx, String name, int dflt, int min, int max) {
+    String v = ctx.request().getParam(name);
+    if (v == null) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new InvalidInputException("invalid_parameter", name + " must be an integer from " + min + " to " + max, name);
+  }
+
+  private static final java.time.format.DateTimeFormatter RFC_2822_UTC =
+      java.time.format.DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'UTC'", Locale.ENGLISH);
+
+  /**
+   * {@code Wed, 02 Dec 2026 20:40:00 UTC}: Mailgun's form of a time (the day in two digits, which every pattern of its
+   * clients reads).
+   */
+  static String rfc2822(java.time.OffsetDateTime t) {
+    return t == null ? null : RFC_2822_UTC.format(t.atZoneSameInstant(java.time.ZoneOffset.UTC));
+  }
+
+  /**
+   * A time as Mailgun takes one: seconds since the epoch (with a fraction), an RFC 2822 date ({@code GMT}, {@code UTC}
+   * or an offset), or ISO-8601 with an offset; null when absent.
+   */
+  static java.time.OffsetDateTime time(String v, String name) {
+    if (v == null || v.isBlank()) {
+      return null;
+    }
+    String s = v.trim();
+    try {
+      if (s.matches("\\d{1,12}(\\.\\d{1,9})?")) {
+        java.math.BigDecimal secs = new java.math.BigDecimal(s);
+        long whole = secs.longValue();
+        long nanos = secs.subtract(java.math.BigDecimal.valueOf(whole)).movePointRight(9).longValue();
+        return java.time.Instant.ofEpochSecond(whole, nanos).atOffset(java.time.ZoneOffset.UTC);
+      }
+      if (Character.isDigit(s.charAt(0))) {
+        return java.time.OffsetDateTime.parse(s);
+      }
+      return java.time.OffsetDateTime.parse(s.replaceFirst(" UTC$", " GMT"), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME);
+    } catch (java.time.format.DateTimeParseException | ArithmeticException e) {
+      throw new InvalidInputException("invalid_parameter", name + " must be seconds since the epoch or an RFC 2822 date", name);
+    }
+  }
+
+  /** The scheme and authority the caller used, for the absolute URLs of paging. */
+  static String baseUrl(RoutingContext ctx) {
+    HttpServerRequest req = ctx.request();
+    String authority = req.authority() == null ? "localhost" : req.authority().toString();
+    return req.scheme() + "://" + authority;
+  }
 }
