@@ -146,7 +146,7 @@ public final class MailgunRoutes {
       if (Character.isDigit(s.charAt(0))) {
         return java.time.OffsetDateTime.parse(s);
       }
-      return java.time.OffsetDateTime.parse(s.replaceFirst(" UTC$", " GMT"), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME);
+      return java.time.OffsetDateTime.parse(s.replaceFirst(" (UTC|UT|Z)$", " GMT"), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME);
     } catch (java.time.format.DateTimeParseException | ArithmeticException e) {
       throw new InvalidInputException("invalid_parameter", name + " must be seconds since the epoch or an RFC 2822 date", name);
     }
