@@ -334,7 +334,7 @@ final class EventsRoutes {
     String reason = null;
     String level = "info";
     switch (e.type()) {
-      case "sent" -> event = PROVIDERS.contains(e.backendType()) ? "accepted" : "delivered";
+      case "sent" -> event = viaProvider(e) ? "accepted" : "delivered";
       case "deferred" -> {
         event = "failed";
         severity = "temporary";
@@ -396,7 +396,7 @@ final class EventsRoutes {
         .put("message", new JsonObject().put("headers", headers));
     if (e.type().equals("sent") || severity != null || e.type().equals("delivered")) {
       JsonObject envelope = new JsonObject().put("targets", e.email())
-          .put("transport", PROVIDERS.contains(e.backendType()) ? "http" : "smtp");
+          .put("transport", viaProvider(e) ? "http" : "smtp");
       put(envelope, "sender", e.from() == null ? null : senderAddress(e.from()));
       o.put("envelope", envelope);
       JsonObject status = new JsonObject();
@@ -411,6 +411,10 @@ final class EventsRoutes {
       o.put("delivery-status", status);
     }
     return o;
+  }
+
+  private static boolean viaProvider(EventRecord e) {
+    return e.backendType() != null && PROVIDERS.contains(e.backendType());
   }
 
   private static String senderAddress(String from) {

@@ -84,7 +84,7 @@ public final class MailgunRoutes {
 
   /** Refuses, by name, query parameters the route does not honour. */
   static void knownQueryParameters(RoutingContext ctx, Set<String> known) {
-    List<String> unknown = ctx.request().params().names().stream().filter(n -> !known.contains(n)).sorted().toList();
+    List<String> unknown = ctx.queryParams().names().stream().filter(n -> !known.contains(n)).sorted().toList();
     if (!unknown.isEmpty()) {
       throw new InvalidInputException("invalid_parameter", (unknown.size() == 1 ? "Parameter not supported: "
           : "Parameters not supported: ") + String.join(", ", unknown.stream().map(io.mailgate.message.EmailAddress::printable).toList()), null);

@@ -279,7 +279,10 @@ class MailgunReadApiTest {
     e = assertThrows(FeignException.class, () -> client("wrong-key").createApi(MailgunAccountMetricsApi.class)
         .getMetrics(MetricsRequest.builder().build()));
     assertEquals(401, e.status());
-    assertEquals("Forbidden", e.contentUTF8());
+    Api.Response metrics = api.send("POST", "/v1/analytics/metrics", null, "application/json",
+        java.net.http.HttpRequest.BodyPublishers.ofString("{}"), Map.of("Authorization", MailgunApiTest.basic("api", "wrong")));
+    assertEquals(401, metrics.status());
+    assertEquals("Forbidden", metrics.text());
   }
 
   // --- suppressions
@@ -336,10 +339,12 @@ class MailgunReadApiTest {
     assertEquals(400, e.status());
     assertEquals(404, assertThrows(FeignException.class, () -> bounces.getBounce("acme.example", "h1@example.com")).status());
 
+    MailgunSuppressionComplaintsApi complaints = acmeApi(MailgunSuppressionComplaintsApi.class);
+    complaints.addAddressToComplaintsList("acme.example", ComplaintsSingleItemRequest.builder().address("keep@example.com").build());
     assertTrue(bounces.deleteAllBounces("acme.example").getMessage().contains("removed"));
     assertTrue(bounces.getBounces("acme.example").getItems().isEmpty());
-    assertEquals(1, client(acme.apiKey()).createApi(MailgunSuppressionComplaintsApi.class).getAllComplaints("acme.example")
-        .getItems().size(), "deleting the bounces leaves the complaints");
+    assertEquals("keep@example.com", complaints.getSingleComplaint("acme.example", "keep@example.com").getAddress(),
+        "deleting the bounces leaves the complaints");
   }
 
   @Test
