@@ -236,7 +236,7 @@ final class EventRoutes {
         throw new InvalidInputException("invalid_parameter", "after must be an event id from a previous page's next", "after");
       }
     }
-    return new EventStore.Query(type, recipient, job, tag, begin, end, after, bool(req.getParam("ascending"), "ascending"),
+    return EventStore.Query.of(type, recipient, job, tag, begin, end, after, bool(req.getParam("ascending"), "ascending"),
         Params.limit(ctx, maxPage));
   }
 

@@ -78,7 +78,8 @@ public final class HttpVerticle extends VerticleBase {
         config.events().thresholds());
     StatsRoutes.mountBackends(router, new io.mailgate.store.StatsStore(pool), metrics);
 
-    MailgunRoutes.mount(router, admin, dkim, intake);
+    MailgunRoutes.mount(router, admin, dkim, intake, new MailgunRoutes.Reads(eventStore, suppressions, csv,
+        new io.mailgate.store.StatsStore(pool), config.limits().maxTagChars()));
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);

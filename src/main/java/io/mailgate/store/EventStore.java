@@ -2,6 +2,7 @@ package io.mailgate.store;
 
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
@@ -21,11 +22,30 @@ public final class EventStore {
   public record EventRecord(long id, OffsetDateTime at, UUID jobId, Integer seq, String email, String type, String severity,
                             Integer attempt, Integer code, String message, String messageId, UUID backendId,
                             String backendName, String region, String peer, String tlsName, String senderDomain,
-                            String recipientDomain, boolean possibleDuplicate, String source, JsonArray tags) {}
+                            String recipientDomain, boolean possibleDuplicate, String source, JsonArray tags,
+                            String backendType, String from, String subject, JsonObject metadata) {}
 
-  /** Filters of a page of events; null fields do not filter. */
-  public record Query(String type, String recipient, UUID jobId, String tag, OffsetDateTime begin, OffsetDateTime end,
-                      Long after, boolean ascending, int limit) {}
+  /**
+   * Filters of a page of events; null fields do not filter. {@code kinds}: events of any of these kinds (none: no
+   * event at all); {@code tags}: of jobs carrying any of them; {@code messageId}: the id with or without its angle
+   * brackets.
+   */
+  public record Query(String type, String recipient, UUID jobId, List<String> tags, OffsetDateTime begin, OffsetDateTime end,
+                      Long after, boolean ascending, int limit, String senderDomain, List<Kind> kinds, String messageId) {
+
+    /** The native API's filters. */
+    public static Query of(String type, String recipient, UUID jobId, String tag, OffsetDateTime begin, OffsetDateTime end,
+                           Long after, boolean ascending, int limit) {
+      return new Query(type, recipient, jobId, tag == null ? null : List.of(tag), begin, end, after, ascending, limit, null,
+          null, null);
+    }
+  }
+
+  /**
+   * A kind of event: its type, and where given, one of its severities and one of the types of the backend it went
+   * through (a {@code sent} through an SMTP server and one handed to a provider's API are different facts).
+   */
+  public record Kind(String type, List<String> severities, List<String> backendTypes) {}
 
   /**
    * Something that happened to a message after the send. {@code jobId}/{@code seq} name the recipient where known
@@ -49,7 +69,9 @@ public final class EventStore {
   private static final String COLUMNS = """
       SELECT e.id, e.at, e.job_id, e.seq, e.email, e.type, e.severity, e.attempt, e.code, e.message, e.message_id,
              e.backend_id, b.name AS backend_name, e.region, e.peer, e.tls_name, e.sender_domain, e.recipient_domain,
-             e.possible_duplicate, e.source, CASE WHEN jsonb_typeof(j.spec -> 'tags') = 'array' THEN j.spec -> 'tags' END AS tags
+             e.possible_duplicate, e.source, CASE WHEN jsonb_typeof(j.spec -> 'tags') = 'array' THEN j.spec -> 'tags' END AS tags,
+             b.type AS backend_type, j.spec ->> 'from' AS from_header, j.spec ->> 'subject' AS subject,
+             CASE WHEN jsonb_typeof(j.spec -> 'metadata') = 'object' THEN j.spec -> 'metadata' END AS metadata
       FROM events e
       LEFT JOIN jobs j ON j.id = e.job_id
       LEFT JOIN backends b ON b.id = e.backend_id
@@ -152,9 +174,36 @@ public final class EventStore {
       t.addValue(q.jobId());
       sql.append(" AND e.job_id = $").append(t.size());
     }
-    if (q.tag() != null) {
-      t.addValue(q.tag());
-      sql.append(" AND jsonb_typeof(j.spec -> 'tags') = 'array' AND j.spec -> 'tags' ? $").append(t.size());
+    if (q.tags() != null) {
+      t.addValue(q.tags().toArray(String[]::new));
+      sql.append(" AND jsonb_typeof(j.spec -> 'tags') = 'array' AND j.spec -> 'tags' ?| $").append(t.size()).append("::text[]");
+    }
+    if (q.senderDomain() != null) {
+      t.addValue(q.senderDomain());
+      sql.append(" AND e.sender_domain = $").append(t.size());
+    }
+    if (q.messageId() != null) {
+      String bare = q.messageId().startsWith("<") && q.messageId().endsWith(">")
+          ? q.messageId().substring(1, q.messageId().length() - 1) : q.messageId();
+      t.addValue(bare).addValue("<" + bare + ">");
+      sql.append(" AND e.message_id IN ($").append(t.size() - 1).append(", $").append(t.size()).append(")");
+    }
+    if (q.kinds() != null) {
+      List<String> any = new ArrayList<>();
+      for (Kind k : q.kinds()) {
+        t.addValue(k.type());
+        StringBuilder c = new StringBuilder("(e.type = $").append(t.size());
+        if (k.severities() != null) {
+          t.addValue(k.severities().toArray(String[]::new));
+          c.append(" AND e.severity = ANY($").append(t.size()).append("::text[])");
+        }
+        if (k.backendTypes() != null) {
+          t.addValue(k.backendTypes().toArray(String[]::new));
+          c.append(" AND b.type = ANY($").append(t.size()).append("::text[])");
+        }
+        any.add(c.append(")").toString());
+      }
+      sql.append(any.isEmpty() ? " AND false" : " AND (" + String.join(" OR ", any) + ")");
     }
     if (q.begin() != null) {
       t.addValue(q.begin());
@@ -179,7 +228,8 @@ public final class EventStore {
             r.getInteger("code"), r.getString("message"), r.getString("message_id"), r.getUUID("backend_id"),
             r.getString("backend_name"), r.getString("region"), r.getString("peer"), r.getString("tls_name"),
             r.getString("sender_domain"), r.getString("recipient_domain"), r.getBoolean("possible_duplicate"),
-            r.getString("source"), tags instanceof JsonArray a ? a : null));
+            r.getString("source"), tags instanceof JsonArray a ? a : null, r.getString("backend_type"),
+            r.getString("from_header"), r.getString("subject"), r.getValue("metadata") instanceof JsonObject m ? m : null));
       }
       return out;
     });

@@ -98,6 +98,12 @@ public final class StatsStore {
   /** Counters in [begin, end) at the resolution, grouped, of the given events (all when empty). */
   public Future<List<Count>> counts(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
                                     List<String> events) {
+    return counts(tenantId, begin, end, res, by, events, null);
+  }
+
+  /** The same, of one group only (one sender domain, one tag) when {@code onlyGroup} is not null. */
+  public Future<List<Count>> counts(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
+                                    List<String> events, String onlyGroup) {
     boolean daily = res != Resolution.HOUR;
     Tuple args = Tuple.of(begin, end);
     String tenant = null;
@@ -119,9 +125,17 @@ public final class StatsStore {
     if (by == GroupBy.TENANT) {
       sql.append(" LEFT JOIN tenants t ON t.id = s.tenant_id");
     }
+    List<String> where = new ArrayList<>();
     if (!events.isEmpty()) {
       args.addValue(events.toArray(String[]::new));
-      sql.append(" WHERE s.event = ANY($").append(args.size()).append("::text[])");
+      where.add("s.event = ANY($" + args.size() + "::text[])");
+    }
+    if (onlyGroup != null) {
+      args.addValue(onlyGroup);
+      where.add("s.g = $" + args.size());
+    }
+    if (!where.isEmpty()) {
+      sql.append(" WHERE ").append(String.join(" AND ", where));
     }
     sql.append(" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2");
     return pool.preparedQuery(sql.toString()).execute(args).map(rows -> {

@@ -24,7 +24,7 @@ public final class SuppressionImportTransaction {
    * stale statistics being all the planner has mid-import). xmax = 0 marks a row this statement inserted (an updated
    * one carries the lock taken for the update).
    */
-  private static final String WRITE_BATCH = """
+  static final String WRITE_BATCH = """
       WITH x AS (
         SELECT a, t, (array_agg(r ORDER BY i DESC))[1] AS r, (array_agg(c ORDER BY i DESC))[1] AS c,
                (array_agg(d ORDER BY i DESC))[1] AS d,

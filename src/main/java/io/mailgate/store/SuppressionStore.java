@@ -77,6 +77,56 @@ public final class SuppressionStore {
         .map(rows -> rows.rowCount());
   }
 
+  /**
+   * The suppressions of one reason of a page of {@code limit} addresses in address order: after {@code pivot} (or from
+   * the first) when {@code forward}, else the {@code limit} addresses before it (or the last ones). Every row of
+   * those addresses (one per tag), in address and tag order.
+   */
+  public Future<List<Suppression>> pageOfAddresses(UUID tenantId, String reason, String pivot, boolean forward, int limit) {
+    String cmp = pivot == null ? "" : " AND address " + (forward ? ">" : "<") + " $3";
+    String sql = "WITH a AS (SELECT DISTINCT address FROM suppressions WHERE tenant_id = $1 AND reason = $2" + cmp
+        + " ORDER BY address " + (forward ? "ASC" : "DESC") + " LIMIT $4) "
+        + COLUMNS + " s WHERE s.tenant_id = $1 AND s.reason = $2 AND s.address IN (SELECT address FROM a) ORDER BY s.address, s.tag";
+    return pool.preparedQuery(sql).execute(Tuple.of(tenantId, reason, pivot == null ? "" : pivot, limit)).map(SuppressionStore::rows);
+  }
+
+  /** An address's suppressions of one reason (one per tag). */
+  public Future<List<Suppression>> get(UUID tenantId, String address, String reason) {
+    return pool.preparedQuery(COLUMNS + " WHERE tenant_id = $1 AND address = $2 AND reason = $3 ORDER BY tag")
+        .execute(Tuple.of(tenantId, address, reason)).map(SuppressionStore::rows);
+  }
+
+  /**
+   * Removes an address's suppressions of one reason (of one tag, when {@code tag} is not null), or with {@code address}
+   * null every suppression of that reason; how many there were.
+   */
+  public Future<Integer> deleteOfReason(UUID tenantId, String address, String reason, String tag) {
+    Tuple t = Tuple.of(tenantId, reason);
+    StringBuilder sql = new StringBuilder("DELETE FROM suppressions WHERE tenant_id = $1 AND reason = $2");
+    if (address != null) {
+      t.addValue(address);
+      sql.append(" AND address = $").append(t.size());
+    }
+    if (tag != null) {
+      t.addValue(tag);
+      sql.append(" AND tag = $").append(t.size());
+    }
+    return pool.preparedQuery(sql.toString()).execute(t).map(rows -> rows.rowCount());
+  }
+
+  /**
+   * Adds or replaces suppressions in one statement, as an import's lines do: an address (per tag) already listed takes
+   * the reason, code and detail given, and the time where one is given (code, detail and createdAt may hold nulls).
+   * @return how many were new to the list
+   */
+  public Future<Integer> put(UUID tenantId, String[] address, String[] tag, String[] reason, Integer[] code, String[] detail,
+                             OffsetDateTime[] createdAt) {
+    return pool.preparedQuery(SuppressionImportTransaction.WRITE_BATCH)
+        .execute(Tuple.tuple().addValue(tenantId).addValue(address).addValue(tag).addValue(reason).addValue(code)
+            .addValue(detail).addValue(createdAt))
+        .map(rows -> rows.iterator().next().getInteger("added"));
+  }
+
   /** A transaction for one CSV import into the tenant's list. */
   public Future<SuppressionImportTransaction> beginImport(UUID tenantId) {
     return SuppressionImportTransaction.begin(pool, tenantId);

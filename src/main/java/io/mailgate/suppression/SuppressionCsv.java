@@ -41,6 +41,12 @@ public final class SuppressionCsv {
    * answering once it is committed. {@code declaredBytes} is the Content-Length, or -1.
    */
   public Future<Imported> importCsv(UUID tenantId, long declaredBytes, ReadStream<Buffer> body, String defaultReason) {
+    return importCsv(tenantId, declaredBytes, body, SuppressionCsvFormat.MAILGATE, defaultReason);
+  }
+
+  /** The same for a file of another shape ({@code format}: its columns, and the reason it implies). */
+  public Future<Imported> importCsv(UUID tenantId, long declaredBytes, ReadStream<Buffer> body, SuppressionCsvFormat format,
+                                    String defaultReason) {
     if (declaredBytes > setup.csv().maxBodyBytes()) {
       return Future.failedFuture(new PayloadTooLargeException("the import is larger than " + setup.csv().maxBodyBytes()
           + " bytes (MAILGATE_SUPPRESSION_IMPORT_MAX_BODY)"));
@@ -48,7 +54,7 @@ public final class SuppressionCsv {
     return admission.admit(tenantId, 0, true).compose(ticket -> {
       Future<SuppressionImport.Result> f;
       try {
-        f = new SuppressionImport(setup, tenantId, SuppressionCsvFormat.MAILGATE, defaultReason, body).run();
+        f = new SuppressionImport(setup, tenantId, format, defaultReason, body).run();
       } catch (RuntimeException e) {
         f = Future.failedFuture(e);
       }

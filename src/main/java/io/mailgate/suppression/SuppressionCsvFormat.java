@@ -14,8 +14,9 @@ import java.util.TreeSet;
  * reason for files whose shape implies it. {@link #MAILGATE} is our own (what the export writes); other shapes (such
  * as Mailgun's bounces {@code address,code,error,created_at}, unsubscribes {@code address,tags,created_at},
  * complaints {@code address,created_at}) are further instances with their own names and a fixed reason.
+ * {@code everyTag} is the tag value that means "every job" in that shape (Mailgun's {@code *}), or null.
  */
-public record SuppressionCsvFormat(String name, Map<String, Field> columns, String fixedReason) {
+public record SuppressionCsvFormat(String name, Map<String, Field> columns, String fixedReason, String everyTag) {
 
   /** The reasons a suppression may have (the schema's CHECK holds the same list). */
   public static final java.util.Set<String> REASONS = java.util.Set.of("hard_bounce", "complaint", "unsubscribe", "manual");
@@ -26,7 +27,12 @@ public record SuppressionCsvFormat(String name, Map<String, Field> columns, Stri
   /** Our own columns; only {@code address} is required. */
   public static final SuppressionCsvFormat MAILGATE = new SuppressionCsvFormat("mailgate", ordered(
       "address", Field.ADDRESS, "reason", Field.REASON, "tag", Field.TAG, "created_at", Field.CREATED_AT,
-      "code", Field.CODE, "detail", Field.DETAIL), null);
+      "code", Field.CODE, "detail", Field.DETAIL), null, null);
+
+  /** A shape of the caller's: {@code pairs} are column name, {@link Field}, ... in the order of the header. */
+  public static SuppressionCsvFormat of(String name, String fixedReason, String everyTag, Object... pairs) {
+    return new SuppressionCsvFormat(name, ordered(pairs), fixedReason, everyTag);
+  }
 
   /** The header of our own CSV, in the order the export writes its columns. */
   public static final List<String> EXPORT_HEADER = List.copyOf(MAILGATE.columns().keySet());

@@ -229,6 +229,9 @@ final class SuppressionImport {
           r = v;
         }
         case TAG -> {
+          if (v.equals(format.everyTag())) {
+            continue;
+          }
           if (v.length() > s.maxTagChars() || !v.chars().allMatch(ch -> ch >= 0x20 && ch < 0x7f)) {
             return problem(recordLine, col, col + " must be printable ASCII of 1 to " + s.maxTagChars() + " characters");
           }
@@ -251,10 +254,9 @@ final class SuppressionImport {
           d = v;
         }
         case CREATED_AT -> {
-          try {
-            at = OffsetDateTime.parse(v);
-          } catch (DateTimeParseException e) {
-            return problem(recordLine, col, col + " must be an ISO-8601 time with an offset (2026-12-01T10:15:00Z), got '"
+          at = time(v);
+          if (at == null) {
+            return problem(recordLine, col, col + " must be an ISO-8601 time with an offset (2026-12-01T10:15:00Z) or an RFC 2822 date, got '"
                 + EmailAddress.printable(clip(v)) + "'");
           }
           if (at.isAfter(OffsetDateTime.now().plusDays(1))) {
@@ -372,6 +374,20 @@ final class SuppressionImport {
       tx.rollback();
     }
     result.tryFail(e);
+  }
+
+  /** ISO-8601 with an offset, or an RFC 2822 date ({@code Tue, 01 Dec 2026 10:15:00 GMT}, {@code UTC} or an offset). */
+  static OffsetDateTime time(String v) {
+    try {
+      return OffsetDateTime.parse(v);
+    } catch (DateTimeParseException e) {
+      // below
+    }
+    try {
+      return OffsetDateTime.parse(v.replaceFirst(" UTC$", " GMT"), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME);
+    } catch (DateTimeParseException e) {
+      return null;
+    }
   }
 
   private static <T> T[] cut(T[] a, int n) {

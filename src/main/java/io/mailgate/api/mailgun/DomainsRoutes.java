@@ -1,6 +1,5 @@
 package io.mailgate.api.mailgun;
 
-import io.mailgate.error.InvalidInputException;
 import io.mailgate.store.DkimStore.DomainRecord;
 import io.mailgate.store.DkimStore.KeyRecord;
 import io.mailgate.tenant.DkimService;
@@ -42,8 +41,8 @@ final class DomainsRoutes {
 
   private static Future<JsonObject> list(RoutingContext ctx, DkimService domains) {
     MailgunRoutes.knownQueryParameters(ctx, LIST_PARAMETERS);
-    int limit = intParameter(ctx, "limit", 100, 1, MAX_LIMIT);
-    int skip = intParameter(ctx, "skip", 0, 0, Integer.MAX_VALUE);
+    int limit = MailgunRoutes.intParameter(ctx, "limit", 100, 1, MAX_LIMIT);
+    int skip = MailgunRoutes.intParameter(ctx, "skip", 0, 0, Integer.MAX_VALUE);
     return domains.ownedDomains(MailgunAuth.tenant(ctx).id()).map(all -> {
       JsonArray items = new JsonArray();
       all.stream().skip(skip).limit(limit).forEach(d -> items.add(domain(d)));
@@ -109,21 +108,5 @@ final class DomainsRoutes {
   /** {@code Wed, 2 Dec 2026 20:40:00 GMT}: the form Mailgun's {@code created_at} has. */
   static String rfc2822(OffsetDateTime t) {
     return t == null ? null : DateTimeFormatter.RFC_1123_DATE_TIME.format(t.atZoneSameInstant(ZoneOffset.UTC));
-  }
-
-  private static int intParameter(RoutingContext ctx, String name, int dflt, int min, int max) {
-    String v = ctx.request().getParam(name);
-    if (v == null) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(v.trim());
-      if (n >= min && n <= max) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // below
-    }
-    throw new InvalidInputException("invalid_parameter", name + " must be an integer from " + min + " to " + max, name);
   }
 }

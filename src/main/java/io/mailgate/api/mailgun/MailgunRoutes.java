@@ -26,19 +26,28 @@ public final class MailgunRoutes {
   private MailgunRoutes() {}
 
   /** Mounts the routes; call before the router's own failure handler is added, so these paths get Mailgun's. */
-  public static void mount(Router router, AdminService admin, DkimService domains, JobIntake intake) {
+  public static void mount(Router router, AdminService admin, DkimService domains, JobIntake intake, Reads reads) {
     MailgunFailureHandler failures = new MailgunFailureHandler();
     MailgunAuth auth = new MailgunAuth(admin);
-    List<String> roots = List.of("/v3/*", "/v4/*");
+    // /v1/analytics is Mailgun's metrics API; our own /v1 has no such path
+    List<String> roots = List.of("/v3/*", "/v4/*", "/v1/analytics/*");
     for (String root : roots) {
       router.route(root).handler(auth).failureHandler(failures);
     }
     MessagesRoutes.mount(router, domains, intake);
     DomainsRoutes.mount(router, domains);
+    EventsRoutes.mount(router, domains, reads.events());
+    SuppressionsRoutes.mount(router, domains, reads.suppressions(), reads.csv(), reads.maxTagChars());
+    StatsRoutes.mount(router, domains, reads.stats());
+    MetricsRoutes.mount(router, reads.stats());
     for (String root : roots) {
       router.route(root).handler(ctx -> ctx.fail(MailgunAnswer.notFound()));
     }
   }
+
+  /** What the read side (events, suppressions, statistics) translates to. */
+  public record Reads(io.mailgate.store.EventStore events, io.mailgate.store.SuppressionStore suppressions,
+                      io.mailgate.suppression.SuppressionCsv csv, io.mailgate.store.StatsStore stats, int maxTagChars) {}
 
   /**
    * The HTTP server's form limits for {@code POST /v3/{domain}/messages} (only requests that ask for form decoding
@@ -75,7 +84,7 @@ public final class MailgunRoutes {
 
   /** Refuses, by name, query parameters the route does not honour. */
   static void knownQueryParameters(RoutingContext ctx, Set<String> known) {
-    List<String> unknown = ctx.request().params().names().stream().filter(n -> !known.contains(n)).sorted().toList();
+    List<String> unknown = ctx.queryParams().names().stream().filter(n -> !known.contains(n)).sorted().toList();
     if (!unknown.isEmpty()) {
       throw new InvalidInputException("invalid_parameter", (unknown.size() == 1 ? "Parameter not supported: "
           : "Parameters not supported: ") + String.join(", ", unknown.stream().map(io.mailgate.message.EmailAddress::printable).toList()), null);
@@ -88,5 +97,145 @@ public final class MailgunRoutes {
     if (expect != null && expect.equalsIgnoreCase("100-continue") && !req.isEnded()) {
       req.response().writeContinue();
     }
+  }
+
+  /** An integer query parameter from {@code min} to {@code max}, {@code dflt} when absent. */
+  static int intParameter(RoutingContext ctx, String name, int dflt, int min, int max) {
+    String v = ctx.request().getParam(name);
+    if (v == null) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new InvalidInputException("invalid_parameter", name + " must be an integer from " + min + " to " + max, name);
+  }
+
+  private static final java.time.format.DateTimeFormatter RFC_2822_UTC =
+      java.time.format.DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'UTC'", Locale.ENGLISH);
+
+  /**
+   * {@code Wed, 02 Dec 2026 20:40:00 UTC}: Mailgun's form of a time (the day in two digits, which every pattern of its
+   * clients reads).
+   */
+  static String rfc2822(java.time.OffsetDateTime t) {
+    return t == null ? null : RFC_2822_UTC.format(t.atZoneSameInstant(java.time.ZoneOffset.UTC));
+  }
+
+  /**
+   * A time as Mailgun takes one: seconds since the epoch (with a fraction), an RFC 2822 date ({@code GMT}, {@code UTC}
+   * or an offset), or ISO-8601 with an offset; null when absent.
+   */
+  static java.time.OffsetDateTime time(String v, String name) {
+    if (v == null || v.isBlank()) {
+      return null;
+    }
+    String s = v.trim();
+    try {
+      if (s.matches("\\d{1,12}(\\.\\d{1,9})?")) {
+        java.math.BigDecimal secs = new java.math.BigDecimal(s);
+        long whole = secs.longValue();
+        long nanos = secs.subtract(java.math.BigDecimal.valueOf(whole)).movePointRight(9).longValue();
+        return java.time.Instant.ofEpochSecond(whole, nanos).atOffset(java.time.ZoneOffset.UTC);
+      }
+      if (Character.isDigit(s.charAt(0))) {
+        return java.time.OffsetDateTime.parse(s);
+      }
+      return java.time.OffsetDateTime.parse(s.replaceFirst(" (UTC|UT|Z)$", " GMT"), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME);
+    } catch (java.time.format.DateTimeParseException | ArithmeticException e) {
+      throw new InvalidInputException("invalid_parameter", name + " must be seconds since the epoch or an RFC 2822 date", name);
+    }
+  }
+
+  /** The scheme and authority the caller used, for the absolute URLs of paging. */
+  static String baseUrl(RoutingContext ctx) {
+    HttpServerRequest req = ctx.request();
+    String authority = req.authority() == null ? "localhost" : req.authority().toString();
+    return req.scheme() + "://" + authority;
+  }
+
+  /** The media type of a Content-Type, lower case, without parameters; "" when absent. */
+  static String mediaType(String contentType) {
+    if (contentType == null) {
+      return "";
+    }
+    int semi = contentType.indexOf(';');
+    return (semi < 0 ? contentType : contentType.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
+  }
+
+  /** The Content-Length, or -1 when the body is chunked or of unknown length. */
+  static long declaredLength(HttpServerRequest req) {
+    String cl = req.getHeader("Content-Length");
+    try {
+      return cl == null ? -1 : Long.parseLong(cl.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private static io.mailgate.error.PayloadTooLargeException tooLarge(long max) {
+    return new io.mailgate.error.PayloadTooLargeException("Request is larger than " + max + " bytes");
+  }
+
+  /** The whole (small) body of a request the authentication paused, at most {@code max} bytes (413 beyond). */
+  static Future<io.vertx.core.buffer.Buffer> readBody(HttpServerRequest req, long max) {
+    if (declaredLength(req) > max) {
+      return Future.failedFuture(tooLarge(max));
+    }
+    if (req.isEnded()) {
+      return Future.succeededFuture(io.vertx.core.buffer.Buffer.buffer());
+    }
+    io.vertx.core.Promise<io.vertx.core.buffer.Buffer> p = io.vertx.core.Promise.promise();
+    io.vertx.core.buffer.Buffer body = io.vertx.core.buffer.Buffer.buffer();
+    req.handler(b -> {
+      if (body.length() + b.length() > max) {
+        req.pause();
+        p.tryFail(tooLarge(max));
+      } else {
+        body.appendBuffer(b);
+      }
+    });
+    req.exceptionHandler(p::tryFail);
+    req.endHandler(v -> p.tryComplete(body));
+    req.resume();
+    return p.future();
+  }
+
+  /**
+   * The fields of a (small) form body, {@code multipart/form-data} or {@code application/x-www-form-urlencoded}, of a
+   * request the authentication paused: at most {@code max} bytes (413 beyond); a file part is refused by its name.
+   */
+  static Future<io.vertx.core.MultiMap> readForm(HttpServerRequest req, long max) {
+    if (declaredLength(req) > max) {
+      return Future.failedFuture(tooLarge(max));
+    }
+    if (req.isEnded()) {
+      return Future.succeededFuture(io.vertx.core.MultiMap.caseInsensitiveMultiMap());
+    }
+    io.vertx.core.Promise<io.vertx.core.MultiMap> p = io.vertx.core.Promise.promise();
+    long[] seen = {0};
+    req.setExpectMultipart(true);
+    req.uploadHandler(upload -> {
+      upload.handler(b -> {});
+      upload.exceptionHandler(e -> {});
+      p.tryFail(new InvalidInputException("invalid_parameter", "Parameter not supported: "
+          + io.mailgate.message.EmailAddress.printable(upload.name()) + " (a file)", upload.name()));
+    });
+    req.handler(b -> {
+      seen[0] += b.length();
+      if (seen[0] > max) {
+        req.pause();
+        p.tryFail(tooLarge(max));
+      }
+    });
+    req.exceptionHandler(p::tryFail);
+    req.endHandler(v -> p.tryComplete(req.formAttributes()));
+    req.resume();
+    return p.future();
   }
 }
