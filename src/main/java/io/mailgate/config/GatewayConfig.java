@@ -89,7 +89,9 @@ public record GatewayConfig(
       Duration ingestTimeout,
       int maxPageSize,
       Duration authCacheTtl,
-      Duration maxSendAhead) {}
+      Duration maxSendAhead,
+      int maxSharedRecipients,
+      long maxMimeMessageBytes) {}
 
   /**
    * Admission and group commit of submissions: bytes of bodies in flight, streams (NDJSON uploads, each holding a
@@ -206,7 +208,9 @@ public record GatewayConfig(
             s.duration("MAILGATE_INGEST_TIMEOUT", Duration.ofMinutes(15)),
             s.integer("MAILGATE_MAX_PAGE_SIZE", 1000, 1, 100_000),
             s.duration("MAILGATE_AUTH_CACHE_TTL", Duration.ofSeconds(10)),
-            s.duration("MAILGATE_MAX_SEND_AHEAD", Duration.ofDays(7))),
+            s.duration("MAILGATE_MAX_SEND_AHEAD", Duration.ofDays(7)),
+            s.integer("MAILGATE_MAX_SHARED_RECIPIENTS", 1000, 1, 100_000),
+            s.bytes("MAILGATE_MAX_MIME_MESSAGE", 25L * 1024 * 1024, Integer.MAX_VALUE - 16)),
         new IntakeConfig(
             s.bytes("MAILGATE_INGEST_MAX_BYTES", 64L * 1024 * 1024),
             s.integer("MAILGATE_INGEST_MAX_STREAMS", 4, 1, 1000),

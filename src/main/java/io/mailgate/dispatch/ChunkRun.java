@@ -97,6 +97,9 @@ final class ChunkRun implements Delivery {
 
   @Override
   public Future<ComposedMessage> message(OutboundRecipient r) {
+    if (job.campaign().oneMessage()) {
+      return job.one().get(this::oneMessage);
+    }
     MessageSigner signer = job.signer();
     if (signer == null) {
       try {
@@ -107,6 +110,19 @@ final class ChunkRun implements Delivery {
     }
     // composing and signing together on the signing pool: an RSA signature must not hold the event loop
     return signing.executeBlocking(() -> signer.sign(job.composer().compose(r.seq(), r.email(), r.vars())), false);
+  }
+
+  /** A shared or MIME job's message for all its recipients (the same bytes, one Message-ID). */
+  private Future<ComposedMessage> oneMessage() {
+    Campaign c = job.campaign();
+    MessageSigner signer = job.signer();
+    java.util.concurrent.Callable<ComposedMessage> compose = () -> {
+      ComposedMessage m = c.shape() == Campaign.Shape.MIME ? c.mime().toComposed(c.messageId(0))
+          : job.composer().compose(0, null, java.util.Map.of());
+      return signer == null ? m : signer.sign(m);
+    };
+    // a MIME message may be megabytes: copied and signed off the event loop, like every signature
+    return signing.executeBlocking(compose, false);
   }
 
   @Override

@@ -10,7 +10,28 @@ import java.time.OffsetDateTime;
  * DKIM key stops signing); {@code signer} may be null.
  */
 record JobContext(Campaign campaign, MimeComposer composer, MessageSigner signer, int chunkSize, OffsetDateTime createdAt,
-                  OffsetDateTime expiresAt, boolean testMode, long loadedAt) {
+                  OffsetDateTime expiresAt, boolean testMode, long loadedAt, OneMessage one) {
+
+  JobContext(Campaign campaign, MimeComposer composer, MessageSigner signer, int chunkSize, OffsetDateTime createdAt,
+             OffsetDateTime expiresAt, boolean testMode, long loadedAt) {
+    this(campaign, composer, signer, chunkSize, createdAt, expiresAt, testMode, loadedAt, new OneMessage());
+  }
+
+  /**
+   * The one message of a shared or MIME job, composed and signed once for all its recipients while this context
+   * lives, so that they all get the same bytes. Used from the dispatcher's event loop.
+   */
+  static final class OneMessage {
+    private io.vertx.core.Future<io.mailgate.message.ComposedMessage> message;
+
+    io.vertx.core.Future<io.mailgate.message.ComposedMessage> get(
+        java.util.function.Supplier<io.vertx.core.Future<io.mailgate.message.ComposedMessage>> make) {
+      if (message == null || message.failed()) {
+        message = make.get();
+      }
+      return message;
+    }
+  }
 
   /** Past its expiry: nothing more of it may be handed to a backend. */
   boolean expired() {

@@ -59,7 +59,17 @@ final class JobContexts {
       }
       links = unsubscribe.forJob(row.tenantId(), row.id(), spec.unsubscribe().mailto());
     }
-    var campaign = spec.compile(row.id(), row.tenantId(), links);
+    io.mailgate.message.ListUnsubscribe jobLinks = links;
+    Future<io.mailgate.message.MimeMessage> mime = spec.shape() != io.mailgate.message.Campaign.Shape.MIME
+        ? Future.succeededFuture()
+        : store.jobMessage(row.id()).map(m -> {
+          byte[] data = m.orElseThrow(() -> new IllegalStateException("the message of MIME job " + row.id() + " is missing"));
+          return io.mailgate.message.MimeMessage.parse(data, data.length);
+        });
+    return mime.compose(m -> compiled(row, spec, spec.compile(row.id(), row.tenantId(), jobLinks, m)));
+  }
+
+  private Future<JobContext> compiled(JobRow row, JobSpec spec, io.mailgate.message.Campaign campaign) {
     return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
         new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt(),
             row.expiresAt(), spec.testMode(), System.nanoTime()));

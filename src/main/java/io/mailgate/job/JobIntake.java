@@ -159,6 +159,9 @@ public final class JobIntake {
           throw new InvalidInputException(e.code(), "recipients[" + i + "]: " + e.getMessage(), "recipients[" + i + "]." + e.field(), null);
         }
       }
+      if (spec.shape() == io.mailgate.message.Campaign.Shape.SHARED) {
+        checkShared(emails, vars);
+      }
     } catch (InvalidInputException e) {
       return Future.failedFuture(e);
     }
@@ -172,6 +175,20 @@ public final class JobIntake {
           : idempotency.replay(tenantId, idempotencyKey, hash));
     }
     return bigJob(tenantId, spec, priority, emails, vars, idempotencyKey, hash);
+  }
+
+  /** A shared message's recipients: no vars (nothing is substituted), at most MAILGATE_MAX_SHARED_RECIPIENTS. */
+  private void checkShared(String[] emails, String[] vars) {
+    if (emails.length > limits.maxSharedRecipients()) {
+      throw new InvalidInputException("too_many_recipients", "a shared message (to, cc) has at most "
+          + limits.maxSharedRecipients() + " recipients (MAILGATE_MAX_SHARED_RECIPIENTS)", "recipients");
+    }
+    for (int i = 0; i < vars.length; i++) {
+      if (vars[i] != null) {
+        throw new InvalidInputException("invalid_recipient", "recipients[" + i + "]: a shared message (to, cc) is the"
+            + " same for every recipient: vars are not allowed", "recipients[" + i + "].vars");
+      }
+    }
   }
 
   /** A JSON job too big for a group: its own transaction, recipients in batches of {@code ingestBatchRows}. */

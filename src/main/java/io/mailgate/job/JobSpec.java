@@ -19,6 +19,12 @@ import java.util.UUID;
  * null when none: resolved at intake, so a queued job does not change with its tenant's settings. {@code metadata} is
  * the caller's own name-value pairs, stored with the job and never sent (a Mailgun request's {@code v:} variables).
  * {@code testMode}: composed and signed as usual, never handed to a backend (Mailgun's {@code o:testmode}).
+ *
+ * <p>{@code shape}: {@link Campaign.Shape#PERSONAL}, a message per recipient from the templates (the usual job);
+ * {@link Campaign.Shape#SHARED}, one message for all recipients with the header lists {@code to} and {@code cc}
+ * (recipients in neither are blind copies), no per-recipient substitution; {@link Campaign.Shape#MIME}, a whole
+ * message given by the caller, stored beside the job ({@code job_messages}) and sent as is ({@code from} and
+ * {@code subject} are read from it, for events).
  */
 public record JobSpec(
     Mailbox from,
@@ -33,7 +39,24 @@ public record JobSpec(
     java.time.OffsetDateTime sendAt,
     Unsubscribe unsubscribe,
     Map<String, String> metadata,
-    boolean testMode) {
+    boolean testMode,
+    Campaign.Shape shape,
+    List<Mailbox> to,
+    List<Mailbox> cc) {
+
+  public JobSpec {
+    shape = shape == null ? Campaign.Shape.PERSONAL : shape;
+    to = to == null ? List.of() : List.copyOf(to);
+    cc = cc == null ? List.of() : List.copyOf(cc);
+  }
+
+  /** A message per recipient (the usual job). */
+  public JobSpec(Mailbox from, Mailbox replyTo, String subject, String text, String html, Map<String, String> headers,
+                 List<String> tags, Priority priority, java.time.OffsetDateTime expiresAt, java.time.OffsetDateTime sendAt,
+                 Unsubscribe unsubscribe, Map<String, String> metadata, boolean testMode) {
+    this(from, replyTo, subject, text, html, headers, tags, priority, expiresAt, sendAt, unsubscribe, metadata, testMode,
+        Campaign.Shape.PERSONAL, null, null);
+  }
 
   /** The job's messages carry List-Unsubscribe (and {@code mailto}, when not null, in it). */
   public record Unsubscribe(String mailto) {}
@@ -69,6 +92,12 @@ public record JobSpec(
     if (testMode) {
       j.put("testMode", true);
     }
+    if (shape == Campaign.Shape.SHARED) {
+      j.put("to", new JsonArray(to.stream().map(Mailbox::toString).toList()));
+      j.put("cc", new JsonArray(cc.stream().map(Mailbox::toString).toList()));
+    } else if (shape == Campaign.Shape.MIME) {
+      j.put("mime", true);
+    }
     if (unsubscribe != null) {
       JsonObject u = new JsonObject();
       if (unsubscribe.mailto() != null) {
@@ -93,7 +122,13 @@ public record JobSpec(
     return new JobSpec(Mailbox.parse(j.getString("from"), "from"),
         replyTo == null ? null : Mailbox.parse(replyTo, "replyTo"),
         j.getString("subject"), j.getString("text"), j.getString("html"), headers, tags, null, null, null,
-        u == null ? null : new Unsubscribe(u.getString("mailto")), metadata, j.getBoolean("testMode", false));
+        u == null ? null : new Unsubscribe(u.getString("mailto")), metadata, j.getBoolean("testMode", false),
+        j.getBoolean("mime", false) ? Campaign.Shape.MIME : j.containsKey("to") ? Campaign.Shape.SHARED : Campaign.Shape.PERSONAL,
+        mailboxes(j.getJsonArray("to")), mailboxes(j.getJsonArray("cc")));
+  }
+
+  private static List<Mailbox> mailboxes(JsonArray a) {
+    return a == null ? List.of() : a.stream().map(v -> Mailbox.parse(String.valueOf(v), "to")).toList();
   }
 
   /** The job's message without one-click unsubscribe links (a check of its templates, a job without them). */
@@ -103,10 +138,20 @@ public record JobSpec(
 
   /** @param unsubscribe the job's links when {@link #unsubscribe()} asks for them, else null */
   public Campaign compile(UUID jobId, UUID tenantId, io.mailgate.message.ListUnsubscribe unsubscribe) {
+    return compile(jobId, tenantId, unsubscribe, null);
+  }
+
+  /**
+   * @param mime the stored message of a {@link Campaign.Shape#MIME} job (null otherwise, or for a check of the
+   *     templates)
+   */
+  public Campaign compile(UUID jobId, UUID tenantId, io.mailgate.message.ListUnsubscribe unsubscribe,
+                          io.mailgate.message.MimeMessage mime) {
+    // a MIME job's subject is the message's own, kept for its events: never a template
     return new Campaign(jobId, tenantId, from, replyTo,
-        Template.compile(subject, Template.Escaping.NONE, "subject"),
+        Template.compile(shape == Campaign.Shape.MIME ? "" : subject, Template.Escaping.NONE, "subject"),
         text == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(text), Template.Escaping.NONE, "text"),
         html == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(html), Template.Escaping.HTML, "html"),
-        headers, tags, unsubscribe);
+        headers, tags, unsubscribe, shape, to, cc, mime);
   }
 }

@@ -23,7 +23,7 @@ public final class JobSpecParser {
       "message-id", "mime-version", "content-type", "content-transfer-encoding", "reply-to", "return-path",
       "received", "dkim-signature", "sender");
   private static final Set<String> FIELDS = Set.of("from", "replyTo", "subject", "text", "html", "headers", "tags",
-      "priority", "expiresAt", "sendAt", "testMode", "unsubscribe", "metadata", "recipients", "tenantId");
+      "priority", "expiresAt", "sendAt", "testMode", "unsubscribe", "metadata", "recipients", "tenantId", "to", "cc");
   /** The most a job's metadata may weigh, names and values together: Mailgun's bound on a message's send options. */
   public static final int MAX_METADATA_BYTES = 16 * 1024;
 
@@ -75,7 +75,19 @@ public final class JobSpecParser {
     }
     String priority = string(j, "priority", false);
     Map<String, String> headers = headers(j);
-    JobSpec.Unsubscribe unsubscribe = unsubscribe(j, defaults);
+    boolean shared = j.containsKey("to") || j.containsKey("cc");
+    List<Mailbox> to = shared ? mailboxes(j, "to") : null;
+    List<Mailbox> cc = shared ? mailboxes(j, "cc") : null;
+    if (shared && to.size() + cc.size() > limits.maxSharedRecipients()) {
+      throw new InvalidInputException("too_many_recipients", "to and cc list at most " + limits.maxSharedRecipients()
+          + " addresses together (MAILGATE_MAX_SHARED_RECIPIENTS)", "to");
+    }
+    if (shared && Boolean.TRUE.equals(j.getValue("unsubscribe"))) {
+      throw new InvalidInputException("invalid_field", "a shared message (to, cc) is the same for every recipient and"
+          + " cannot carry one-click unsubscribe links, which are per recipient", "unsubscribe");
+    }
+    // a tenant's unsubscribe default is for messages of their own: a shared one goes without
+    JobSpec.Unsubscribe unsubscribe = shared ? null : unsubscribe(j, defaults);
     if (unsubscribe != null) {
       for (String name : headers.keySet()) {
         if (name.equalsIgnoreCase("List-Unsubscribe") || name.equalsIgnoreCase("List-Unsubscribe-Post")) {
@@ -88,15 +100,42 @@ public final class JobSpecParser {
     java.time.OffsetDateTime sendAt = sendAt(j, expiresAt);
     JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers, tags(j),
         priority == null ? null : Priority.parse(priority, "priority"), expiresAt, sendAt, unsubscribe, metadata(j),
-        testMode(j));
+        testMode(j), shared ? io.mailgate.message.Campaign.Shape.SHARED : io.mailgate.message.Campaign.Shape.PERSONAL,
+        to, cc);
     // compile once here, so a template error is a 400 now and not a failure at send time
     var campaign = spec.compile(UUID.randomUUID(), UUID.randomUUID());
-    for (var t : new io.mailgate.message.Template[] {campaign.subject(), campaign.text(), campaign.html()}) {
+    String[] names = {"subject", "text", "html"};
+    var templates = new io.mailgate.message.Template[] {campaign.subject(), campaign.text(), campaign.html()};
+    for (int i = 0; i < templates.length; i++) {
+      var t = templates[i];
       if (t != null && t.sectionDepth() > limits.maxSectionDepth()) {
         throw new InvalidInputException("invalid_template", "sections nest deeper than " + limits.maxSectionDepth() + " levels", "text");
       }
+      if (shared && t != null && t.usesVariables()) {
+        throw new InvalidInputException("invalid_template", names[i] + " uses template variables, but a shared message"
+            + " (to, cc) is the same for every recipient: no per-recipient substitution", names[i]);
+      }
     }
     return spec;
+  }
+
+  /** {@code "to": ["Ann <ann@example.com>", ...]}: a header list of a shared message, each entry one mailbox. */
+  private static List<Mailbox> mailboxes(JsonObject j, String field) {
+    Object v = j.getValue(field);
+    List<Mailbox> out = new ArrayList<>();
+    if (v == null) {
+      return out;
+    }
+    if (!(v instanceof JsonArray a)) {
+      throw new InvalidInputException("invalid_field", field + " must be an array of addresses", field);
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (!(a.getValue(i) instanceof String s)) {
+        throw new InvalidInputException("invalid_field", field + "[" + i + "] must be a string", field);
+      }
+      out.add(Mailbox.parse(s, field + "[" + i + "]"));
+    }
+    return out;
   }
 
   /** {@code "unsubscribe": true|false}, else the tenant's default; refused when the gateway cannot make links. */

@@ -104,6 +104,10 @@ final class NdjsonIngest {
     try {
       if (spec == null) {
         spec = s.specParser().parse(obj, false, defaults);
+        if (spec.shape() != io.mailgate.message.Campaign.Shape.PERSONAL) {
+          throw new InvalidInputException("invalid_field", "a shared message (to, cc) is sent with a JSON body of at"
+              + " most MAILGATE_MAX_SHARED_RECIPIENTS recipients, not NDJSON", "to", lineNo);
+        }
         // nothing is read until the transaction is open
         lines.pause();
         s.jobs().beginIngest(jobId).onComplete(ar -> {

@@ -7,6 +7,10 @@ import java.util.UUID;
 /**
  * A job's message, compiled once: sender, templates and headers. Backends ask it for each recipient's
  * message, in the form they need (full MIME for SMTP and files; the parts for HTTP providers).
+ *
+ * <p>Its {@link Shape} says whether each recipient gets a message of its own (the templates rendered with its vars),
+ * or all get the same one: a {@code SHARED} message with the header lists {@code to} and {@code cc}, or the caller's
+ * own {@code MIME} message ({@code mime}). A shared or MIME message has one Message-ID for every recipient.
  */
 public record Campaign(
     UUID jobId,
@@ -18,7 +22,37 @@ public record Campaign(
     Template html,
     Map<String, String> headers,
     List<String> tags,
-    ListUnsubscribe unsubscribe) {
+    ListUnsubscribe unsubscribe,
+    Shape shape,
+    List<Mailbox> to,
+    List<Mailbox> cc,
+    MimeMessage mime) {
+
+  /** How a job's message is made for its recipients. */
+  public enum Shape {
+    /** One message per recipient, the templates rendered with its vars. */
+    PERSONAL,
+    /** One message for all recipients, showing the {@code to} and {@code cc} lists; the others are blind copies. */
+    SHARED,
+    /** The caller's whole MIME message, the same for all recipients, sent as given (DKIM signature added). */
+    MIME
+  }
+
+  public Campaign {
+    shape = shape == null ? Shape.PERSONAL : shape;
+    to = to == null ? List.of() : to;
+    cc = cc == null ? List.of() : cc;
+  }
+
+  public Campaign(UUID jobId, UUID tenantId, Mailbox from, Mailbox replyTo, Template subject, Template text, Template html,
+                  Map<String, String> headers, List<String> tags, ListUnsubscribe unsubscribe) {
+    this(jobId, tenantId, from, replyTo, subject, text, html, headers, tags, unsubscribe, Shape.PERSONAL, null, null, null);
+  }
+
+  /** True when every recipient gets the same message (shared or MIME). */
+  public boolean oneMessage() {
+    return shape != Shape.PERSONAL;
+  }
 
   /** The template variable of a recipient's unsubscribe link. */
   public static final String UNSUBSCRIBE_URL_VAR = "unsubscribeUrl";
@@ -55,9 +89,18 @@ public record Campaign(
     return h;
   }
 
-  /** Stable across retries of one recipient, so a receiver can drop the duplicate of a re-sent message. */
+  /**
+   * Stable across retries of one recipient, so a receiver can drop the duplicate of a re-sent message:
+   * {@code <seq.jobId@domain>}; the one message of a shared job is {@code <jobId@domain>} for all (jobId without
+   * dashes, the From domain), a MIME message keeps its own Message-ID (else gets that one).
+   */
   public String messageId(int seq) {
-    return "<" + seq + "." + jobId.toString().replace("-", "") + "@" + from.address().domain() + ">";
+    if (shape == Shape.MIME && mime.messageId() != null) {
+      return mime.messageId();
+    }
+    String job = jobId.toString().replace("-", "");
+    return oneMessage() ? "<" + job + "@" + from.address().domain() + ">"
+        : "<" + seq + "." + job + "@" + from.address().domain() + ">";
   }
 
   /** Subject, text and html for one recipient, for providers that take the parts rather than a MIME message. */

@@ -28,6 +28,8 @@ public final class MimeComposer {
   private final String boundary;
   private final byte[] fixedHeaders;
   private final boolean fixedHeadersDot;
+  /** A shared message's To and Cc fields (its header lists), the same for every recipient. */
+  private final byte[] sharedLists;
   private volatile String dateSecond = "";
   private volatile String dateHeader = "";
 
@@ -48,6 +50,34 @@ public final class MimeComposer {
     String fixed = h.toString();
     this.fixedHeaders = fixed.getBytes(StandardCharsets.US_ASCII);
     this.fixedHeadersDot = fixed.startsWith(".") || fixed.contains("\n.");
+    StringBuilder lists = new StringBuilder();
+    list(lists, "To", campaign.to());
+    list(lists, "Cc", campaign.cc());
+    this.sharedLists = lists.toString().getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** {@code To: Ann <a@x.example>, b@y.example} folded between addresses; nothing for an empty list. */
+  private static void list(StringBuilder h, String name, java.util.List<Mailbox> boxes) {
+    if (boxes.isEmpty()) {
+      return;
+    }
+    h.append(name).append(": ");
+    int col = name.length() + 2;
+    for (int i = 0; i < boxes.size(); i++) {
+      String b = boxes.get(i).toHeader() + (i + 1 < boxes.size() ? "," : "");
+      if (i > 0) {
+        if (col + 1 + b.length() > 78) {
+          h.append("\r\n ");
+          col = 1;
+        } else {
+          h.append(' ');
+          col++;
+        }
+      }
+      h.append(b);
+      col += b.length();
+    }
+    h.append("\r\n");
   }
 
   /** The whole message for one recipient, CRLF line endings, not dot-stuffed. */
@@ -59,7 +89,11 @@ public final class MimeComposer {
     out.ascii("Date: ").ascii(date()).crlf();
     out.bytes(fixedHeaders, fixedHeaders.length);
     out.dotAtLineStart = fixedHeadersDot;
-    out.ascii("To: ").ascii(to.value()).crlf();
+    if (campaign.shape() == Campaign.Shape.SHARED) {
+      out.bytes(sharedLists, sharedLists.length);
+    } else {
+      out.ascii("To: ").ascii(to.value()).crlf();
+    }
     out.ascii("Subject: ").ascii(HeaderValues.unstructured("Subject", subject)).crlf();
     out.ascii("Message-ID: ").ascii(campaign.messageId(seq)).crlf();
     for (Map.Entry<String, String> e : campaign.recipientHeaders(seq).entrySet()) {

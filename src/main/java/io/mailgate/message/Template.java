@@ -143,6 +143,32 @@ public final class Template {
     }
   }
 
+  /**
+   * Whether what it renders depends on the variables at all (a variable, a section): rendered once with none and
+   * once with a value for every name, as the one message of a shared job must not depend on them.
+   */
+  public boolean usesVariables() {
+    if (constant) {
+      return false;
+    }
+    Map<String, Object> every = new java.util.HashMap<>() {
+      @Override
+      public boolean containsKey(Object key) {
+        return true;
+      }
+
+      @Override
+      public Object get(Object key) {
+        return "\u0001";
+      }
+    };
+    try {
+      return !render(Map.of()).equals(render(every));
+    } catch (RenderException e) {
+      return true;
+    }
+  }
+
   /** How deep sections ({@code {{#x}}}, {@code {{^x}}}) nest in this template. */
   public int sectionDepth() {
     int depth = 0;

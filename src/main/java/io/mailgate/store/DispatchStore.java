@@ -307,6 +307,16 @@ public final class DispatchStore {
         });
   }
 
+  /** The caller's own message of a MIME job (Mailgun's messages.mime), as stored with it. */
+  public Future<Optional<byte[]>> jobMessage(UUID jobId) {
+    return pool.preparedQuery("SELECT message FROM job_messages WHERE job_id = $1")
+        .execute(Tuple.of(jobId))
+        .map(rows -> {
+          var it = rows.iterator();
+          return it.hasNext() ? Optional.of(it.next().getBuffer("message").getBytes()) : Optional.empty();
+        });
+  }
+
   /**
    * The chunk's recipients that are due now and not suppressed, in seq order; the suppressed ones end 'suppressed'
    * (if {@code owner} still holds the chunk).

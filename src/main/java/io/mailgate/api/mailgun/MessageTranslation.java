@@ -23,9 +23,11 @@ import java.util.Set;
  * documented short list), or refused by name: nothing is silently dropped.
  *
  * <p>Mailgun sends one message per {@code to} when {@code recipient-variables} is given (a batch send), and else one
- * message that all recipients see. Our jobs send each recipient a message of its own, so the second shape is taken
- * only with a single {@code to}; several {@code to} without {@code recipient-variables}, and {@code cc}/{@code bcc},
- * are refused with the reason.
+ * message that all recipients see. The first becomes a job of personal messages; the second, with several {@code to}
+ * or any {@code cc}/{@code bcc}, a shared message (the job's {@code to} and {@code cc} header lists; {@code bcc}
+ * addresses are recipients in neither). A single {@code to} alone stays a personal message (the same mail). With
+ * {@code recipient-variables}, {@code cc} and {@code bcc} are refused: Mailgun would copy them on every message of
+ * the batch, which our jobs have no shape for.
  */
 final class MessageTranslation {
   private MessageTranslation() {}
@@ -45,8 +47,6 @@ final class MessageTranslation {
 
   /** Parameters refused with the reason, so a caller knows what to change. */
   private static final Map<String, String> REFUSED = Map.ofEntries(
-      Map.entry("cc", "every recipient gets a message of their own; send each address as a 'to' with recipient-variables"),
-      Map.entry("bcc", "every recipient gets a message of their own; send each address as a 'to' with recipient-variables"),
       Map.entry("attachment", "attachments are not supported yet"),
       Map.entry("inline", "inline attachments are not supported yet"),
       Map.entry("o:deliverytime-optimize-period", "send time optimization is not supported; give o:deliverytime"),
@@ -54,7 +54,8 @@ final class MessageTranslation {
       Map.entry("amp-html", "AMP parts are not supported"),
       Map.entry("template", "stored templates are not supported; send subject, text and html"));
 
-  private static final Set<String> CORE = Set.of("from", "to", "subject", "text", "html", "recipient-variables");
+  private static final Set<String> CORE = Set.of("from", "to", "cc", "bcc", "subject", "text", "html",
+      "recipient-variables");
 
   /** The escape of a literal '{' that would otherwise start a Mustache tag: switch delimiters around it. */
   static final String LITERAL_BRACE = "{{=<% %>=}}{<%={{ }}=%>";
@@ -132,7 +133,13 @@ final class MessageTranslation {
     if (froms.size() != 1) {
       throw invalid("from parameter must be one address");
     }
-    List<Mailbox> to = recipients(core.getOrDefault("to", List.of()));
+    Recipients rs = new Recipients();
+    List<Mailbox> to = rs.add(core.getOrDefault("to", List.of()), "to");
+    List<Mailbox> cc = rs.add(core.getOrDefault("cc", List.of()), "cc");
+    List<Mailbox> bcc = rs.add(core.getOrDefault("bcc", List.of()), "bcc");
+    if (to.isEmpty()) {
+      throw invalid("to parameter is missing");
+    }
     String subject = single(core, "subject");
     if (subject == null || subject.isBlank()) {
       throw invalid("subject parameter is missing");
@@ -145,11 +152,12 @@ final class MessageTranslation {
     }
     String variables = single(core, "recipient-variables");
     Map<String, JsonObject> vars = variables == null ? null : recipientVariables(variables);
-    if (vars == null && to.size() > 1) {
-      throw invalid("Parameter not supported: several 'to' addresses without recipient-variables (Mailgun would send"
-          + " one message that all of them see; every recipient gets a message of their own here: add"
-          + " recipient-variables, '{}' at least)");
+    if (vars != null && !(cc.isEmpty() && bcc.isEmpty())) {
+      throw invalid("Parameter not supported: " + (cc.isEmpty() ? "bcc" : "cc") + " with recipient-variables (a batch"
+          + " send gives each 'to' a message of its own, and Mailgun would copy every cc and bcc on each of them; send"
+          + " the copies as 'to' of the batch, or the message without recipient-variables)");
     }
+    boolean shared = vars == null && (to.size() > 1 || !cc.isEmpty() || !bcc.isEmpty());
 
     boolean substitute = vars != null;
     JsonObject job = new JsonObject()
@@ -184,8 +192,15 @@ final class MessageTranslation {
       metadata.forEach(m::put);
       job.put("metadata", m);
     }
+    if (shared) {
+      // one message that all see: To and Cc as given, bcc addresses only in the envelope
+      job.put("to", new JsonArray(to.stream().map(Mailbox::toString).toList()));
+      if (!cc.isEmpty()) {
+        job.put("cc", new JsonArray(cc.stream().map(Mailbox::toString).toList()));
+      }
+    }
     JsonArray list = new JsonArray();
-    for (Mailbox r : to) {
+    for (Mailbox r : rs.envelope) {
       JsonObject recipient = new JsonObject().put("email", r.address().value());
       JsonObject v = vars == null ? null : vars.get(r.address().value().toLowerCase(Locale.ROOT));
       if (v != null && !v.isEmpty()) {
@@ -217,32 +232,42 @@ final class MessageTranslation {
     }
   }
 
-  /** Every {@code to} value is an address list; the same address twice is one recipient, as at Mailgun. */
-  private static List<Mailbox> recipients(List<String> values) {
-    List<Mailbox> out = new ArrayList<>();
-    Set<String> seen = new java.util.HashSet<>();
-    int given = 0;
-    for (String v : values) {
-      List<Mailbox> parsed;
-      try {
-        parsed = AddressList.parse(v, "to");
-      } catch (InvalidInputException e) {
-        throw invalid("to parameter is not a valid address: " + e.getMessage().replaceFirst("^to: ", ""));
-      }
-      given += parsed.size();
-      if (given > MAX_RECIPIENTS) {
-        throw invalid("Too many recipients; max is " + MAX_RECIPIENTS);
-      }
-      for (Mailbox m : parsed) {
-        if (seen.add(m.address().value().toLowerCase(Locale.ROOT))) {
-          out.add(m);
+  /**
+   * The addresses of {@code to}, {@code cc} and {@code bcc}, each value an address list: at most
+   * {@link #MAX_RECIPIENTS} together, as at Mailgun. The same address twice is one recipient (in the envelope, in
+   * the order first given) and one entry of its header list.
+   */
+  private static final class Recipients {
+    final List<Mailbox> envelope = new ArrayList<>();
+    private final Set<String> seen = new java.util.HashSet<>();
+    private int given;
+
+    List<Mailbox> add(List<String> values, String field) {
+      List<Mailbox> out = new ArrayList<>();
+      Set<String> inList = new java.util.HashSet<>();
+      for (String v : values) {
+        List<Mailbox> parsed;
+        try {
+          parsed = AddressList.parse(v, field);
+        } catch (InvalidInputException e) {
+          throw invalid(field + " parameter is not a valid address: " + e.getMessage().replaceFirst("^" + field + ": ", ""));
+        }
+        given += parsed.size();
+        if (given > MAX_RECIPIENTS) {
+          throw invalid("Too many recipients; max is " + MAX_RECIPIENTS + " (to, cc and bcc together)");
+        }
+        for (Mailbox m : parsed) {
+          String key = m.address().value().toLowerCase(Locale.ROOT);
+          if (inList.add(key)) {
+            out.add(m);
+          }
+          if (seen.add(key)) {
+            envelope.add(m);
+          }
         }
       }
+      return out;
     }
-    if (out.isEmpty()) {
-      throw invalid("to parameter is missing");
-    }
-    return out;
   }
 
   /** {@code {"ann@example.com": {"name": "Ann"}, ...}}, keyed by lowercase address. */
