@@ -98,6 +98,7 @@ public final class Gateway {
         d.accepted(accepted.tenantId(), accepted.jobId(), accepted.priority(), accepted.chunks());
       }
     });
+    intake.oneMessageRoutes(admin::checkOneMessageRoute);
     JobService jobs = new JobService(jobStore);
 
     List<HttpVerticle> verticles = new ArrayList<>();

@@ -25,4 +25,12 @@ public interface BackendType {
   default java.util.Optional<String> providerRegion(JsonObject settings) {
     return java.util.Optional.empty();
   }
+
+  /**
+   * Why this type cannot send one message to several recipients as it is (a shared message with its To and Cc, a
+   * caller's whole MIME message), or null when it can: jobs of those shapes are refused for a tenant routed to it.
+   */
+  default String cannotSendOneMessage() {
+    return null;
+  }
 }

@@ -53,6 +53,7 @@ public final class JobIntake {
   private final NdjsonIngest.Setup ndjson;
   private final java.util.function.Consumer<Accepted> onAccepted;
   private final Map<Thread, GroupCommitter> committers = new ConcurrentHashMap<>();
+  private java.util.function.Function<UUID, Future<Void>> oneMessageRoutes = tenant -> Future.succeededFuture();
 
   public JobIntake(Vertx vertx, JobStore jobs, LimitsConfig limits, IntakeConfig intake, int chunkSize,
                    java.util.function.Consumer<Accepted> onAccepted) {
@@ -77,8 +78,69 @@ public final class JobIntake {
     this.onAccepted = onAccepted;
   }
 
+  public LimitsConfig limits() {
+    return limits;
+  }
+
   public Admission admission() {
     return admission;
+  }
+
+  /** Checks a tenant's route before a shared or MIME job is stored (none by default); call once, at start-up. */
+  public JobIntake oneMessageRoutes(java.util.function.Function<UUID, Future<Void>> check) {
+    this.oneMessageRoutes = check;
+    return this;
+  }
+
+  /** A MIME job as read from its request: its fields as a JSON job (recipients, tags...), and the message. */
+  public record MimeJob(JsonObject job, io.mailgate.message.MimeMessage message) {}
+
+  /**
+   * A caller's whole MIME message to the recipients of {@code job} (Mailgun's messages.mime): admitted by its declared
+   * size first (or {@code maxMimeMessageBytes} when unknown), then read ({@code read}, which streams it to disk and
+   * checks it), validated like a JSON job (its tags, metadata, sendAt, testMode, recipients), and written with the
+   * message in one transaction.
+   */
+  public Future<Accepted> submitMime(UUID tenantId, long declaredBytes, Supplier<Future<MimeJob>> read) {
+    long cost = declaredBytes >= 0 ? declaredBytes : limits.maxMimeMessageBytes();
+    return admitted(admission.admit(tenantId, cost, false), () -> read.get()
+        .timeout(limits.ingestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .recover(e -> Future.failedFuture(e instanceof java.util.concurrent.TimeoutException ? timedOut(limits) : e))
+        .compose(m -> mimeJob(tenantId, m)));
+  }
+
+  private Future<Accepted> mimeJob(UUID tenantId, MimeJob m) {
+    JobSpec spec;
+    String[] emails;
+    try {
+      io.mailgate.message.MimeMessage msg = m.message();
+      // the job's own fields are checked as any job's; the message stands in for from, subject and body
+      JsonObject fields = m.job().copy().put("from", msg.from().toString()).put("subject", "mime").put("text", "");
+      JsonArray list = (JsonArray) fields.remove("recipients");
+      JobSpec checked = specParser.parse(fields, false, JobSpecParser.TenantDefaults.NONE);
+      spec = new JobSpec(msg.from(), null, msg.subject() == null ? "" : msg.subject(), null, null, Map.of(), checked.tags(),
+          checked.priority(), checked.expiresAt(), checked.sendAt(), null, checked.metadata(), checked.testMode(),
+          io.mailgate.message.Campaign.Shape.MIME, null, null);
+      if (list == null || list.isEmpty()) {
+        throw new InvalidInputException("no_recipients", "a job needs at least one recipient", "recipients");
+      }
+      emails = new String[list.size()];
+      for (int i = 0; i < list.size(); i++) {
+        emails[i] = recipientParser.parse(list.getValue(i)).email();
+      }
+      checkShared(emails, new String[emails.length]);
+    } catch (InvalidInputException e) {
+      return Future.failedFuture(e);
+    }
+    int priority = spec.priorityFor(emails.length, intake.smallJobRecipients()).code;
+    UUID jobId = Ids.newId();
+    byte[] message = m.message().data();
+    return oneMessageRoutes.apply(tenantId).compose(ok -> jobs.beginIngest(jobId)).compose(tx -> tx.insertRecipients(0,
+            emails, new String[emails.length])
+        .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(),
+            spec.sendAt(), null, null, message))
+        .map(v -> new Accepted(jobId, emails.length, false, tenantId, priority, (emails.length + chunkSize - 1) / chunkSize))
+        .onFailure(e -> tx.rollback()));
   }
 
   /**
@@ -166,6 +228,15 @@ public final class JobIntake {
       return Future.failedFuture(e);
     }
     int priority = spec.priorityFor(emails.length, intake.smallJobRecipients()).code;
+    if (spec.shape() != io.mailgate.message.Campaign.Shape.PERSONAL) {
+      JobSpec shared = spec;
+      return oneMessageRoutes.apply(tenantId).compose(ok -> store(tenantId, shared, priority, emails, vars, idempotencyKey, hash));
+    }
+    return store(tenantId, spec, priority, emails, vars, idempotencyKey, hash);
+  }
+
+  private Future<Accepted> store(UUID tenantId, JobSpec spec, int priority, String[] emails, String[] vars,
+                                 String idempotencyKey, byte[] hash) {
     if (emails.length <= intake.groupMaxRecipients()) {
       JobStore.NewJob job = new JobStore.NewJob(Ids.newId(), tenantId, spec.toJson(), chunkSize, priority, spec.expiresAt(), spec.sendAt(),
           idempotencyKey, hash, emails, vars);

@@ -30,6 +30,9 @@ public final class IngestTransaction {
              greatest(coalesce($6::timestamptz, now()), now())
       FROM generate_series(0, ($3 - 1) / $2) AS g
       """;
+  private static final String INSERT_MESSAGE = """
+      INSERT INTO job_messages (job_id, message) VALUES ($1, $2)
+      """;
   private static final String INSERT_IDEMPOTENCY = """
       INSERT INTO idempotency_keys (tenant_id, key, request_hash, job_id) VALUES ($1, $2, $3, $4)
       """;
@@ -68,10 +71,20 @@ public final class IngestTransaction {
   public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, int priority,
                              java.time.OffsetDateTime expiresAt, java.time.OffsetDateTime sendAt,
                              String idempotencyKey, byte[] requestHash) {
+    return commit(tenantId, spec, recipients, chunkSize, priority, expiresAt, sendAt, idempotencyKey, requestHash, null);
+  }
+
+  /** @param message the caller's whole MIME message of the job, stored beside it (null: none) */
+  public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, int priority,
+                             java.time.OffsetDateTime expiresAt, java.time.OffsetDateTime sendAt,
+                             String idempotencyKey, byte[] requestHash, byte[] message) {
     Future<?> f = conn.preparedQuery(INSERT_JOB)
         .execute(Tuple.of(jobId, tenantId, spec, recipients, chunkSize, (short) priority, expiresAt, sendAt))
         .compose(r -> conn.preparedQuery(INSERT_CHUNKS)
             .execute(Tuple.of(jobId, chunkSize, recipients, (short) priority, tenantId, sendAt)));
+    if (message != null) {
+      f = f.compose(r -> conn.preparedQuery(INSERT_MESSAGE).execute(Tuple.of(jobId, Buffer.buffer(message))));
+    }
     if (idempotencyKey != null) {
       f = f.compose(r -> conn.preparedQuery(INSERT_IDEMPOTENCY)
           .execute(Tuple.of(tenantId, idempotencyKey, Buffer.buffer(requestHash), jobId)));

@@ -262,6 +262,33 @@ public final class AdminService {
     });
   }
 
+  /**
+   * Fails with 422 {@code backend_cannot_send_message} when the tenant's route (primary or fallback) goes to a backend
+   * that cannot send one message to several recipients as it is ({@link BackendType#cannotSendOneMessage()}).
+   */
+  public Future<Void> checkOneMessageRoute(UUID tenantId) {
+    return tenant(tenantId).compose(t -> {
+      List<UUID> route = new java.util.ArrayList<>();
+      if (t.backendId() != null) {
+        route.add(t.backendId());
+      }
+      if (t.fallbackId() != null) {
+        route.add(t.fallbackId());
+      }
+      Future<Void> f = Future.succeededFuture();
+      for (UUID id : route) {
+        f = f.compose(v -> backends.get(id).compose(b -> {
+          String why = b.isEmpty() ? null : types.get(b.get().type()).cannotSendOneMessage();
+          return why == null ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(new UnprocessableException(
+              "backend_cannot_send_message", "this message goes to several recipients as one message (a shared message"
+              + " or a whole MIME message), and the tenant's backend '" + b.get().name() + "' (" + b.get().type()
+              + ") cannot send it: " + why));
+        }));
+      }
+      return f;
+    });
+  }
+
   public Future<BackendRecord> backend(UUID id) {
     return id == null ? Future.failedFuture(new NotFoundException("backend"))
         : backends.get(id).map(b -> b.orElseThrow(() -> new NotFoundException("backend")));

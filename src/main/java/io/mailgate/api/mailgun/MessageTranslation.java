@@ -211,6 +211,87 @@ final class MessageTranslation {
     return job.put("recipients", list);
   }
 
+  /**
+   * The parameters of {@code POST /v3/{domain}/messages.mime} besides the message: {@code to} (the envelope
+   * recipients, at most {@link #MAX_RECIPIENTS}), {@code o:tag}, {@code o:deliverytime}, {@code o:testmode}, the
+   * ignored options, {@code v:} variables; as one of our JSON jobs without from, subject and body (the message has
+   * them). {@code h:} headers are refused: the message is sent as given, its headers are in it.
+   */
+  static JsonObject toMimeJob(List<Map.Entry<String, String>> params, List<String> otherFileParts) {
+    List<String> to = new ArrayList<>();
+    Map<String, String> metadata = new LinkedHashMap<>();
+    List<String> tags = new ArrayList<>();
+    String deliveryTime = null;
+    Boolean testMode = null;
+    Set<String> unknown = new LinkedHashSet<>(otherFileParts);
+    long sendOptionBytes = 0;
+    for (Map.Entry<String, String> p : params) {
+      String name = p.getKey();
+      String lower = name.toLowerCase(Locale.ROOT);
+      String value = p.getValue();
+      if (lower.startsWith("o:") || lower.startsWith("h:") || lower.startsWith("v:")) {
+        sendOptionBytes += name.length() + value.getBytes(StandardCharsets.UTF_8).length;
+      }
+      if (lower.equals("to")) {
+        to.add(value);
+      } else if (lower.equals("o:tag")) {
+        singleLine(value, name);
+        tags.add(value);
+      } else if (lower.equals("o:deliverytime")) {
+        if (deliveryTime != null) {
+          throw invalid(name + " is given more than once");
+        }
+        deliveryTime = deliveryTime(value);
+      } else if (lower.equals("o:testmode")) {
+        if (testMode != null) {
+          throw invalid(name + " is given more than once");
+        }
+        testMode = yesNo(value, name);
+      } else if (IGNORED.contains(lower)) {
+        continue;
+      } else if (lower.startsWith("h:") && name.length() > 2) {
+        throw invalid("Parameter not supported: " + EmailAddress.printable(name) + " (a MIME message is sent as given:"
+            + " put the header in the message)");
+      } else if (lower.startsWith("v:") && name.length() > 2) {
+        if (metadata.put(name.substring(2), value) != null) {
+          throw invalid(name + " is given more than once");
+        }
+      } else {
+        unknown.add(name);
+      }
+    }
+    if (!unknown.isEmpty()) {
+      throw invalid((unknown.size() == 1 ? "Parameter not supported: " : "Parameters not supported: ")
+          + String.join(", ", unknown.stream().map(EmailAddress::printable).toList()));
+    }
+    if (sendOptionBytes > MAX_SEND_OPTIONS_BYTES) {
+      throw invalid("Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total");
+    }
+    Recipients rs = new Recipients();
+    rs.add(to, "to");
+    if (rs.envelope.isEmpty()) {
+      throw invalid("to parameter is missing");
+    }
+    JsonObject job = new JsonObject();
+    if (!tags.isEmpty()) {
+      job.put("tags", new JsonArray(tags));
+    }
+    if (deliveryTime != null) {
+      job.put("sendAt", deliveryTime);
+    }
+    if (Boolean.TRUE.equals(testMode)) {
+      job.put("testMode", true);
+    }
+    if (!metadata.isEmpty()) {
+      JsonObject m = new JsonObject();
+      metadata.forEach(m::put);
+      job.put("metadata", m);
+    }
+    JsonArray list = new JsonArray();
+    rs.envelope.forEach(r -> list.add(new JsonObject().put("email", r.address().value())));
+    return job.put("recipients", list);
+  }
+
   /** Mailgun's booleans: {@code yes}/{@code true} or {@code no}/{@code false}. */
   static boolean yesNo(String value, String name) {
     return switch (value.trim().toLowerCase(Locale.ROOT)) {

@@ -32,8 +32,125 @@ final class MessagesRoutes {
   /** Form fields of one request: {@link MessageTranslation#MAX_RECIPIENTS} {@code to} fields and room for the rest. */
   static final int MAX_FORM_FIELDS = 2 * MessageTranslation.MAX_RECIPIENTS;
 
+  /** What a messages.mime request may carry besides its message: {@code to}, options, the multipart framing. */
+  static final long MIME_FORM_OVERHEAD_BYTES = 1024 * 1024;
+
   static void mount(Router router, DkimService domains, JobIntake intake) {
     router.post("/v3/:domain/messages").handler(ctx -> MailgunRoutes.json(ctx, () -> send(ctx, domains, intake)));
+    router.post("/v3/:domain/messages.mime").handler(ctx -> MailgunRoutes.json(ctx, () -> sendMime(ctx, domains, intake)));
+  }
+
+  /**
+   * {@code POST /v3/{domain}/messages.mime}: {@code to} and the options as form fields, the whole message in the file
+   * part {@code message}, streamed to a temporary file while the form is decoded (never held whole in memory before
+   * it is read once, checked and stored), at most {@code MAILGATE_MAX_MIME_MESSAGE} bytes.
+   */
+  private static Future<JsonObject> sendMime(RoutingContext ctx, DkimService domains, JobIntake intake) {
+    Tenant tenant = MailgunAuth.tenant(ctx);
+    HttpServerRequest req = ctx.request();
+    String domain = ctx.pathParam("domain");
+    long declared = declaredLength(req);
+    long maxMessage = intake.limits().maxMimeMessageBytes();
+    return MailgunRoutes.ownDomain(domains, tenant, domain).compose(d -> {
+      if (!mediaType(req.getHeader("Content-Type")).equals("multipart/form-data")) {
+        return Future.<JsonObject>failedFuture(new InvalidInputException("invalid_parameter",
+            "Content-Type must be multipart/form-data, with the message in the file part 'message'", null));
+      }
+      if (declared > maxMessage + MIME_FORM_OVERHEAD_BYTES) {
+        return Future.<JsonObject>failedFuture(mimeTooLarge(maxMessage));
+      }
+      MailgunRoutes.continueIfExpected(req);
+      return intake.submitMime(tenant.id(), declared, () -> readMimeForm(ctx.vertx(), req, maxMessage))
+          .map(a -> new JsonObject()
+              .put("id", "<" + a.jobId() + "@" + d + ">")
+              .put("message", "Queued. Thank you."));
+    });
+  }
+
+  /**
+   * Decodes the form while it arrives: the {@code message} file part goes to a temporary file (the upload's own
+   * pipe, with backpressure), the other fields are kept; then, on a worker, the file is read once, checked
+   * ({@link io.mailgate.message.MimeMessage#parse}) and deleted.
+   */
+  private static Future<JobIntake.MimeJob> readMimeForm(io.vertx.core.Vertx vertx, HttpServerRequest req, long maxMessage) {
+    if (req.isEnded()) {
+      return Future.failedFuture(new InvalidInputException("invalid_parameter", "message parameter is missing", null));
+    }
+    Promise<JobIntake.MimeJob> p = Promise.promise();
+    List<String> otherFiles = new ArrayList<>();
+    String path = System.getProperty("java.io.tmpdir") + java.io.File.separator + "mailgate-mime-"
+        + java.util.UUID.randomUUID() + ".eml";
+    @SuppressWarnings("unchecked")
+    Future<Void>[] stored = new Future[] {null};
+    io.vertx.core.http.HttpServerFileUpload[] message = {null};
+    long[] seen = {0};
+    req.setExpectMultipart(true);
+    req.uploadHandler(upload -> {
+      if (!upload.name().equals("message") || message[0] != null) {
+        otherFiles.add(upload.name());
+        upload.exceptionHandler(e -> {});
+        upload.handler(b -> {});
+        return;
+      }
+      message[0] = upload;
+      stored[0] = upload.streamToFileSystem(path);
+    });
+    req.handler(b -> {
+      seen[0] += b.length();
+      if (seen[0] > maxMessage + MIME_FORM_OVERHEAD_BYTES) {
+        req.pause();
+        p.tryFail(mimeTooLarge(maxMessage));
+      }
+    });
+    req.exceptionHandler(e -> p.tryFail(formError(e)));
+    req.endHandler(v -> {
+      List<Map.Entry<String, String>> params = new ArrayList<>();
+      String inline = null;
+      for (Map.Entry<String, String> e : req.formAttributes().entries()) {
+        String name = prefixRestored(e.getKey());
+        if (name.equals("message")) {
+          inline = e.getValue(); // a client that sends the message as a plain field
+        } else {
+          params.add(Map.entry(name, e.getValue()));
+        }
+      }
+      String text = inline;
+      Future<Void> written = stored[0] == null ? Future.succeededFuture() : stored[0];
+      written.compose(x -> {
+        if (message[0] != null && message[0].size() > maxMessage) {
+          return Future.failedFuture(mimeTooLarge(maxMessage));
+        }
+        if (message[0] == null && text == null) {
+          return Future.failedFuture(new InvalidInputException("invalid_parameter", "message parameter is missing", null));
+        }
+        // the job's fields first: a refused parameter costs no read of the message
+        JsonObject job = MessageTranslation.toMimeJob(params, otherFiles);
+        return vertx.executeBlocking(() -> {
+          byte[] data = message[0] != null ? java.nio.file.Files.readAllBytes(java.nio.file.Path.of(path))
+              : text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+          if (data.length > maxMessage) {
+            throw mimeTooLarge(maxMessage);
+          }
+          return new JobIntake.MimeJob(job, io.mailgate.message.MimeMessage.parse(data, data.length));
+        }, false);
+      }).onComplete(ar -> {
+        if (ar.succeeded()) {
+          p.tryComplete(ar.result());
+        } else {
+          p.tryFail(ar.cause());
+        }
+      });
+    });
+    req.resume();
+    // the temporary file goes once the request is done with, whatever the outcome
+    return p.future().andThen(ar -> {
+      Future<Void> w = stored[0] == null ? Future.succeededFuture() : stored[0];
+      w.otherwiseEmpty().onComplete(x -> vertx.fileSystem().delete(path).otherwiseEmpty());
+    });
+  }
+
+  private static PayloadTooLargeException mimeTooLarge(long max) {
+    return new PayloadTooLargeException("Message is larger than " + max + " bytes (MAILGATE_MAX_MIME_MESSAGE)");
   }
 
   private static Future<JsonObject> send(RoutingContext ctx, DkimService domains, JobIntake intake) {

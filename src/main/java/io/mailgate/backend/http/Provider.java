@@ -59,6 +59,22 @@ public interface Provider {
     return false;
   }
 
+  /**
+   * Why this provider cannot send a shared or MIME job (one message to several recipients as it is), or null when it
+   * can: such a job routed to it fails for good with the reason, nothing sent.
+   */
+  default String cannotSendOneMessage() {
+    return null;
+  }
+
+  /**
+   * The calls of a job; by default from its campaign alone. A provider that sends the gateway's composed message
+   * (Mailgun's messages.mime, SES raw) reads it from the delivery.
+   */
+  default Future<Job> prepare(io.mailgate.backend.Delivery delivery) {
+    return prepare(delivery.campaign());
+  }
+
   /** "host:port" of the provider's API, for events. */
   String endpoint();
 

@@ -27,9 +27,14 @@ public final class ProviderBackend implements MailBackend {
 
   @Override
   public Future<Void> deliver(Delivery delivery) {
+    String refusal = delivery.campaign().oneMessage() ? provider.cannotSendOneMessage() : null;
+    if (refusal != null) {
+      return delivery.reportAll(new io.mailgate.backend.Outcome.Permanent(null, "not sent: one message to several"
+          + " recipients as it is (a shared or MIME message) cannot go through this backend: " + refusal));
+    }
     Future<Provider.Job> job;
     try {
-      job = provider.prepare(delivery.campaign());
+      job = provider.prepare(delivery);
     } catch (RuntimeException e) {
       job = Future.failedFuture(e);
     }

@@ -29,6 +29,33 @@ final class MailgunProvider implements Provider {
     this.client = HttpCalls.client(vertx, settings.limits(), "mailgate");
   }
 
+  /**
+   * A shared or MIME job goes out as the gateway composed (and signed) it, through {@code messages.mime}: the
+   * message's own To and Cc, the call's {@code to} the envelope (up to {@code maxRecipientsPerCall} recipients), so
+   * every recipient gets the same bytes, whichever part of the recipients a call carries.
+   */
+  @Override
+  public Future<Job> prepare(io.mailgate.backend.Delivery delivery) {
+    Campaign campaign = delivery.campaign();
+    if (!campaign.oneMessage()) {
+      return prepare(campaign);
+    }
+    return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> delivery.message(batch.get(0))
+        .compose(m -> mime(MailgunRequests.mime(campaign, batch), m))));
+  }
+
+  private Future<Answer> mime(List<MailgunRequests.Field> fields, io.mailgate.message.ComposedMessage message) {
+    String boundary = "mailgate-" + java.util.UUID.randomUUID();
+    Buffer body = MailgunRequests.multipart(boundary, fields, message);
+    Future<HttpResponse<Buffer>> response = client.postAbs(settings.mimeUrl())
+        .basicAuthentication("api", settings.apiKey())
+        .putHeader("Content-Type", "multipart/form-data; boundary=" + boundary)
+        .putHeader("Accept", "application/json")
+        .idleTimeout(settings.limits().requestTimeout().toMillis())
+        .sendBuffer(body);
+    return HttpCalls.outcome(response, MailgunProvider::accepted, MailgunProvider::errorText).map(Answer::forCall);
+  }
+
   @Override
   public Future<Job> prepare(Campaign campaign) {
     MailgunRequests req = MailgunRequests.of(campaign);

@@ -126,6 +126,37 @@ final class MailgunRequests {
     form.add(new Field(JOB_VARIABLE, campaign.jobId().toString()));
   }
 
+  /** The fields of a {@code messages.mime} call besides the message: the envelope, tags, the job and recipient ids. */
+  static List<Field> mime(Campaign campaign, List<OutboundRecipient> recipients) {
+    List<Field> form = new ArrayList<>();
+    for (OutboundRecipient r : recipients) {
+      form.add(new Field("to", r.email().value()));
+    }
+    campaign.tags().stream().limit(MAX_TAGS).forEach(t -> form.add(new Field("o:tag", t)));
+    form.add(new Field(JOB_VARIABLE, campaign.jobId().toString()));
+    // one call for several recipients: each event names its recipient by address
+    if (recipients.size() == 1) {
+      form.add(new Field(RECIPIENT_VARIABLE, Integer.toString(recipients.get(0).seq())));
+    }
+    return form;
+  }
+
+  /** {@code multipart/form-data}: the fields, then the message as the file part {@code message}. */
+  static Buffer multipart(String boundary, List<Field> form, io.mailgate.message.ComposedMessage message) {
+    StringBuilder b = new StringBuilder(1024);
+    for (Field f : form) {
+      b.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(f.name())
+          .append("\"\r\n\r\n").append(f.value()).append("\r\n");
+    }
+    b.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"message\"; filename=\"message.mime\"\r\n")
+        .append("Content-Type: message/rfc822\r\n\r\n");
+    Buffer out = Buffer.buffer(b.length() + message.length() + 128);
+    out.appendString(b.toString(), "UTF-8");
+    out.appendBytes(message.data(), 0, message.length());
+    out.appendString("\r\n--" + boundary + "--\r\n");
+    return out;
+  }
+
   /** {@code application/x-www-form-urlencoded}, UTF-8. */
   static Buffer encode(List<Field> form) {
     StringBuilder b = new StringBuilder(4096);

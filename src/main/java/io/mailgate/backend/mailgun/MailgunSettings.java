@@ -50,6 +50,11 @@ public record MailgunSettings(String apiKey, String domain, String region, Strin
     return baseUrl + "/v3/" + domain + "/messages";
   }
 
+  /** {@code POST} target for whole MIME messages (shared and MIME jobs). */
+  public String mimeUrl() {
+    return messagesUrl() + ".mime";
+  }
+
   @Override
   public String toString() {
     return "MailgunSettings[domain=" + domain + ", region=" + region + ", baseUrl=" + baseUrl + ", " + limits + "]";

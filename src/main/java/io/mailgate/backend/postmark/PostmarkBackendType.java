@@ -11,6 +11,15 @@ import java.util.Set;
 /** {@code type: "postmark"}: Postmark's batch email API, one personalised message per recipient, 500 per call. */
 public final class PostmarkBackendType implements BackendType {
 
+  /** Why a shared or MIME job is not sent through it (refused at intake, failed for good when routed here later). */
+  static final String ONE_MESSAGE = "Postmark's API takes the parts of a message, not a whole MIME message, and sends its To, Cc and Bcc as"
+        + " given, so it cannot send a message's To and Cc to part of its recipients";
+
+  @Override
+  public String cannotSendOneMessage() {
+    return ONE_MESSAGE;
+  }
+
   @Override
   public String name() {
     return "postmark";

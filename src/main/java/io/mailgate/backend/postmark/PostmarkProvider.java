@@ -159,6 +159,11 @@ final class PostmarkProvider implements Provider {
   }
 
   @Override
+  public String cannotSendOneMessage() {
+    return PostmarkBackendType.ONE_MESSAGE;
+  }
+
+  @Override
   public String endpoint() {
     return HttpCalls.authority(url);
   }

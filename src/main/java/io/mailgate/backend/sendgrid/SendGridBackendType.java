@@ -11,6 +11,15 @@ import java.util.Set;
 /** {@code type: "sendgrid"}: SendGrid's v3 Mail Send API, up to 1,000 personalizations per request. */
 public final class SendGridBackendType implements BackendType {
 
+  /** Why a shared or MIME job is not sent through it (refused at intake, failed for good when routed here later). */
+  static final String ONE_MESSAGE = "SendGrid's Mail Send takes the parts of a message, not a whole MIME message, and sends each"
+        + " personalization's to, cc and bcc as given, so it cannot send a message's To and Cc to part of its recipients";
+
+  @Override
+  public String cannotSendOneMessage() {
+    return ONE_MESSAGE;
+  }
+
   @Override
   public String name() {
     return "sendgrid";

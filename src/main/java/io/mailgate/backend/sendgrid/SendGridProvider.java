@@ -94,6 +94,11 @@ final class SendGridProvider implements Provider {
   }
 
   @Override
+  public String cannotSendOneMessage() {
+    return SendGridBackendType.ONE_MESSAGE;
+  }
+
+  @Override
   public String endpoint() {
     return HttpCalls.authority(settings.sendUrl());
   }

@@ -88,6 +88,40 @@ final class SesProvider implements Provider {
     return b.build();
   }
 
+  /**
+   * A shared or MIME job: SendEmail with the gateway's composed (and signed) message as raw content, one recipient
+   * per call as its Destination (the envelope), so every recipient gets the same message with its own To and Cc.
+   */
+  @Override
+  public Future<Job> prepare(io.mailgate.backend.Delivery delivery) {
+    Campaign campaign = delivery.campaign();
+    if (!campaign.oneMessage()) {
+      return prepare(campaign);
+    }
+    return client.transform(ar -> ar.failed()
+        ? Future.failedFuture(new IllegalStateException("the SES client cannot be set up: " + ar.cause().getMessage(), ar.cause()))
+        : Future.succeededFuture(new Job(1, batch -> delivery.message(batch.get(0))
+            .compose(m -> raw(ar.result(), campaign, batch.get(0), m)).map(Answer::forCall))));
+  }
+
+  private Future<Outcome> raw(SesV2Client ses, Campaign c, OutboundRecipient r, io.mailgate.message.ComposedMessage m) {
+    List<MessageTag> tags = new ArrayList<>(jobTags(c));
+    tags.add(recipientTag(r));
+    SendEmailRequest.Builder req = SendEmailRequest.builder()
+        .fromEmailAddress(c.from().toHeader())
+        .destination(Destination.builder().toAddresses(r.email().value()).build())
+        .content(EmailContent.builder().raw(software.amazon.awssdk.services.sesv2.model.RawMessage.builder()
+            .data(software.amazon.awssdk.core.SdkBytes.fromByteArray(m.toBytes())).build()).build())
+        .emailTags(tags);
+    if (settings.configurationSetName() != null) {
+      req.configurationSetName(settings.configurationSetName());
+    }
+    SendEmailRequest request = req.build();
+    return workers.executeBlocking(() -> ses.sendEmail(request), false)
+        .<Outcome>map(resp -> new Outcome.Sent(resp.messageId(), 200, "accepted by SES"))
+        .recover(e -> Future.succeededFuture(SesOutcomes.forException(e)));
+  }
+
   /** A client that cannot be set up fails the delivery: the dispatcher defers its recipients with the reason. */
   @Override
   public Future<Job> prepare(Campaign campaign) {

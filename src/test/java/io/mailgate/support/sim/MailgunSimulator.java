@@ -28,7 +28,8 @@ import java.util.regex.Pattern;
  * Basic {@code api:<key>}, a form (urlencoded or multipart) with {@code from}, {@code to} (repeated, at most 1,000),
  * {@code subject}, {@code text} and/or {@code html}, {@code recipient-variables} (a JSON object), {@code o:tag},
  * {@code h:*}, {@code v:*}. Answers as Mailgun does: 200 {"id","message"}, 400 {"message"}, 401 "Forbidden",
- * 404 for another domain. Tests script the next answers (429 with Retry-After, 5xx, 401, 400, no answer) and read
+ * 404 for another domain. {@code POST /v3/{domain}/messages.mime}: {@code to} (the envelope, at most 1,000), the file
+ * part {@code message} (the whole MIME message, kept as received) and the options. Tests script the next answers (429 with Retry-After, 5xx, 401, 400, no answer) and read
  * every request back.
  */
 public final class MailgunSimulator implements AutoCloseable {
@@ -37,7 +38,12 @@ public final class MailgunSimulator implements AutoCloseable {
 
   /** One request as received: the form fields (in order, names may repeat) and what it was answered. */
   public record Request(List<Map.Entry<String, String>> fields, String authorization, int status, String messageId,
-                        Instant receivedAt) {
+                        Instant receivedAt, byte[] mime) {
+
+    /** A messages.mime call. */
+    public boolean isMime() {
+      return mime != null;
+    }
 
     public String first(String name) {
       return fields.stream().filter(e -> e.getKey().equals(name)).map(Map.Entry::getValue).findFirst().orElse(null);
@@ -190,7 +196,7 @@ public final class MailgunSimulator implements AutoCloseable {
   // --- the API
 
   private void handle(HttpServerRequest req) {
-    Matcher path = Pattern.compile("/v3/([^/]+)/messages").matcher(req.path());
+    Matcher path = Pattern.compile("/v3/([^/]+)/messages(\\.mime)?").matcher(req.path());
     if (!path.matches()) {
       req.response().setStatusCode(404).end("{\"message\":\"Not Found\"}");
       return;
@@ -200,10 +206,24 @@ public final class MailgunSimulator implements AutoCloseable {
       return;
     }
     req.setExpectMultipart(true);
-    req.end().onSuccess(v -> answer(req, path.group(1), req.formAttributes()));
+    if (path.group(2) != null) {
+      io.vertx.core.buffer.Buffer message = io.vertx.core.buffer.Buffer.buffer();
+      boolean[] got = {false};
+      req.uploadHandler(u -> {
+        if (u.name().equals("message")) {
+          got[0] = true;
+          u.handler(message::appendBuffer);
+        } else {
+          u.handler(b -> {});
+        }
+      });
+      req.end().onSuccess(v -> answer(req, path.group(1), req.formAttributes(), got[0] ? message.getBytes() : new byte[0]));
+      return;
+    }
+    req.end().onSuccess(v -> answer(req, path.group(1), req.formAttributes(), null));
   }
 
-  private void answer(HttpServerRequest req, String requestDomain, MultiMap form) {
+  private void answer(HttpServerRequest req, String requestDomain, MultiMap form, byte[] mime) {
     Instant receivedAt = Instant.now();
     List<Map.Entry<String, String>> fields = new ArrayList<>();
     form.forEach(e -> fields.add(Map.entry(e.getKey(), e.getValue())));
@@ -220,7 +240,7 @@ public final class MailgunSimulator implements AutoCloseable {
       status = 404;
       body = "{\"message\":\"Domain not found: " + requestDomain + "\"}";
     } else {
-      String problem = problem(form);
+      String problem = mime != null ? mimeProblem(form, mime) : problem(form);
       Script s = problem == null ? nextScript() : null;
       if (problem != null) {
         status = 400;
@@ -235,7 +255,7 @@ public final class MailgunSimulator implements AutoCloseable {
         body = new JsonObject().put("id", id).put("message", "Queued. Thank you.").encode();
       }
     }
-    requests.add(new Request(Collections.unmodifiableList(fields), auth, status, id, receivedAt));
+    requests.add(new Request(Collections.unmodifiableList(fields), auth, status, id, receivedAt, mime));
     if (status == 0) {
       return; // scripted silence
     }
@@ -257,6 +277,21 @@ public final class MailgunSimulator implements AutoCloseable {
     headers.forEach(resp::putHeader);
     resp.putHeader("Content-Type", body != null && body.startsWith("{") ? "application/json" : "text/plain");
     resp.end(body == null ? "" : body);
+  }
+
+  /** What Mailgun would refuse with 400 in a messages.mime call, or null. */
+  private static String mimeProblem(MultiMap form, byte[] mime) {
+    List<String> to = form.getAll("to");
+    if (to.isEmpty()) {
+      return "'to' parameter is missing";
+    }
+    if (to.size() > MAX_RECIPIENTS) {
+      return "Too many recipients: at most " + MAX_RECIPIENTS + " per message";
+    }
+    if (mime.length == 0) {
+      return "'message' parameter is missing";
+    }
+    return null;
   }
 
   /** What Mailgun would refuse with 400, or null. */

@@ -47,6 +47,7 @@ public final class SesSimulator implements AutoCloseable {
   public record Call(String operation, int status, JsonObject body, Map<String, String> headers) {}
 
   /** A message SES accepted, as it would go out: rendered subject, text and html. */
+  /** One message sent; for a raw SendEmail, {@code text} is the whole MIME message and {@code subject} null. */
   public record Delivered(String operation, String messageId, String to, String subject, String text, String html,
                           JsonObject request) {}
 
@@ -225,6 +226,17 @@ public final class SesSimulator implements AutoCloseable {
 
   private Answer send(JsonObject body) {
     JsonArray to = body.getJsonObject("Destination", new JsonObject()).getJsonArray("ToAddresses", new JsonArray());
+    JsonObject raw = body.getJsonObject("Content", new JsonObject()).getJsonObject("Raw");
+    if (raw != null) {
+      // a raw message: Data is the whole MIME message (base64 in the JSON), Destination the envelope
+      if (raw.getString("Data") == null || to.isEmpty()) {
+        return Answer.error(400, "BadRequestException", "Destination and Content.Raw.Data are required.");
+      }
+      String id = messageId();
+      String data = new String(java.util.Base64.getDecoder().decode(raw.getString("Data")), StandardCharsets.ISO_8859_1);
+      delivered.add(new Delivered("SendEmail", id, to.getString(0), null, data, null, body));
+      return new Answer(200, null, new JsonObject().put("MessageId", id));
+    }
     JsonObject simple = body.getJsonObject("Content", new JsonObject()).getJsonObject("Simple");
     if (body.getString("FromEmailAddress") == null || to.isEmpty() || simple == null
         || simple.getJsonObject("Subject") == null || simple.getJsonObject("Body") == null) {
