@@ -325,16 +325,11 @@ class MailgunApiTest {
   @Test
   void parametersOutsideOurModelAreRefusedWithTheReason() {
     assertNothingStored(() -> {
-      for (String[] p : new String[][] {{"cc", "c@example.com"}, {"bcc", "c@example.com"},
-          {"o:time-zone-localize", "09:00AM"}, {"template", "welcome"}}) {
+      for (String[] p : new String[][] {{"o:time-zone-localize", "09:00AM"}, {"template", "welcome"}}) {
         Api.Response r = postForm("/v3/acme.example/messages", acme.apiKey(), simpleForm() + "&" + form(p[0], p[1]));
         assertEquals(400, r.status(), r.text());
         assertTrue(r.json().getString("message").startsWith("Parameter not supported: " + p[0] + " ("), r.text());
       }
-      Api.Response several = postForm("/v3/acme.example/messages", acme.apiKey(),
-          form("from", "news@acme.example", "to", "a@example.com, b@example.com", "subject", "S", "text", "T"));
-      assertEquals(400, several.status(), several.text());
-      assertTrue(several.json().getString("message").contains("without recipient-variables"), several.text());
     });
   }
 

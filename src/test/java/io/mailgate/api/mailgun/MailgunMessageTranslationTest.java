@@ -83,9 +83,24 @@ class MailgunMessageTranslationTest {
   }
 
   @Test
+  void ccBccAndSeveralToBecomeOneSharedMessageWithTheHeaderListsAndEveryAddressOnce() {
+    JsonObject job = MessageTranslation.toJob(params("from", "a@example.com", "to", "Ann <ann@example.com>, bob@example.com",
+        "cc", "carl@example.com", "bcc", "dora@example.com, ANN@example.com", "subject", "S {{x}}", "text", "T"), List.of());
+    assertEquals(new JsonArray().add("Ann <ann@example.com>").add("bob@example.com"), job.getJsonArray("to"));
+    assertEquals(new JsonArray().add("carl@example.com"), job.getJsonArray("cc"));
+    assertEquals(List.of("ann@example.com", "bob@example.com", "carl@example.com", "dora@example.com"),
+        job.getJsonArray("recipients").stream().map(r -> ((JsonObject) r).getString("email")).toList());
+    JsonObject single = MessageTranslation.toJob(params("from", "a@example.com", "to", "ann@example.com", "subject", "S",
+        "text", "T"), List.of());
+    assertFalse(single.containsKey("to"), "a single to stays a message of its own");
+    assertTrue(refusal(params("from", "a@example.com", "to", "ann@example.com", "cc", "c@example.com", "subject", "S",
+        "text", "T", "recipient-variables", "{}")).startsWith("Parameter not supported: cc with recipient-variables"));
+  }
+
+  @Test
   void refusalsNameTheParameter() {
     assertEquals("Parameters not supported: o:foo, x", refusal(params("o:foo", "1", "x", "2")));
-    assertTrue(refusal(params("cc", "a@example.com")).startsWith("Parameter not supported: cc ("));
+    assertTrue(refusal(params("amp-html", "<p>x</p>")).startsWith("Parameter not supported: amp-html ("));
     assertTrue(refusal(params("t:variables", "{}")).startsWith("Parameter not supported: t:variables ("));
     assertEquals("h:X-A must not contain CR, LF or NUL", refusal(params("h:X-A", "a\r\nb")));
     assertEquals("h:x-a is given more than once", refusal(params("h:X-A", "1", "h:x-a", "2")));
