@@ -335,7 +335,7 @@ final class MessageTranslation {
         }
         given += parsed.size();
         if (given > MAX_RECIPIENTS) {
-          throw invalid("Too many recipients; max is " + MAX_RECIPIENTS + " (to, cc and bcc together)");
+          throw invalid("Too many recipients; max is " + MAX_RECIPIENTS); // to, cc and bcc together
         }
         for (Mailbox m : parsed) {
           String key = m.address().value().toLowerCase(Locale.ROOT);
