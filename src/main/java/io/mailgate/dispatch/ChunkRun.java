@@ -118,7 +118,7 @@ final class ChunkRun implements Delivery {
     MessageSigner signer = job.signer();
     java.util.concurrent.Callable<ComposedMessage> compose = () -> {
       ComposedMessage m = c.shape() == Campaign.Shape.MIME ? c.mime().toComposed(c.messageId(0))
-          : job.composer().compose(0, null, java.util.Map.of());
+          : job.composer().composeShared(job.createdAt());
       return signer == null ? m : signer.sign(m);
     };
     // a MIME message may be megabytes: copied and signed off the event loop, like every signature

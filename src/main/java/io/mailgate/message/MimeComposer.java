@@ -82,11 +82,23 @@ public final class MimeComposer {
 
   /** The whole message for one recipient, CRLF line endings, not dot-stuffed. */
   public ComposedMessage compose(int seq, EmailAddress to, Map<String, Object> vars) {
+    return compose(seq, to, vars, null);
+  }
+
+  /**
+   * The one message of a shared job, dated {@code date} (when the job was accepted), so that it is the same whenever
+   * it is composed (a later chunk, a retry), apart from a DKIM signature's time.
+   */
+  public ComposedMessage composeShared(java.time.OffsetDateTime date) {
+    return compose(0, null, Map.of(), date.atZoneSameInstant(ZoneOffset.UTC).format(DATE));
+  }
+
+  private ComposedMessage compose(int seq, EmailAddress to, Map<String, Object> vars, String fixedDate) {
     String subject = campaign.renderSubject(vars);
     String text = campaign.text() == null ? null : normalizeLineBreaks(campaign.text().render(vars));
     String html = campaign.html() == null ? null : normalizeLineBreaks(campaign.html().render(vars));
     Out out = new Out(2048 + (text == null ? 0 : text.length() * 12 / 10) + (html == null ? 0 : html.length() * 12 / 10));
-    out.ascii("Date: ").ascii(date()).crlf();
+    out.ascii("Date: ").ascii(fixedDate != null ? fixedDate : date()).crlf();
     out.bytes(fixedHeaders, fixedHeaders.length);
     out.dotAtLineStart = fixedHeadersDot;
     if (campaign.shape() == Campaign.Shape.SHARED) {

@@ -300,4 +300,41 @@ class JobSpecParserTest {
     }
     assertEquals("too_many_vars", rejected(job().put("metadata", many)).code());
   }
+
+  @Test
+  void toAndCcMakeASharedMessageThatSurvivesStorage() {
+    JsonObject j = new JsonObject().put("from", "a@acme.example").put("subject", "S").put("text", "T")
+        .put("to", new JsonArray().add("Ann <ann@example.com>")).put("cc", new JsonArray().add("carl@example.com"));
+    JobSpec spec = parser.parse(j, false);
+    assertEquals(io.mailgate.message.Campaign.Shape.SHARED, spec.shape());
+    JobSpec stored = JobSpec.fromStored(spec.toJson());
+    assertEquals(io.mailgate.message.Campaign.Shape.SHARED, stored.shape());
+    assertEquals(List.of("Ann <ann@example.com>"), stored.to().stream().map(Object::toString).toList());
+    assertEquals(List.of("carl@example.com"), stored.cc().stream().map(Object::toString).toList());
+    JsonObject personal = j.copy();
+    personal.remove("to");
+    personal.remove("cc");
+    assertEquals(io.mailgate.message.Campaign.Shape.PERSONAL, JobSpec.fromStored(parser.parse(personal, false).toJson()).shape());
+  }
+
+  @Test
+  void aSharedMessageRefusesOneClickUnsubscribeEvenWhereLinksCanBeMade() {
+    JsonObject j = new JsonObject().put("from", "a@acme.example").put("subject", "S").put("text", "T")
+        .put("to", new JsonArray().add("a@example.com")).put("unsubscribe", true);
+    InvalidInputException e = assertThrows(InvalidInputException.class, () -> new JobSpecParser(LIMITS, true).parse(j, false));
+    assertEquals("unsubscribe", e.field());
+    JobSpec withDefault = new JobSpecParser(LIMITS, true).parse(j.copy().put("unsubscribe", (Object) null), false,
+        new JobSpecParser.TenantDefaults(true, null));
+    assertNull(withDefault.unsubscribe(), "the tenant's default does not apply to a shared message");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"{\"to\": \"a@example.com\"}", "{\"to\": [1]}", "{\"cc\": [\"not an address\"]}",
+      "{\"to\": [\"a@example.com\"], \"text\": \"Hi {{name}}\"}",
+      "{\"to\": [\"a@example.com\"], \"subject\": \"{{#x}}y{{/x}}\"}"})
+  void aSharedMessageRefusesMalformedListsSubstitutionAndUnsubscribe(String extra) {
+    JsonObject j = new JsonObject().put("from", "a@acme.example").put("subject", "S").put("text", "T")
+        .mergeIn(new JsonObject(extra));
+    assertThrows(InvalidInputException.class, () -> parser.parse(j, false));
+  }
 }

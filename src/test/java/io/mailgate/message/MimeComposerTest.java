@@ -368,4 +368,29 @@ class MimeComposerTest {
     assertWireSafe(m);
     assertEquals("Hello " + value, parse(m).getSubject());
   }
+
+  @Test
+  void aSharedMessageShowsItsToAndCcListsFoldedAndTheSameBytesWhenComposedAgain() {
+    StringBuilder many = new StringBuilder();
+    io.vertx.core.json.JsonArray to = new io.vertx.core.json.JsonArray();
+    for (int i = 0; i < 8; i++) {
+      to.add("Person Number " + i + " <person" + i + "@example.com>");
+    }
+    JsonObject job = new JsonObject().put("from", "news@acme.example").put("subject", "Minutes").put("text", "Notes")
+        .put("to", to).put("cc", new io.vertx.core.json.JsonArray().add("\"Smith, Carl\" <carl@example.com>"));
+    MimeComposer c = composer(job);
+    java.time.OffsetDateTime at = java.time.OffsetDateTime.parse("2026-12-03T08:00:00Z");
+    ComposedMessage m = c.composeShared(at);
+    assertWireSafe(m);
+    String s = new String(m.toBytes(), StandardCharsets.US_ASCII);
+    assertTrue(s.startsWith("Date: Thu, 3 Dec 2026 08:00:00 +0000\r\n"), s);
+    assertTrue(s.contains("\r\nTo: Person Number 0 <person0@example.com>,"), s);
+    assertTrue(s.contains("\r\nCc: \"Smith, Carl\" <carl@example.com>\r\n"), s);
+    assertFalse(s.contains("Bcc"), s);
+    assertTrue(s.contains("Message-ID: <" + JOB.toString().replace("-", "") + "@acme.example>\r\n"), s);
+    for (String line : s.split("\r\n")) {
+      assertTrue(line.length() <= 78 || !line.startsWith("To:") && !line.startsWith(" "), "folded: " + line);
+    }
+    assertArrayEquals(m.toBytes(), c.composeShared(at).toBytes(), "the same bytes each time");
+  }
 }

@@ -429,6 +429,26 @@ class MailgunSharedAndMimeTest {
   // --- provider backends
 
   @Test
+  void aSharedJobThatReachesSendGridAfterARouteChangeFailsForGoodWithTheReasonAndNothingIsSent() {
+    TenantKey t = api.tenantOnSmtp("shared-rerouted", smtp.port(), null);
+    String sendAt = java.time.OffsetDateTime.now().plusSeconds(3).toString();
+    Api.Response r = api.submitJson(t, new JsonObject().put("from", "news@acme.example")
+        .put("to", new JsonArray().add("rerouted-a@example.com")).put("subject", "S").put("text", "T").put("sendAt", sendAt)
+        .put("recipients", new JsonArray().add(new JsonObject().put("email", "rerouted-a@example.com"))
+            .add(new JsonObject().put("email", "rerouted-b@example.com"))));
+    Api.expect(r, 202);
+    String id = r.json().getString("id");
+    api.route(t, "shared-sg"); // before its sendAt: the job is still queued
+    api.awaitState(t, id, "completed", TIMEOUT);
+    for (JsonObject x : api.recipients(t, id)) {
+      assertEquals("failed", x.getString("state"), x.encode());
+      assertTrue(x.getString("lastMessage").contains("cannot go through this backend: SendGrid's Mail Send"), x.encode());
+    }
+    assertEquals(0, sendgrid.requests().size(), "nothing reached SendGrid");
+    assertEquals(0, receivedBy("rerouted-a@example.com").size());
+  }
+
+  @Test
   void throughMailgunASharedMessageGoesAsOneMessagesMimeCallWithTheEnvelopeInTo() {
     try (MailgunSimulator sim = new MailgunSimulator("mg.example", "mg-key").start()) {
       api.createBackend("shared-mg", "mailgun", "eu", new JsonObject().put("apiKey", "mg-key").put("domain", "mg.example")
