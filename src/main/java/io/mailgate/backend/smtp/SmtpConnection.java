@@ -206,6 +206,74 @@ final class SmtpConnection {
     });
   }
 
+  /**
+   * One mail transaction for several recipients of the same message (a shared or MIME job): MAIL, a RCPT per
+   * recipient and DATA (in one write with PIPELINING), then the message once if any recipient was accepted. The
+   * outcomes are per recipient, in order: its RCPT refusal, or the final reply to the message. Connection failures
+   * fail the future (after DATA, marked as such: the server may have taken the message).
+   */
+  Future<List<Outcome>> sendMany(EmailAddress mailFrom, List<EmailAddress> rcptTo, Buffer data, String messageId) {
+    messages++;
+    String mail = "MAIL FROM:<" + mailFrom.value() + ">\r\n";
+    List<String> rcpts = rcptTo.stream().map(a -> "RCPT TO:<" + a.value() + ">\r\n").toList();
+    Future<SmtpReply> mailReply;
+    List<Future<SmtpReply>> rcptReplies = new ArrayList<>();
+    Future<SmtpReply> dataReply;
+    if (extensions.contains("PIPELINING")) {
+      socket.write(Buffer.buffer(mail + String.join("", rcpts) + "DATA\r\n"));
+      mailReply = expect(settings.commandTimeout(), false);
+      rcpts.forEach(r -> rcptReplies.add(expect(settings.commandTimeout(), false)));
+      dataReply = expect(settings.commandTimeout(), false);
+    } else {
+      // one command at a time: each RCPT after the reply to the one before
+      Future<SmtpReply> m0 = command(mail.substring(0, mail.length() - 2));
+      mailReply = m0;
+      Future<SmtpReply> last = m0;
+      boolean[] anyAccepted = {false};
+      for (String r : rcpts) {
+        Future<SmtpReply> f = last.compose(prev -> !m0.result().isPositive() ? Future.succeededFuture(m0.result())
+            : command(r.substring(0, r.length() - 2)).map(x -> {
+              anyAccepted[0] |= x.isPositive();
+              return x;
+            }));
+        rcptReplies.add(f);
+        last = f;
+      }
+      dataReply = last.compose(x -> anyAccepted[0] ? command("DATA") : Future.succeededFuture(x));
+    }
+    List<Future<SmtpReply>> all = new ArrayList<>(rcptReplies);
+    all.add(mailReply);
+    all.add(dataReply);
+    return Future.all(all).compose(x -> {
+      SmtpReply m = mailReply.result();
+      List<Outcome> out = new ArrayList<>(rcpts.size());
+      if (!m.isPositive()) {
+        // the sender refused says nothing of the recipients: every one deferred, as in a single transaction
+        Outcome o = new Outcome.Temporary(m.code(), "sender refused: " + m.text(), Outcome.Fault.BACKEND);
+        rcpts.forEach(r -> out.add(o));
+      } else {
+        rcptReplies.forEach(f -> out.add(f.result().isPositive() ? null : refusal(f.result())));
+      }
+      SmtpReply d = dataReply.result();
+      boolean anyAccepted = out.contains(null);
+      if (!anyAccepted || d.code() != 354) {
+        Outcome refused = anyAccepted ? refusal(d) : null;
+        out.replaceAll(o -> o == null ? refused : o);
+        // a 354 after every recipient was refused gets an empty DATA section, never the message
+        Future<?> end = d.code() == 354 ? writeAndExpect(Buffer.buffer(".\r\n"), settings.dataTimeout(), false)
+            : Future.succeededFuture();
+        return end.compose(v -> reset()).map(v -> out);
+      }
+      return writeAndExpect(data, settings.dataTimeout(), true).map(done -> {
+        Outcome o = done.code() == 250
+            ? new Outcome.Sent(messageId, done.code(), done.text(), peer(), tlsActive ? settings.host() : null)
+            : refusal(done);
+        out.replaceAll(r -> r == null ? o : r);
+        return out;
+      });
+    });
+  }
+
   /** The server connected to, as resolved: "address:port". */
   private String peer() {
     if (peer == null) {

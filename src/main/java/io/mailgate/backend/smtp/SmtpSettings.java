@@ -23,7 +23,8 @@ public record SmtpSettings(
     Duration dataTimeout,
     Duration idleTimeout,
     Duration downBackoff,
-    int maxMessagesPerConnection) {
+    int maxMessagesPerConnection,
+    int maxRecipientsPerMessage) {
 
   /** {@code none}: plain; {@code starttls}: if offered; {@code starttls-required}: refuse plain; {@code implicit}: TLS from connect. */
   public enum Tls {
@@ -43,7 +44,7 @@ public record SmtpSettings(
   public static final Set<String> SECRETS = Set.of("password");
   private static final Set<String> KNOWN = Set.of("host", "port", "tls", "username", "password", "trustAll",
       "allowPlaintextAuth", "maxConnections", "ratePerSecond", "heloName", "connectTimeout", "commandTimeout",
-      "dataTimeout", "idleTimeout", "downBackoff", "maxMessagesPerConnection");
+      "dataTimeout", "idleTimeout", "downBackoff", "maxMessagesPerConnection", "maxRecipientsPerMessage");
 
   public static SmtpSettings parse(JsonObject s) {
     SettingsReader r = new SettingsReader(s, "smtp", KNOWN);
@@ -76,7 +77,9 @@ public record SmtpSettings(
         r.duration("dataTimeout", Duration.ofSeconds(120)),
         r.duration("idleTimeout", Duration.ofSeconds(30)),
         r.duration("downBackoff", Duration.ofSeconds(5)),
-        r.integer("maxMessagesPerConnection", 1000, 1, 1_000_000));
+        r.integer("maxMessagesPerConnection", 1000, 1, 1_000_000),
+        // RFC 5321 4.5.3.1.8: a server must take at least 100 recipients per message
+        r.integer("maxRecipientsPerMessage", 100, 1, 1000));
   }
 
   /**

@@ -178,6 +178,8 @@ class MailgunSharedAndMimeTest {
     List<String> all = List.of("shared-ann@example.com", "shared-bob@example.com", "shared-carl@example.com",
         "shared-dora@example.com", "shared-eve@example.com");
     List<String> got = onePerAddress(all);
+    assertEquals(Set.copyOf(all), Set.copyOf(receivedBy("shared-ann@example.com").get(0).rcptTo()),
+        "one SMTP transaction with a RCPT TO per recipient");
     String first = got.get(0);
     for (String m : got) {
       assertEquals(first, m, "every recipient, to, cc and bcc, gets the same bytes");
@@ -200,24 +202,37 @@ class MailgunSharedAndMimeTest {
     }
   }
 
-  @Test
-  void eachRecipientsStateIsItsOwn() {
-    smtp.onRcpt(a -> a.startsWith("shared-refused") ? "550 5.1.1 no such user" : "250 2.1.5 ok");
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+  void eachRecipientsStateIsItsOwnInOneTransactionWithOrWithoutPipelining(boolean pipelining) {
+    String p = pipelining ? "p" : "np";
+    smtp.onRcpt(a -> a.startsWith("shared-refused") ? "550 5.1.1 no such user"
+        : a.startsWith("shared-later") ? "450 4.2.1 try later" : "250 2.1.5 ok");
+    smtp.pipelining(pipelining);
     try {
       MessageResponse r = messages(acme).sendMessage("acme.example", Message.builder()
           .from("news@acme.example")
-          .to("shared-fine@example.com")
-          .cc("shared-refused@example.com")
+          .to(List.of("shared-fine-" + p + "@example.com", "shared-later-" + p + "@example.com"))
+          .cc("shared-refused-" + p + "@example.com")
+          .bcc("shared-fine2-" + p + "@example.com")
           .subject("States")
           .text("T")
           .build());
       String id = jobId(r);
-      api.awaitState(acme, id, "completed", TIMEOUT);
+      api.awaitJob(acme, id, j -> j.getJsonObject("counts").getInteger("sent") == 2
+          && j.getJsonObject("counts").getInteger("failed") == 1, TIMEOUT);
       Map<String, String> states = api.recipients(acme, id).stream()
           .collect(Collectors.toMap(x -> x.getString("email"), x -> x.getString("state")));
-      assertEquals(Map.of("shared-fine@example.com", "sent", "shared-refused@example.com", "failed"), states);
+      assertEquals(Map.of("shared-fine-" + p + "@example.com", "sent", "shared-fine2-" + p + "@example.com", "sent",
+          "shared-refused-" + p + "@example.com", "failed", "shared-later-" + p + "@example.com", "deferred"), states);
+      List<ScriptedSmtpServer.Received> got = receivedBy("shared-fine-" + p + "@example.com");
+      assertEquals(1, got.size());
+      assertEquals(List.of("shared-fine-" + p + "@example.com", "shared-fine2-" + p + "@example.com"), got.get(0).rcptTo(),
+          "the accepted recipients, in one transaction");
+      api.control(acme.apiKey(), id, "cancel");
     } finally {
       smtp.onRcpt(a -> "250 2.1.5 ok");
+      smtp.pipelining(true);
     }
   }
 
@@ -262,8 +277,10 @@ class MailgunSharedAndMimeTest {
   // --- the native job API
 
   @Test
-  void aNativeJobWithToAndCcIsOneSharedMessage() {
-    Api.Response r = api.submitJson(acme, new JsonObject()
+  void aNativeJobWithToAndCcIsOneSharedMessageSentAsItIsInATransactionPerRecipientWhenSoSet() {
+    TenantKey single = api.tenantOnSmtp("shared-single-rcpt", smtp.port(), new JsonObject().put("maxRecipientsPerMessage", 1));
+    domains(single, "single.example");
+    Api.Response r = api.submitJson(single, new JsonObject()
         .put("from", "news@acme.example")
         .put("to", new JsonArray().add("Native Ann <native-ann@example.com>"))
         .put("cc", new JsonArray().add("native-cc@example.com"))
@@ -274,8 +291,9 @@ class MailgunSharedAndMimeTest {
             .add(new JsonObject().put("email", "native-bcc@example.com"))));
     Api.expect(r, 202);
     String id = r.json().getString("id");
-    api.awaitState(acme, id, "completed", TIMEOUT);
+    api.awaitState(single, id, "completed", TIMEOUT);
     List<String> got = onePerAddress(List.of("native-ann@example.com", "native-cc@example.com", "native-bcc@example.com"));
+    assertEquals(1, receivedBy("native-bcc@example.com").get(0).rcptTo().size(), "a transaction per recipient");
     assertEquals(got.get(0), got.get(1));
     assertEquals(got.get(0), got.get(2));
     assertEquals("Native Ann <native-ann@example.com>", header(got.get(0), "To"));
