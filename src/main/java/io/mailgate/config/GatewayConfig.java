@@ -130,7 +130,8 @@ public record GatewayConfig(
       int handoffQueue,
       int priorityClaimers,
       int maxBacklog,
-      Duration backlogCheckInterval) {}
+      Duration backlogCheckInterval,
+      long jobCacheMimeBytes) {}
 
   /**
    * Events, suppressions and statistics: how long events are kept (whole daily partitions are dropped after it),
@@ -248,7 +249,8 @@ public record GatewayConfig(
             s.integer("MAILGATE_DISPATCH_HANDOFF_QUEUE", 10_000, 0, 1_000_000),
             s.integer("MAILGATE_DISPATCH_PRIORITY_CLAIMERS", 2, 1, 16),
             s.integer("MAILGATE_INGEST_MAX_BACKLOG", 5000, 1, 1_000_000),
-            s.duration("MAILGATE_INGEST_BACKLOG_CHECK_INTERVAL", Duration.ofMillis(200))),
+            s.duration("MAILGATE_INGEST_BACKLOG_CHECK_INTERVAL", Duration.ofMillis(200)),
+            s.bytes("MAILGATE_DISPATCH_JOB_CACHE_MIME_BYTES", 200L * 1024 * 1024)),
         new RetryConfig(
             s.duration("MAILGATE_RETRY_BASE_DELAY", Duration.ofMinutes(1)),
             s.duration("MAILGATE_RETRY_MAX_DELAY", Duration.ofHours(1)),

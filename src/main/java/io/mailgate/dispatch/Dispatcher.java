@@ -138,7 +138,7 @@ public final class Dispatcher extends VerticleBase {
     circuits = new CircuitBreakers(config.circuitFailures(), config.circuitOpenTime(), backendStore, this::backendDown);
     writer = new StateWriter(vertx, store, config.stateFlushBatch(), config.stateFlushInterval().toMillis());
     releaser = new ChunkReleaser(vertx, store, nodeId, config.releaseFlushBatch(), config.releaseFlushInterval().toMillis());
-    jobs = new JobContexts(store, signers, unsubscribe, config.jobCache());
+    jobs = new JobContexts(store, signers, unsubscribe, config.jobCache(), config.jobCacheMimeBytes());
     handoff = new Handoff(config.handoffQueue());
     signing = vertx.createSharedWorkerExecutor("mailgate-signing", config.signingThreads());
     long lease = config.leaseTime().toMillis();

@@ -12,7 +12,8 @@ import java.util.UUID;
 /**
  * The jobs a dispatcher sends, compiled once (templates, MIME composer, DKIM signer) and kept for reuse by their
  * next chunks: at most {@code size} of them, each for at most a minute (the DKIM key lookup's own cache time, so a
- * deleted key stops signing). Used from the dispatcher's event loop.
+ * deleted key stops signing), and MIME jobs (whose message, and its signed copy, may weigh megabytes each) within
+ * {@code mimeBytes} together: the least recently used go first. Used from the dispatcher's event loop.
  */
 final class JobContexts {
 
@@ -24,6 +25,14 @@ final class JobContexts {
   private final Map<UUID, Future<JobContext>> jobs;
 
   JobContexts(DispatchStore store, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe, int size) {
+    this(store, signers, unsubscribe, size, Long.MAX_VALUE);
+  }
+
+  private final long mimeBytes;
+
+  JobContexts(DispatchStore store, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe, int size,
+              long mimeBytes) {
+    this.mimeBytes = mimeBytes;
     this.unsubscribe = unsubscribe;
     this.store = store;
     this.signers = signers;
@@ -44,8 +53,36 @@ final class JobContexts {
           : store.job(jobId).map(opt -> opt.orElseThrow(() -> new IllegalStateException("job " + jobId + " does not exist")));
       f = r.compose(this::compile);
       jobs.put(jobId, f);
+      f.onSuccess(c -> {
+        if (c.campaign().mime() != null) {
+          trimMime(jobId);
+        }
+      });
     }
     return f;
+  }
+
+  /** Drops the least recently used MIME jobs but {@code keep} while their messages weigh more than the bound. */
+  private void trimMime(UUID keep) {
+    long total = 0;
+    for (Future<JobContext> f : jobs.values()) {
+      total += weight(f);
+    }
+    var it = jobs.entrySet().iterator();
+    while (total > mimeBytes && it.hasNext()) {
+      var e = it.next();
+      long w = weight(e.getValue());
+      if (w > 0 && !e.getKey().equals(keep)) {
+        it.remove();
+        total -= w;
+      }
+    }
+  }
+
+  /** What a cached MIME job holds: its message and the signed copy sent. */
+  private static long weight(Future<JobContext> f) {
+    return f.succeeded() && f.result().campaign() != null && f.result().campaign().mime() != null
+        ? 2L * f.result().campaign().mime().data().length : 0;
   }
 
   private Future<JobContext> compile(JobRow row) {
