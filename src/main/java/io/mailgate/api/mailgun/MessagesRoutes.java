@@ -78,8 +78,7 @@ final class MessagesRoutes {
     }
     Promise<JobIntake.MimeJob> p = Promise.promise();
     List<String> otherFiles = new ArrayList<>();
-    String path = System.getProperty("java.io.tmpdir") + java.io.File.separator + "mailgate-mime-"
-        + java.util.UUID.randomUUID() + ".eml";
+    String[] file = {null};
     @SuppressWarnings("unchecked")
     Future<Void>[] stored = new Future[] {null};
     io.vertx.core.http.HttpServerFileUpload[] message = {null};
@@ -93,7 +92,12 @@ final class MessagesRoutes {
         return;
       }
       message[0] = upload;
-      stored[0] = upload.streamToFileSystem(path);
+      // readable by this process only (a message is the tenant's mail); the upload waits until the file exists
+      upload.pause();
+      stored[0] = vertx.fileSystem().createTempFile("mailgate-mime-", ".eml", "rw-------").compose(path -> {
+        file[0] = path;
+        return upload.streamToFileSystem(path);
+      });
     });
     req.handler(b -> {
       seen[0] += b.length();
@@ -126,7 +130,7 @@ final class MessagesRoutes {
         // the job's fields first: a refused parameter costs no read of the message
         JsonObject job = MessageTranslation.toMimeJob(params, otherFiles);
         return vertx.executeBlocking(() -> {
-          byte[] data = message[0] != null ? java.nio.file.Files.readAllBytes(java.nio.file.Path.of(path))
+          byte[] data = message[0] != null ? java.nio.file.Files.readAllBytes(java.nio.file.Path.of(file[0]))
               : text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
           if (data.length > maxMessage) {
             throw mimeTooLarge(maxMessage);
@@ -145,7 +149,11 @@ final class MessagesRoutes {
     // the temporary file goes once the request is done with, whatever the outcome
     return p.future().andThen(ar -> {
       Future<Void> w = stored[0] == null ? Future.succeededFuture() : stored[0];
-      w.otherwiseEmpty().onComplete(x -> vertx.fileSystem().delete(path).otherwiseEmpty());
+      w.otherwiseEmpty().onComplete(x -> {
+        if (file[0] != null) {
+          vertx.fileSystem().delete(file[0]).otherwiseEmpty();
+        }
+      });
     });
   }
 
