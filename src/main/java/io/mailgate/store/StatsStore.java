@@ -17,8 +17,8 @@ import java.util.UUID;
  * severity: {@code stats_summary_hourly} and {@code stats_summary_daily}, written by the folding pass), the hours not
  * summarized yet (the last one or two) from the counters the writers keep ({@code stats_hourly}, sharded); a
  * statement reads both sides of the mark ({@code stats_summarized.hours_until}) in one snapshot, so an hour is
- * counted once whether or not it has been summarized meanwhile. Hour resolution grouped by recipient domain or tag
- * reads the hourly counters themselves (their summaries would be about as large). {@code tenantId} null reads every
+ * counted once whether or not it has been summarized meanwhile. Hour resolution grouped by tag reads the folded
+ * per-tag counters themselves (an hour's folded counters are its summary). {@code tenantId} null reads every
  * tenant (the operators' view).
  */
 public final class StatsStore {
@@ -44,8 +44,8 @@ public final class StatsStore {
     }
   }
 
-  /** The dimensions the hourly summaries keep; the daily ones keep these and 'r', 't'. */
-  private static final String HOURLY_DIMS = "nbs";
+  /** The dimensions the hourly summaries keep; the daily ones keep these and 't'. */
+  private static final String HOURLY_DIMS = "nbsr";
 
   /** The first hour not summarized yet: hours before it are in the summaries. */
   private static final String MARK = "(SELECT coalesce(hours_until, '-infinity') FROM stats_summarized)";
@@ -227,7 +227,7 @@ public final class StatsStore {
         GROUP BY 1, 2, 3, 4, 5
       ), hourly AS (
         INSERT INTO stats_summary_hourly AS s (tenant_id, dim, hour, grp, event, severity, n)
-        SELECT tenant_id, dim, $1, grp, event, severity, n FROM dims WHERE dim = ANY('{n,b,s}'::"char"[])
+        SELECT tenant_id, dim, $1, grp, event, severity, n FROM dims WHERE dim <> 't'
         ORDER BY 1, 2, 4, 5, 6
         ON CONFLICT (tenant_id, dim, hour, grp, event, severity) DO UPDATE SET n = s.n + excluded.n
       ), daily AS (
