@@ -26,7 +26,8 @@ public final class MailgunRoutes {
   private MailgunRoutes() {}
 
   /** Mounts the routes; call before the router's own failure handler is added, so these paths get Mailgun's. */
-  public static void mount(Router router, AdminService admin, DkimService domains, JobIntake intake) {
+  public static void mount(Router router, AdminService admin, DkimService domains, JobIntake intake,
+                           io.mailgate.webhook.out.WebhookService webhooks) {
     MailgunFailureHandler failures = new MailgunFailureHandler();
     MailgunAuth auth = new MailgunAuth(admin);
     List<String> roots = List.of("/v3/*", "/v4/*");
@@ -34,6 +35,7 @@ public final class MailgunRoutes {
       router.route(root).handler(auth).failureHandler(failures);
     }
     MessagesRoutes.mount(router, domains, intake);
+    WebhooksRoutes.mount(router, domains, webhooks);
     DomainsRoutes.mount(router, domains);
     for (String root : roots) {
       router.route(root).handler(ctx -> ctx.fail(MailgunAnswer.notFound()));
