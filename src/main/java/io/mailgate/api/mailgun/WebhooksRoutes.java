@@ -34,7 +34,7 @@ final class WebhooksRoutes {
     String base = "/v3/domains/:domain/webhooks";
     router.route(base + "*").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
     router.get(base).handler(ctx -> MailgunRoutes.json(ctx, () -> withDomain(ctx, domains, d -> {
-      MailgunRoutes.knownQueryParameters(ctx, Set.of());
+      noQueryParameters(ctx);
       return webhooks.domainHooks(tenant(ctx), d, null).map(all -> {
         Map<String, List<String>> byId = new LinkedHashMap<>();
         for (WebhookRecord w : all) {
@@ -56,7 +56,7 @@ final class WebhooksRoutes {
           .map(list -> new JsonObject().put("message", "Webhook has been created").put("webhook", urls(list)));
     })));
     router.get(base + "/:id").handler(ctx -> MailgunRoutes.json(ctx, () -> withDomain(ctx, domains, d -> {
-      MailgunRoutes.knownQueryParameters(ctx, Set.of());
+      noQueryParameters(ctx);
       String id = WebhookService.mailgunId(ctx.pathParam("id"));
       return webhooks.domainHooks(tenant(ctx), d, id).map(list -> {
         if (list.isEmpty()) {
@@ -74,7 +74,7 @@ final class WebhooksRoutes {
           .map(list -> new JsonObject().put("message", "Webhook has been updated").put("webhook", urls(list)));
     })));
     router.delete(base + "/:id").handler(ctx -> MailgunRoutes.json(ctx, () -> withDomain(ctx, domains, d -> {
-      MailgunRoutes.knownQueryParameters(ctx, Set.of());
+      noQueryParameters(ctx);
       return notFoundAsMailgun(webhooks.deleteDomainHooks(tenant(ctx), d, ctx.pathParam("id")))
           .map(list -> new JsonObject().put("message", "Webhook has been deleted").put("webhook", urls(list)));
     })));
@@ -103,22 +103,27 @@ final class WebhooksRoutes {
   private static Map<String, List<String>> form(RoutingContext ctx) {
     Map<String, List<String>> out = new LinkedHashMap<>();
     var attrs = ctx.request().formAttributes();
-    var source = attrs.isEmpty() ? ctx.request().params() : attrs;
+    var source = attrs.isEmpty() ? ctx.queryParams() : attrs;
     List<String> unknown = new ArrayList<>();
     for (String name : source.names()) {
-      if (name.equals("domain") || (name.equals("id") && ctx.pathParam("id") != null && source == ctx.request().params())) {
-        continue; // path parameters appear among the request's params
-      }
-      if (!FORM_FIELDS.contains(name)) {
+      if (FORM_FIELDS.contains(name)) {
+        out.put(name, source.getAll(name));
+      } else {
         unknown.add(io.mailgate.message.EmailAddress.printable(name));
-        continue;
       }
-      out.put(name, source.getAll(name));
     }
     if (!unknown.isEmpty()) {
       throw new InvalidInputException("invalid_parameter", "Parameter not supported: " + String.join(", ", unknown), null);
     }
     return out;
+  }
+
+  /** These routes take no query parameters (the path's own parameters are not among them). */
+  private static void noQueryParameters(RoutingContext ctx) {
+    List<String> names = ctx.queryParams().names().stream().sorted().map(io.mailgate.message.EmailAddress::printable).toList();
+    if (!names.isEmpty()) {
+      throw new InvalidInputException("invalid_parameter", "Parameter not supported: " + String.join(", ", names), null);
+    }
   }
 
   private static JsonObject urls(List<String> urls) {
