@@ -126,6 +126,13 @@ public final class Gateway {
         .onSuccess(workIds::add));
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
         .onSuccess(workIds::add));
+    if (config.webhooks().enabled()) {
+      var hooks = config.webhooks();
+      deployed = deployed.compose(x -> vertx.deployVerticle(new io.mailgate.webhook.out.WebhookSender(
+              new io.mailgate.store.WebhookOutboxStore(pool), secrets,
+              new io.mailgate.webhook.out.UrlPolicy(hooks.allowHttp(), hooks.allowPrivate()), hooks))
+          .onSuccess(workIds::add));
+    }
     for (int i = 0; i < config.http().instances(); i++) {
       HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics, databaseHealth, unsubscribe);
       verticles.add(v);

@@ -78,8 +78,15 @@ public final class HttpVerticle extends VerticleBase {
         config.events().thresholds());
     StatsRoutes.mountBackends(router, new io.mailgate.store.StatsStore(pool), metrics);
 
+    var hooks = config.webhooks();
+    io.mailgate.webhook.out.WebhookService webhooks = new io.mailgate.webhook.out.WebhookService(vertx,
+        new io.mailgate.store.WebhookStore(pool), admin.secrets(),
+        new io.mailgate.webhook.out.UrlPolicy(hooks.allowHttp(), hooks.allowPrivate()), hooks.maxPerTenant());
+    WebhookRoutes.mount(router, auth, webhooks, maxPage, config.limits().maxJsonBodyBytes() > 64 * 1024 ? 64 * 1024
+        : config.limits().maxJsonBodyBytes());
+
     MailgunRoutes.mount(router, admin, dkim, intake, new MailgunRoutes.Reads(eventStore, suppressions, csv,
-        new io.mailgate.store.StatsStore(pool), config.limits().maxTagChars()));
+        new io.mailgate.store.StatsStore(pool), config.limits().maxTagChars()), webhooks);
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);

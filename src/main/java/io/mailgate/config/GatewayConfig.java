@@ -27,7 +27,8 @@ public record GatewayConfig(
     RetryConfig retry,
     EventsConfig events,
     SuppressionCsvConfig suppressionCsv,
-    PublicConfig publicEndpoints) {
+    PublicConfig publicEndpoints,
+    WebhookConfig webhooks) {
 
   public GatewayConfig {
     if (publicEndpoints.port().isPresent() && publicEndpoints.port().get() != 0 && publicEndpoints.port().get() == http.port()) {
@@ -154,6 +155,25 @@ public record GatewayConfig(
       + "gmx.de,gmx.net,gmx.at,web.de,t-online.de,freenet.de,orange.fr,wanadoo.fr,free.fr,laposte.net,sfr.fr,libero.it,"
       + "virgilio.it,seznam.cz,wp.pl,o2.pl,onet.pl,proton.me,protonmail.com,yandex.ru,mail.ru,comcast.net,att.net";
 
+  /**
+   * Tenant webhooks out: whether this process sends them, the calls in flight (in all and per webhook), the claim
+   * batch and poll interval, the connect and whole-call timeouts, the lease of a claimed call (longer than the
+   * timeout), the retry schedule (exponential from {@code retryBaseDelay} to {@code retryMaxDelay}, until
+   * {@code maxAttempts} or {@code maxAge}), how long finished calls stay visible, the most webhooks per tenant, and
+   * the SSRF switches (plain http; private, loopback and link-local addresses).
+   */
+  public record WebhookConfig(boolean enabled, int concurrency, int perWebhook, int batch, Duration pollInterval,
+                              Duration connectTimeout, Duration timeout, Duration lease, Duration retryBaseDelay,
+                              Duration retryMaxDelay, int maxAttempts, Duration maxAge, Duration retention,
+                              int maxPerTenant, boolean allowHttp, boolean allowPrivate) {
+    public WebhookConfig {
+      if (lease.compareTo(timeout.plus(connectTimeout)) <= 0) {
+        throw new ConfigException("MAILGATE_WEBHOOK_LEASE_TIME must be longer than MAILGATE_WEBHOOK_TIMEOUT plus"
+            + " MAILGATE_WEBHOOK_CONNECT_TIMEOUT, got " + lease);
+      }
+    }
+  }
+
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
 
@@ -276,17 +296,34 @@ public record GatewayConfig(
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_URL", null)).map(GatewayConfig::publicUrl),
             s.string("MAILGATE_PUBLIC_HOST", "0.0.0.0"),
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_PORT", null)).map(x -> s.integer("MAILGATE_PUBLIC_PORT", 0, 0, 65535)),
-            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey)));
+            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey)),
+        new WebhookConfig(
+            s.bool("MAILGATE_WEBHOOK_SENDER_ENABLED", true),
+            s.integer("MAILGATE_WEBHOOK_CONCURRENCY", 128, 1, 10_000),
+            s.integer("MAILGATE_WEBHOOK_PER_WEBHOOK", 16, 1, 10_000),
+            s.integer("MAILGATE_WEBHOOK_BATCH", 200, 1, 10_000),
+            s.duration("MAILGATE_WEBHOOK_POLL_INTERVAL", Duration.ofMillis(250)),
+            s.duration("MAILGATE_WEBHOOK_CONNECT_TIMEOUT", Duration.ofSeconds(5)),
+            s.duration("MAILGATE_WEBHOOK_TIMEOUT", Duration.ofSeconds(10)),
+            s.duration("MAILGATE_WEBHOOK_LEASE_TIME", Duration.ofSeconds(60)),
+            s.duration("MAILGATE_WEBHOOK_RETRY_BASE_DELAY", Duration.ofSeconds(30)),
+            s.duration("MAILGATE_WEBHOOK_RETRY_MAX_DELAY", Duration.ofHours(1)),
+            s.integer("MAILGATE_WEBHOOK_MAX_ATTEMPTS", 20, 1, 1000),
+            s.duration("MAILGATE_WEBHOOK_MAX_AGE", Duration.ofHours(8)),
+            s.duration("MAILGATE_WEBHOOK_RETENTION", Duration.ofDays(7)),
+            s.integer("MAILGATE_WEBHOOK_MAX_PER_TENANT", 100, 1, 10_000),
+            s.bool("MAILGATE_WEBHOOK_ALLOW_HTTP", false),
+            s.bool("MAILGATE_WEBHOOK_ALLOW_PRIVATE", false)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints);
+        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints, webhooks);
   }
 
   public GatewayConfig withPublicEndpoints(PublicConfig p) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, p);
+        limits, intake, dispatch, retry, events, suppressionCsv, p, webhooks);
   }
 
   /**
