@@ -27,7 +27,8 @@ public record GatewayConfig(
     RetryConfig retry,
     EventsConfig events,
     SuppressionCsvConfig suppressionCsv,
-    PublicConfig publicEndpoints) {
+    PublicConfig publicEndpoints,
+    WebhooksInConfig webhooksIn) {
 
   public GatewayConfig {
     if (publicEndpoints.port().isPresent() && publicEndpoints.port().get() != 0 && publicEndpoints.port().get() == http.port()) {
@@ -146,6 +147,16 @@ public record GatewayConfig(
    * write in batches of {@code LimitsConfig.ingestBatchRows} and are admitted as streams, like NDJSON jobs.
    */
   public record SuppressionCsvConfig(int maxLineBytes, long maxBodyBytes, long maxLines, int maxErrors, int exportFetchRows) {}
+
+  /**
+   * Provider webhooks in ({@code /hooks/{provider}/{backendId}}): the largest body and the most events one call may
+   * carry; how far a signed timestamp (Mailgun, SendGrid) may be from now; how many Mailgun tokens the replay cache
+   * keeps (full: calls answer 503 until tokens age out); SNS signing certificates kept, the largest one fetched and
+   * how long a fetch (certificate or subscription confirmation) may take; the most events one grouped write takes, and
+   * how many grouped writes each event loop runs at once.
+   */
+  public record WebhooksInConfig(long maxBodyBytes, int maxEvents, Duration maxAge, int replayCacheSize, int certCacheSize,
+                                 int maxCertBytes, Duration fetchTimeout, int groupMaxEvents, int groupWriters) {}
 
   /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
   public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
@@ -274,17 +285,27 @@ public record GatewayConfig(
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_URL", null)).map(GatewayConfig::publicUrl),
             s.string("MAILGATE_PUBLIC_HOST", "0.0.0.0"),
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_PORT", null)).map(x -> s.integer("MAILGATE_PUBLIC_PORT", 0, 0, 65535)),
-            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey)));
+            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey)),
+        new WebhooksInConfig(
+            s.bytes("MAILGATE_WEBHOOK_MAX_BODY", 8L * 1024 * 1024, 256L * 1024 * 1024),
+            s.integer("MAILGATE_WEBHOOK_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),
+            s.duration("MAILGATE_WEBHOOK_MAX_AGE", Duration.ofMinutes(5)),
+            s.integer("MAILGATE_WEBHOOK_REPLAY_CACHE", 500_000, 1, 50_000_000),
+            s.integer("MAILGATE_WEBHOOK_CERT_CACHE", 100, 1, 100_000),
+            (int) s.bytes("MAILGATE_WEBHOOK_CERT_MAX_BYTES", 64 * 1024, 1024 * 1024),
+            s.duration("MAILGATE_WEBHOOK_FETCH_TIMEOUT", Duration.ofSeconds(10)),
+            s.integer("MAILGATE_WEBHOOK_GROUP_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),
+            s.integer("MAILGATE_WEBHOOK_GROUP_WRITERS", 2, 1, 64)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints);
+        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints, webhooksIn);
   }
 
   public GatewayConfig withPublicEndpoints(PublicConfig p) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, p);
+        limits, intake, dispatch, retry, events, suppressionCsv, p, webhooksIn);
   }
 
   /**
