@@ -176,6 +176,26 @@ class MailgunWebhookTest extends HookTests {
   }
 
   @Test
+  void concurrentCallsAreAllRecordedEachOnce() throws Exception {
+    String email = to.get(7);
+    int n = 40;
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(20);
+    try {
+      List<java.util.concurrent.Future<Answer>> answers = new java.util.ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        String body = signed(eventData("mg-evt-burst-" + i, "clicked", email));
+        answers.add(pool.submit(() -> post(body)));
+      }
+      for (var a : answers) {
+        expect(a.get(60, TimeUnit.SECONDS), 200);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertEquals(n, recorded("mailgun", email, "clicked"));
+  }
+
+  @Test
   void aDeliveryPostedTwiceIsRecordedOnce() {
     String email = to.get(0);
     JsonObject data = eventData("mg-evt-opened-twice", "opened", email);
