@@ -74,7 +74,7 @@ public final class HttpVerticle extends VerticleBase {
     // one per event loop, so that its grouped writes are this loop's
     io.mailgate.webhook.in.WebhookService webhooks = new io.mailgate.webhook.in.WebhookService(providerHooks,
         new io.mailgate.store.BackendStore(pool), admin.secrets(), new io.mailgate.store.WebhookStore(pool), eventService,
-        metrics);
+        metrics, config.limits().authCacheTtl().toMillis());
     long maxHookBody = config.webhooksIn().maxBodyBytes();
     WebhookRoutes.mount(router, webhooks, maxHookBody, metrics);
     io.mailgate.store.SuppressionStore suppressions = new io.mailgate.store.SuppressionStore(pool);

@@ -153,10 +153,12 @@ public record GatewayConfig(
    * carry; how far a signed timestamp (Mailgun, SendGrid) may be from now; how many Mailgun tokens the replay cache
    * keeps (full: calls answer 503 until tokens age out); SNS signing certificates kept, the largest one fetched and
    * how long a fetch (certificate or subscription confirmation) may take; the most events one grouped write takes, and
-   * how many grouped writes each event loop runs at once.
+   * how many grouped writes each event loop runs at once; how many backends' hooks and jobs' tenants each event loop
+   * remembers (for {@code LimitsConfig.authCacheTtl}, so a busy webhook costs one statement per grouped write).
    */
   public record WebhooksInConfig(long maxBodyBytes, int maxEvents, Duration maxAge, int replayCacheSize, int certCacheSize,
-                                 int maxCertBytes, Duration fetchTimeout, int groupMaxEvents, int groupWriters) {}
+                                 int maxCertBytes, Duration fetchTimeout, int groupMaxEvents, int groupWriters,
+                                 int lookupCacheSize) {}
 
   /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
   public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
@@ -295,7 +297,8 @@ public record GatewayConfig(
             (int) s.bytes("MAILGATE_WEBHOOK_CERT_MAX_BYTES", 64 * 1024, 1024 * 1024),
             s.duration("MAILGATE_WEBHOOK_FETCH_TIMEOUT", Duration.ofSeconds(10)),
             s.integer("MAILGATE_WEBHOOK_GROUP_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),
-            s.integer("MAILGATE_WEBHOOK_GROUP_WRITERS", 2, 1, 64)));
+            s.integer("MAILGATE_WEBHOOK_GROUP_WRITERS", 2, 1, 64),
+            s.integer("MAILGATE_WEBHOOK_LOOKUP_CACHE", 100_000, 0, 10_000_000)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {

@@ -23,8 +23,10 @@ import org.slf4j.LoggerFactory;
  * A provider's webhook call, from the backend it names to the event log: the backend's hook verifies the call and maps
  * its events; each event goes to the tenant of the job it names, if that tenant is routed to this backend; the events
  * are recorded through {@link EventService} (grouped with concurrent calls) before the call is answered. Events whose
- * recipient cannot be found are logged and counted, never refused (a provider would retry them for days). One
- * instance per event loop.
+ * recipient cannot be found are logged and counted, never refused (a provider would retry them for days). A backend's
+ * hook and a job's tenant are remembered for {@code ttlMillis} (at most {@code MAILGATE_WEBHOOK_LOOKUP_CACHE} of each;
+ * full, it starts again empty), so a busy webhook costs one grouped write per call, not three statements: a changed
+ * webhook setting or route takes effect within that time. One instance per event loop, used from that loop only.
  */
 public final class WebhookService {
 
@@ -39,9 +41,19 @@ public final class WebhookService {
   private final WebhookStore store;
   private final EventGroups groups;
   private final GatewayMetrics metrics;
+  private final long ttlNanos;
+  private final int maxCached;
+  private final java.util.HashMap<UUID, Cached<Hook>> hookCache = new java.util.HashMap<>();
+  private final java.util.HashMap<String, Cached<UUID>> tenantCache = new java.util.HashMap<>();
+
+  private record Hook(String type, ProviderHook hook) {}
+
+  private record Cached<T>(T value, long until) {}
 
   public WebhookService(ProviderHooks hooks, BackendStore backends, SecretBox secrets, WebhookStore store,
-                        EventService events, GatewayMetrics metrics) {
+                        EventService events, GatewayMetrics metrics, long ttlMillis) {
+    this.ttlNanos = ttlMillis * 1_000_000;
+    this.maxCached = hooks.config().lookupCacheSize();
     this.hooks = hooks;
     this.backends = backends;
     this.secrets = secrets;
@@ -66,15 +78,75 @@ public final class WebhookService {
     }
     UUID backend = backendId;
     long now = System.currentTimeMillis();
-    return backends.get(backend).compose(found -> {
+    return hook(backend).compose(h -> {
       // another type's backend answers like a missing one
-      BackendRecord r = found.filter(b -> b.type().equals(provider)).orElseThrow(() -> new NotFoundException("webhook"));
+      if (!h.type().equals(provider)) {
+        return Future.failedFuture(new NotFoundException("webhook"));
+      }
+      return h.hook().receive(new HookRequest(headers, body, now));
+    }).compose(call -> record(provider, backend, call));
+  }
+
+  private Future<Hook> hook(UUID backend) {
+    Hook known = cached(hookCache, backend);
+    if (known != null) {
+      return Future.succeededFuture(known);
+    }
+    return backends.get(backend).map(found -> {
+      BackendRecord r = found.filter(b -> ProviderHooks.PROVIDERS.contains(b.type()))
+          .orElseThrow(() -> new NotFoundException("webhook"));
       JsonObject settings = r.settings().copy();
       if (r.sealedSecrets() != null) {
         settings.mergeIn(new JsonObject(Buffer.buffer(secrets.open(r.sealedSecrets()))));
       }
-      return hooks.forBackend(provider, settings).receive(new HookRequest(headers, body, now));
-    }).compose(call -> record(provider, backend, call));
+      Hook h = new Hook(r.type(), hooks.forBackend(r.type(), settings));
+      remember(hookCache, backend, h);
+      return h;
+    });
+  }
+
+  private <K, V> V cached(java.util.Map<K, Cached<V>> cache, K key) {
+    Cached<V> c = cache.get(key);
+    if (c == null) {
+      return null;
+    }
+    if (System.nanoTime() - c.until() > 0) {
+      cache.remove(key);
+      return null;
+    }
+    return c.value();
+  }
+
+  private <K, V> void remember(java.util.Map<K, Cached<V>> cache, K key, V value) {
+    if (ttlNanos <= 0 || maxCached == 0) {
+      return;
+    }
+    if (cache.size() >= maxCached) {
+      cache.clear();
+    }
+    cache.put(key, new Cached<>(value, System.nanoTime() + ttlNanos));
+  }
+
+  /** The tenants of the jobs (those routed to the backend), from the cache where known. */
+  private Future<java.util.Map<UUID, UUID>> tenants(UUID backend, List<UUID> jobs) {
+    java.util.Map<UUID, UUID> out = new java.util.HashMap<>();
+    List<UUID> unknown = new ArrayList<>();
+    for (UUID j : jobs) {
+      UUID t = cached(tenantCache, backend + "/" + j);
+      if (t != null) {
+        out.put(j, t);
+      } else {
+        unknown.add(j);
+      }
+    }
+    if (unknown.isEmpty()) {
+      return Future.succeededFuture(out);
+    }
+    return store.tenantsOfJobs(backend, unknown).map(found -> {
+      found.forEach((j, t) -> remember(tenantCache, backend + "/" + j, t));
+      out.putAll(found);
+      return out;
+    });
   }
 
   private Future<Received> record(String provider, UUID backend, HookCall call) {
@@ -89,7 +161,7 @@ public final class WebhookService {
     }
     int ignoredTotal = ignored;
     List<UUID> jobs = usable.stream().map(ProviderEvent::jobId).filter(java.util.Objects::nonNull).distinct().toList();
-    return store.tenantsOfJobs(backend, jobs).compose(tenants -> {
+    return tenants(backend, jobs).compose(tenants -> {
       List<Incoming> in = new ArrayList<>(usable.size());
       int unknown = 0;
       for (ProviderEvent e : usable) {
