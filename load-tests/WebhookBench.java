@@ -40,6 +40,7 @@ import javax.crypto.spec.SecretKeySpec;
  *   mvn -B -DskipTests package
  *   java -cp target/mailgate.jar load-tests/WebhookBench.java [--recipients 100000] [--clients 50] [--batch 500]
  *        [--seconds 30] [--warmup 10] [--shapes single,batch] [--jar target/mailgate.jar] [--sink /usr/sbin/smtp-sink]
+ *        [--env NAME=value,...]   (settings of the gateway, e.g. MAILGATE_WEBHOOK_GROUP_WRITERS=1)
  * </pre>
  *
  * Starts Postfix's smtp-sink and the gateway (embedded PostgreSQL, -Xmx256m) on loopback, sends one job of
@@ -60,7 +61,7 @@ public class WebhookBench {
   public static void main(String[] args) throws Exception {
     Map<String, String> opt = new HashMap<>(Map.of("--recipients", "100000", "--clients", "50", "--batch", "500",
         "--seconds", "30", "--warmup", "10", "--shapes", "single,batch", "--jar", "target/mailgate.jar",
-        "--sink", "/usr/sbin/smtp-sink", "--xmx", "256m"));
+        "--sink", "/usr/sbin/smtp-sink", "--xmx", "256m", "--env", ""));
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
@@ -83,6 +84,11 @@ public class WebhookBench {
     pb.environment().put("MAILGATE_HTTP_PORT", Integer.toString(port));
     pb.environment().put("MAILGATE_ADMIN_TOKEN", admin);
     pb.environment().put("MAILGATE_DEMO", "false");
+    for (String kv : opt.get("--env").split(",")) {
+      if (kv.contains("=")) {
+        pb.environment().put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+      }
+    }
     Path log = dir.resolve("gateway.log");
     Process gw = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {

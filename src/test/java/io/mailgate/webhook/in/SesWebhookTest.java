@@ -195,6 +195,19 @@ class SesWebhookTest extends HookTests {
   }
 
   @Test
+  void theSigningCertificateIsFetchedOnceAndAnOversizedOneIsRefused() {
+    for (int i = 0; i < 3; i++) {
+      expect(post(sns.sign(notification(sesEvent("Send", to.get(0))), "2")), 200);
+    }
+    String path = java.net.URI.create(sns.certUrl()).getPath();
+    assertEquals(1, sns.requests().stream().filter(path::equals).count(), sns.requests().toString());
+    Answer big = post(SnsEndpoint.sign(notification(sesEvent("Send", to.get(0))), "2", SnsEndpoint.rsa().getPrivate(),
+        sns.base() + "/big.pem"));
+    expect(big, 403);
+    assertEquals("certificate_unavailable", big.errorCode());
+  }
+
+  @Test
   void aNotificationDeliveredTwiceIsRecordedOnce() {
     String email = to.get(4);
     JsonObject open = sns.sign(notification(sesEvent("Open", email).put("open", new JsonObject()

@@ -50,7 +50,9 @@ final class SnsEndpoint implements AutoCloseable {
     try {
       server = vertx.createHttpServer().requestHandler(req -> {
         requests.add(req.uri());
-        if (req.path().endsWith(".pem")) {
+        if (req.path().equals("/big.pem")) {
+          req.response().putHeader("Content-Type", "application/x-pem-file").end("A".repeat(200 * 1024));
+        } else if (req.path().endsWith(".pem")) {
           req.response().putHeader("Content-Type", "application/x-pem-file").end(pem);
         } else if (req.path().equals("/confirm")) {
           req.response().putHeader("Content-Type", "text/xml").end("<ConfirmSubscriptionResponse/>");
