@@ -72,11 +72,11 @@ public final class HttpVerticle extends VerticleBase {
     UnsubscribeService unsubscribes = new UnsubscribeService(unsubscribe, eventStore, eventService);
     UnsubscribeRoutes.mount(router, unsubscribes);
     // one per event loop, so that its grouped writes are this loop's
-    io.mailgate.webhook.in.WebhookService webhooks = new io.mailgate.webhook.in.WebhookService(providerHooks,
-        new io.mailgate.store.BackendStore(pool), admin.secrets(), new io.mailgate.store.WebhookStore(pool), eventService,
+    io.mailgate.webhook.in.ProviderHookService webhooks = new io.mailgate.webhook.in.ProviderHookService(providerHooks,
+        new io.mailgate.store.BackendStore(pool), admin.secrets(), new io.mailgate.store.ProviderHookStore(pool), eventService,
         metrics, config.limits().authCacheTtl().toMillis());
     long maxHookBody = config.webhooksIn().maxBodyBytes();
-    WebhookRoutes.mount(router, webhooks, maxHookBody, metrics);
+    ProviderHookRoutes.mount(router, webhooks, maxHookBody, metrics);
     io.mailgate.store.SuppressionStore suppressions = new io.mailgate.store.SuppressionStore(pool);
     io.mailgate.suppression.SuppressionCsv csv = new io.mailgate.suppression.SuppressionCsv(vertx, suppressions,
         config.suppressionCsv(), config.limits().ingestBatchRows(), config.limits().ingestBatchesInFlight(),
@@ -99,7 +99,7 @@ public final class HttpVerticle extends VerticleBase {
       // nothing but the public routes: no API, no /v1/admin, no /metrics or /health
       Router publicRouter = Router.router(vertx);
       UnsubscribeRoutes.mount(publicRouter, unsubscribes);
-      WebhookRoutes.mount(publicRouter, webhooks, maxHookBody, metrics);
+      ProviderHookRoutes.mount(publicRouter, webhooks, maxHookBody, metrics);
       publicRouter.route().failureHandler(failures);
       publicRouter.errorHandler(404, failures);
       publicRouter.errorHandler(405, failures);

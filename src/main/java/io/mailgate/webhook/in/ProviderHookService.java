@@ -7,7 +7,7 @@ import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.store.BackendRecord;
 import io.mailgate.store.BackendStore;
 import io.mailgate.store.EventStore.Incoming;
-import io.mailgate.store.WebhookStore;
+import io.mailgate.store.ProviderHookStore;
 import io.mailgate.tenant.SecretBox;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  * full, it starts again empty), so a busy webhook costs one grouped write per call, not three statements: a changed
  * webhook setting or route takes effect within that time. One instance per event loop, used from that loop only.
  */
-public final class WebhookService {
+public final class ProviderHookService {
 
-  private static final Logger LOG = LoggerFactory.getLogger(WebhookService.class);
+  private static final Logger LOG = LoggerFactory.getLogger(ProviderHookService.class);
 
   /** What a call came to: events handed to the event log, provider events not kept, events of unknown recipients. */
   public record Received(int events, int ignored, int unknownRecipients, String note) {}
@@ -38,7 +38,7 @@ public final class WebhookService {
   private final ProviderHooks hooks;
   private final BackendStore backends;
   private final SecretBox secrets;
-  private final WebhookStore store;
+  private final ProviderHookStore store;
   private final EventGroups groups;
   private final GatewayMetrics metrics;
   private final long ttlNanos;
@@ -50,7 +50,7 @@ public final class WebhookService {
 
   private record Cached<T>(T value, long until) {}
 
-  public WebhookService(ProviderHooks hooks, BackendStore backends, SecretBox secrets, WebhookStore store,
+  public ProviderHookService(ProviderHooks hooks, BackendStore backends, SecretBox secrets, ProviderHookStore store,
                         EventService events, GatewayMetrics metrics, long ttlMillis) {
     this.ttlNanos = ttlMillis * 1_000_000;
     this.maxCached = hooks.config().lookupCacheSize();

@@ -4,7 +4,7 @@ import io.mailgate.error.MailgateException;
 import io.mailgate.error.NotAuthenticatedException;
 import io.mailgate.stats.GatewayMetrics;
 import io.mailgate.webhook.in.ProviderHooks;
-import io.mailgate.webhook.in.WebhookService;
+import io.mailgate.webhook.in.ProviderHookService;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -17,15 +17,15 @@ import io.vertx.ext.web.handler.BodyHandler;
  * backend's hook verifies the call (401 without valid proof, 403 stale, replayed or not allowed, 404 for a backend
  * that is not of that provider or has no webhook settings); 200 once the events are durable.
  */
-final class WebhookRoutes {
-  private WebhookRoutes() {}
+final class ProviderHookRoutes {
+  private ProviderHookRoutes() {}
 
-  static void mount(Router router, WebhookService hooks, long maxBody, GatewayMetrics metrics) {
+  static void mount(Router router, ProviderHookService hooks, long maxBody, GatewayMetrics metrics) {
     router.post("/hooks/:provider/:backendId").handler(BodyHandler.create(false).setBodyLimit(maxBody));
     router.post("/hooks/:provider/:backendId").handler(ctx -> receive(ctx, hooks, metrics));
   }
 
-  private static void receive(RoutingContext ctx, WebhookService hooks, GatewayMetrics metrics) {
+  private static void receive(RoutingContext ctx, ProviderHookService hooks, GatewayMetrics metrics) {
     String provider = ctx.pathParam("provider");
     String label = ProviderHooks.PROVIDERS.contains(provider) ? provider : "unknown";
     Buffer body = ctx.body() == null || ctx.body().buffer() == null ? Buffer.buffer() : ctx.body().buffer();
@@ -41,7 +41,7 @@ final class WebhookRoutes {
             return;
           }
           metrics.webhookCall(label, 200);
-          WebhookService.Received r = ar.result();
+          ProviderHookService.Received r = ar.result();
           JsonObject answer = new JsonObject().put("events", r.events()).put("ignored", r.ignored())
               .put("unknownRecipients", r.unknownRecipients());
           if (r.note() != null) {

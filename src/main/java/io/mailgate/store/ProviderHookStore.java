@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.UUID;
 
 /** SQL of provider webhooks in: whose jobs a backend's events may name. */
-public final class WebhookStore {
+public final class ProviderHookStore {
 
   // a job counts only for a tenant routed to the backend (primary or fallback): a provider account's signed events
   // cannot reach another tenant's recipients, whatever job ids they name
@@ -20,7 +20,7 @@ public final class WebhookStore {
 
   private final Pool pool;
 
-  public WebhookStore(Pool pool) {
+  public ProviderHookStore(Pool pool) {
     this.pool = pool;
   }
 
