@@ -133,8 +133,11 @@ public final class Gateway {
               new io.mailgate.webhook.out.UrlPolicy(hooks.allowHttp(), hooks.allowPrivate()), hooks))
           .onSuccess(workIds::add));
     }
+    // what the event loops share of the provider webhooks: the replay cache and the SNS certificates
+    io.mailgate.webhook.in.ProviderHooks providerHooks = new io.mailgate.webhook.in.ProviderHooks(vertx, config.webhooksIn());
     for (int i = 0; i < config.http().instances(); i++) {
-      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics, databaseHealth, unsubscribe);
+      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics, databaseHealth, unsubscribe,
+          providerHooks);
       verticles.add(v);
       deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
           .onSuccess(httpIds::add));

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The HTTP API. Several instances share the port, one per event loop. With MAILGATE_PUBLIC_PORT, a second listener
- * serves only what must face the internet (the {@code /u/} unsubscribe links) and answers 404 to everything else; the
+ * serves only what must face the internet (the {@code /u/} unsubscribe links and the providers' {@code /hooks/}) and answers 404 to everything else; the
  * main port serves those routes too, so a gateway without a public listener works the same.
  */
 public final class HttpVerticle extends VerticleBase {
@@ -33,12 +33,15 @@ public final class HttpVerticle extends VerticleBase {
   private final GatewayMetrics metrics;
   private final DatabaseHealth databaseHealth;
   private final UnsubscribeTokens unsubscribe;
+  private final io.mailgate.webhook.in.ProviderHooks providerHooks;
   private HttpServer server;
   private HttpServer publicServer;
 
   public HttpVerticle(GatewayConfig config, Pool pool, AdminService admin, String adminToken, JobIntake intake,
-                      JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe) {
+                      JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe,
+                      io.mailgate.webhook.in.ProviderHooks providerHooks) {
     this.unsubscribe = unsubscribe;
+    this.providerHooks = providerHooks;
     this.databaseHealth = databaseHealth;
     this.config = config;
     this.pool = pool;
@@ -68,6 +71,12 @@ public final class HttpVerticle extends VerticleBase {
     io.mailgate.events.EventService eventService = new io.mailgate.events.EventService(eventStore);
     UnsubscribeService unsubscribes = new UnsubscribeService(unsubscribe, eventStore, eventService);
     UnsubscribeRoutes.mount(router, unsubscribes);
+    // one per event loop, so that its grouped writes are this loop's
+    io.mailgate.webhook.in.ProviderHookService providerHookService = new io.mailgate.webhook.in.ProviderHookService(providerHooks,
+        new io.mailgate.store.BackendStore(pool), admin.secrets(), new io.mailgate.store.ProviderHookStore(pool), eventService,
+        metrics, config.limits().authCacheTtl().toMillis());
+    long maxHookBody = config.webhooksIn().maxBodyBytes();
+    ProviderHookRoutes.mount(router, providerHookService, maxHookBody, metrics);
     io.mailgate.store.SuppressionStore suppressions = new io.mailgate.store.SuppressionStore(pool);
     io.mailgate.suppression.SuppressionCsv csv = new io.mailgate.suppression.SuppressionCsv(vertx, suppressions,
         config.suppressionCsv(), config.limits().ingestBatchRows(), config.limits().ingestBatchesInFlight(),
@@ -98,6 +107,7 @@ public final class HttpVerticle extends VerticleBase {
       // nothing but the public routes: no API, no /v1/admin, no /metrics or /health
       Router publicRouter = Router.router(vertx);
       UnsubscribeRoutes.mount(publicRouter, unsubscribes);
+      ProviderHookRoutes.mount(publicRouter, providerHookService, maxHookBody, metrics);
       publicRouter.route().failureHandler(failures);
       publicRouter.errorHandler(404, failures);
       publicRouter.errorHandler(405, failures);

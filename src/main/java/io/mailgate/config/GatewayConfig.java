@@ -28,7 +28,8 @@ public record GatewayConfig(
     EventsConfig events,
     SuppressionCsvConfig suppressionCsv,
     PublicConfig publicEndpoints,
-    WebhookConfig webhooks) {
+    WebhookConfig webhooks,
+    WebhooksInConfig webhooksIn) {
 
   public GatewayConfig {
     if (publicEndpoints.port().isPresent() && publicEndpoints.port().get() != 0 && publicEndpoints.port().get() == http.port()) {
@@ -148,6 +149,18 @@ public record GatewayConfig(
    * write in batches of {@code LimitsConfig.ingestBatchRows} and are admitted as streams, like NDJSON jobs.
    */
   public record SuppressionCsvConfig(int maxLineBytes, long maxBodyBytes, long maxLines, int maxErrors, int exportFetchRows) {}
+
+  /**
+   * Provider webhooks in ({@code /hooks/{provider}/{backendId}}): the largest body and the most events one call may
+   * carry; how far a signed timestamp (Mailgun, SendGrid) may be from now; how many Mailgun tokens the replay cache
+   * keeps (full: calls answer 503 until tokens age out); SNS signing certificates kept, the largest one fetched and
+   * how long a fetch (certificate or subscription confirmation) may take; the most events one grouped write takes, and
+   * how many grouped writes each event loop runs at once; how many backends' hooks and jobs' tenants each event loop
+   * remembers (for {@code LimitsConfig.authCacheTtl}, so a busy webhook costs one statement per grouped write).
+   */
+  public record WebhooksInConfig(long maxBodyBytes, int maxEvents, Duration maxAge, int replayCacheSize, int certCacheSize,
+                                 int maxCertBytes, Duration fetchTimeout, int groupMaxEvents, int groupWriters,
+                                 int lookupCacheSize) {}
 
   /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
   public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
@@ -313,17 +326,28 @@ public record GatewayConfig(
             s.duration("MAILGATE_WEBHOOK_RETENTION", Duration.ofDays(7)),
             s.integer("MAILGATE_WEBHOOK_MAX_PER_TENANT", 100, 1, 10_000),
             s.bool("MAILGATE_WEBHOOK_ALLOW_HTTP", false),
-            s.bool("MAILGATE_WEBHOOK_ALLOW_PRIVATE", false)));
+            s.bool("MAILGATE_WEBHOOK_ALLOW_PRIVATE", false)),
+        new WebhooksInConfig(
+            s.bytes("MAILGATE_PROVIDER_HOOK_MAX_BODY", 8L * 1024 * 1024, 256L * 1024 * 1024),
+            s.integer("MAILGATE_PROVIDER_HOOK_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),
+            s.duration("MAILGATE_PROVIDER_HOOK_MAX_AGE", Duration.ofMinutes(5)),
+            s.integer("MAILGATE_PROVIDER_HOOK_REPLAY_CACHE", 500_000, 1, 50_000_000),
+            s.integer("MAILGATE_PROVIDER_HOOK_CERT_CACHE", 100, 1, 100_000),
+            (int) s.bytes("MAILGATE_PROVIDER_HOOK_CERT_MAX_BYTES", 64 * 1024, 1024 * 1024),
+            s.duration("MAILGATE_PROVIDER_HOOK_FETCH_TIMEOUT", Duration.ofSeconds(10)),
+            s.integer("MAILGATE_PROVIDER_HOOK_GROUP_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),
+            s.integer("MAILGATE_PROVIDER_HOOK_GROUP_WRITERS", 2, 1, 64),
+            s.integer("MAILGATE_PROVIDER_HOOK_LOOKUP_CACHE", 100_000, 0, 10_000_000)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints, webhooks);
+        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints, webhooks, webhooksIn);
   }
 
   public GatewayConfig withPublicEndpoints(PublicConfig p) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, p, webhooks);
+        limits, intake, dispatch, retry, events, suppressionCsv, p, webhooks, webhooksIn);
   }
 
   /**
