@@ -142,6 +142,16 @@ class MailgunApiTest {
         .forEach(o -> types.add(((JsonObject) o).getString("type")));
     assertTrue(types.containsAll(List.of("sent", "delivered")), types.toString());
     assertEquals(true, api.job(acme, id).getBoolean("testMode"), "the job says it was a test");
+    // Mailgun's events of a test-mode message: accepted, then delivered (once, whichever the filter)
+    String events = "/v3/acme.example/events?ascending=yes&recipient=testmode-ann@example.com";
+    io.mailgate.support.Polling.await("both events of the test-mode send",
+        () -> get(events, acme.apiKey()).json().getJsonArray("items").size() == 2, TIMEOUT);
+    List<String> mailgun = new ArrayList<>();
+    get(events, acme.apiKey()).json().getJsonArray("items").forEach(o -> mailgun.add(((JsonObject) o).getString("event")));
+    assertEquals(List.of("accepted", "delivered"), mailgun);
+    for (String kind : List.of("accepted", "delivered")) {
+      assertEquals(1, get(events + "&event=" + kind, acme.apiKey()).json().getJsonArray("items").size(), kind);
+    }
 
     Api.Response bad = postForm("/v3/acme.example/messages", acme.apiKey(), simpleForm() + "&" + form("o:testmode", "maybe"));
     assertEquals(400, bad.status(), bad.text());
@@ -196,6 +206,13 @@ class MailgunApiTest {
     for (String a : List.of("batch-ann@example.com", "batch-bob@example.com", "batch-carl@example.com")) {
       assertEquals(1, receivedBy(a).size(), a);
       assertEquals(List.of(a), receivedBy(a).get(0).rcptTo(), "a message of its own");
+    }
+    // the events name the subject each message had, not the template it was made from
+    for (var who : Map.of("batch-bob@example.com", "Hello Bob <b>", "batch-carl@example.com", "Hello ").entrySet()) {
+      JsonObject event = get("/v3/acme.example/events?recipient=" + who.getKey(), acme.apiKey()).json()
+          .getJsonArray("items").getJsonObject(0);
+      assertEquals(who.getValue(), event.getJsonObject("message").getJsonObject("headers").getString("subject"),
+          event.encode());
     }
   }
 
