@@ -33,6 +33,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -296,6 +297,20 @@ class MailgunApiTest {
     Api.Response refused = get("/v3/domains?authority=x", acme.apiKey());
     assertEquals(400, refused.status(), refused.text());
     assertEquals("Parameter not supported: authority", refused.json().getString("message"));
+
+    // mailgun.js sends h:extended and h:with_dns whenever it is given options; with_dns=false leaves the records out
+    Api.Response withoutDns = get("/v4/domains/mail.acme.example?h:extended=true&h:with_dns=false", acme.apiKey());
+    assertEquals(200, withoutDns.status(), withoutDns.text());
+    assertEquals("mail.acme.example", withoutDns.json().getJsonObject("domain").getString("name"));
+    assertEquals(Set.of("domain"), withoutDns.json().fieldNames());
+    Api.Response withDns = get("/v4/domains/mail.acme.example?h:extended=false&h:with_dns=true", acme.apiKey());
+    assertEquals(1, withDns.json().getJsonArray("sending_dns_records").size(), withDns.text());
+    Api.Response badFlag = get("/v4/domains/acme.example?h:with_dns=maybe", acme.apiKey());
+    assertEquals(400, badFlag.status(), badFlag.text());
+    assertEquals("h:with_dns must be true or false", badFlag.json().getString("message"));
+    Api.Response unknown = get("/v3/domains/acme.example?extended=true", acme.apiKey());
+    assertEquals(400, unknown.status(), unknown.text());
+    assertEquals("Parameter not supported: extended", unknown.json().getString("message"));
   }
 
   @Test
