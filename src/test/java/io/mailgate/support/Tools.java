@@ -80,8 +80,8 @@ public final class Tools {
     for (String p : packages) {
       installed &= Files.isRegularFile(project.resolve("node_modules").resolve(p).resolve("package.json"));
     }
-    return require(installed ? Optional.of(project) : Optional.empty(), "the Node packages of " + project,
-        "them with `npm ci --no-audit --no-fund` in that directory");
+    return require(installed ? Optional.of(project) : Optional.empty(), "the Node project " + project
+        + " (its node_modules)", "its packages with `npm ci --no-audit --no-fund` in that directory");
   }
 
   private static <T> T require(Optional<T> found, String what, String install) {
