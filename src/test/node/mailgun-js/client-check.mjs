@@ -3,7 +3,7 @@
 //
 //   MAILGUN_URL=http://localhost:8080 MAILGUN_KEY=... MAILGUN_DOMAIN=acme.example \
 //   MAILGUN_TO_PREFIX=node- MAILGUN_TO_DOMAIN=example.com \
-//   MAILGUN_OTHER_DOMAIN=other.example node client-check.mjs [send|read|all]
+//   MAILGUN_OTHER_DOMAIN=other.example MAILGUN_SECOND_DOMAIN=mail.acme.example node client-check.mjs [send|read|all]
 //
 // `send` sends in each shape (single, batch with recipient-variables, test mode, scheduled), reads the domains and
 // checks the error answers; `read` reads events (following the client's page calls), manages the three suppression
@@ -30,6 +30,8 @@ const prefix = env('MAILGUN_TO_PREFIX', 'node-');
 const toDomain = env('MAILGUN_TO_DOMAIN', 'example.com');
 // a domain that is not the caller's (another tenant's, or no one's): every call on it answers 404
 const otherDomain = env('MAILGUN_OTHER_DOMAIN', 'unknown.example');
+// optional: another of the caller's domains, which sends one message (so the account's totals are not the domain's)
+const secondDomain = process.env.MAILGUN_SECOND_DOMAIN || null;
 const deliveryDelaySeconds = Number(env('MAILGUN_DELIVERY_DELAY_SECONDS', '3'));
 const phase = process.argv[2] ?? 'all';
 if (!['send', 'read', 'all'].includes(phase)) {
@@ -124,6 +126,12 @@ async function send() {
   await call('messages.create deliverytime', () => mg.messages.create(domain, {
     from, to: to('later'), subject: 'Later', text: 'See you.', 'o:deliverytime': rfc2822(at),
   }), { summary: (r) => ({ ...r, deliverytime: at.toISOString() }) });
+
+  if (secondDomain) {
+    await call('messages.create second domain', () => mg.messages.create(secondDomain, {
+      from: `news@${secondDomain}`, to: to('second'), subject: 'From the other domain', text: 'Hi.',
+    }));
+  }
 
   await call('messages.create cc', () => mg.messages.create(domain, {
     from, to: to('cc-ann'), cc: to('cc-bob'), subject: 'Shared', text: 'Both of you.',
@@ -234,6 +242,7 @@ async function read() {
   await call('stats.getDomain hours', () => mg.stats.getDomain(domain, {
     event: 'delivered', start: new Date(Date.now() - 3 * 3600 * 1000), resolution: 'hour',
   }));
+  await call('stats.getAccount', () => mg.stats.getAccount({ event: ['accepted', 'delivered'], duration: '7d' }));
   await call('stats.getDomain without event', () => mg.stats.getDomain(domain, {}), { expect: 400 });
   await call('metrics.getAccount', () => mg.metrics.getAccount({
     duration: '7d', resolution: 'day', dimensions: ['time'],

@@ -78,7 +78,7 @@ class MailgunNodeClientTest {
         new JsonObject().put("domains", new JsonArray().add("other.example"))), 200);
 
     sent = run("send");
-    for (String call : List.of("single", "batch", "testmode", "deliverytime")) {
+    for (String call : List.of("single", "batch", "testmode", "deliverytime", "second domain")) {
       api.awaitState(acme, jobId("messages.create " + call), "completed", TIMEOUT);
     }
     // a hard bounce of batch-bob's message after the send, through the operators' event intake
@@ -110,6 +110,7 @@ class MailgunNodeClientTest {
     env.put("MAILGUN_KEY", acme.apiKey());
     env.put("MAILGUN_DOMAIN", "acme.example");
     env.put("MAILGUN_OTHER_DOMAIN", "other.example");
+    env.put("MAILGUN_SECOND_DOMAIN", "mail.acme.example");
     env.put("MAILGUN_TO_PREFIX", "node-");
     env.put("MAILGUN_TO_DOMAIN", "example.com");
     env.put("MAILGUN_DELIVERY_DELAY_SECONDS", "2");
@@ -154,7 +155,7 @@ class MailgunNodeClientTest {
 
   static String jobId(String call) {
     String id = ok(sent, call).getString("id");
-    Matcher m = ID.matcher(id);
+    Matcher m = ID.matcher(id.replace("@mail.acme.example>", "@acme.example>"));
     assertTrue(m.matches(), id);
     return m.group(1);
   }
@@ -256,8 +257,8 @@ class MailgunNodeClientTest {
     assertTrue(receivedBy("node-cc-ann@example.com").isEmpty());
     assertTrue(receivedBy("node-unknown-option@example.com").isEmpty());
     assertTrue(receivedBy("node-nobody@example.com").isEmpty());
-    assertEquals(4, api.get("/v1/jobs?limit=100", acme.apiKey()).json().getJsonArray("items").size(),
-        "the four accepted calls are the tenant's only jobs");
+    assertEquals(5, api.get("/v1/jobs?limit=100", acme.apiKey()).json().getJsonArray("items").size(),
+        "the five accepted calls are the tenant's only jobs");
     assertEquals(0, api.get("/v1/jobs?limit=100", other.apiKey()).json().getJsonArray("items").size());
   }
 
@@ -405,11 +406,15 @@ class MailgunNodeClientTest {
     assertEquals(6, objects(hours.getJsonArray("stats")).stream()
         .mapToInt(d -> d.getJsonObject("delivered").getInteger("total")).sum());
     assertEquals("event parameter is missing", failed(read, "stats.getDomain without event", 400).getString("details"));
+    // the account: both of the tenant's domains
+    List<JsonObject> account = objects(ok(read, "stats.getAccount").getJsonArray("stats"));
+    assertEquals(7, account.stream().mapToInt(d -> d.getJsonObject("accepted").getInteger("total")).sum());
+    assertEquals(7, account.stream().mapToInt(d -> d.getJsonObject("delivered").getInteger("total")).sum());
 
     JsonObject metrics = ok(read, "metrics.getAccount");
     JsonObject total = metrics.getJsonObject("aggregates").getJsonObject("metrics");
-    assertEquals(6, total.getInteger("accepted_count"));
-    assertEquals(6, total.getInteger("delivered_count"));
+    assertEquals(7, total.getInteger("accepted_count"));
+    assertEquals(7, total.getInteger("delivered_count"));
     assertEquals(1, total.getInteger("bounced_count"));
     assertEquals("1.0000", total.getString("delivered_rate"));
     assertFalse(metrics.getJsonArray("items").isEmpty());
