@@ -110,7 +110,8 @@ public final class Gateway {
     if (config.dispatch().enabled()) {
       Dispatcher d = new Dispatcher(dispatchStore, new ClaimStore(pool, eventSql), db.connectOptions(), backends, secrets, types,
           config.dispatch(), new RetryPolicy(config.retry()), metrics, config.nodeId(),
-          new DkimSignerLookup(new DkimStore(pool), secrets), unsubscribe);
+          new DkimSignerLookup(new DkimStore(pool), secrets), unsubscribe,
+          new io.mailgate.events.EventService(new io.mailgate.store.EventStore(pool, eventSql)));
       dispatcher.set(d);
       // sending cannot keep up: new small jobs wait (then 503) rather than pile up unsent
       double share = config.intake().tenantShare();

@@ -95,6 +95,7 @@ public final class Dispatcher extends VerticleBase {
   private long lastTakeoverCheck;
   private Future<Void> claimInFlight = Future.succeededFuture();
   private final io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe;
+  private final io.mailgate.events.EventService events;
   private final io.mailgate.backend.TestModeBackend testMode = new io.mailgate.backend.TestModeBackend(8);
 
   public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
@@ -107,6 +108,15 @@ public final class Dispatcher extends VerticleBase {
   public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
                     SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
                     String nodeId, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe) {
+    this(store, claims, listenTo, backendStore, secrets, types, config, retry, metrics, nodeId, signers, unsubscribe, null);
+  }
+
+  /** @param events records the {@code delivered} events of test-mode sends (null: test-mode sends end at sent) */
+  public Dispatcher(DispatchStore store, ClaimStore claims, PgConnectOptions listenTo, BackendStore backendStore,
+                    SecretBox secrets, BackendTypes types, DispatchConfig config, RetryPolicy retry, GatewayMetrics metrics,
+                    String nodeId, SignerLookup signers, io.mailgate.unsubscribe.UnsubscribeTokens unsubscribe,
+                    io.mailgate.events.EventService events) {
+    this.events = events;
     this.unsubscribe = unsubscribe;
     this.store = store;
     this.claims = claims;
@@ -393,6 +403,29 @@ public final class Dispatcher extends VerticleBase {
     });
   }
 
+  /**
+   * Mailgun reports a test-mode message delivered: so do we, once its send is written (a crash in between leaves it
+   * sent, without the delivered event).
+   */
+  private Future<Void> testModeDelivered(ChunkRun run, Claim claim) {
+    List<io.mailgate.backend.TestModeBackend.Taken> taken = testMode.take(run);
+    if (events == null || taken.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<io.mailgate.store.EventStore.Incoming> delivered = new ArrayList<>(taken.size());
+    for (var t : taken) {
+      delivered.add(new io.mailgate.store.EventStore.Incoming(claim.tenantId(), claim.jobId(), t.seq(), t.email(),
+          "delivered", null, 250, io.mailgate.backend.TestModeBackend.MESSAGE, t.messageId(), claim.backendId(),
+          io.mailgate.backend.TestModeBackend.PEER, null));
+    }
+    return events.record(delivered).<Void>mapEmpty()
+        .recover(e -> {
+          LOG.atWarn().addKeyValue("job", claim.jobId()).addKeyValue("error", e.getMessage())
+              .log("test mode: the delivered events could not be recorded; the recipients stay sent");
+          return Future.succeededFuture();
+        });
+  }
+
   /** Logs a database that went away once, not at every poll, and says when claiming works again. */
   private boolean claimSucceeded(io.vertx.core.AsyncResult<?> ar) {
     if (ar.succeeded()) {
@@ -454,10 +487,7 @@ public final class Dispatcher extends VerticleBase {
           // the backend's name is known once its instance is set up (it may still be loading here)
           ChunkRun run = new ChunkRun(claim, job, rs, writer, signing, retry, metrics, () -> slot.name, tenantRate,
               outcome -> circuits.observe(claim.backendId(), slot.name, outcome), store, nodeId, config.markAhead(),
-              premarked != null, job.testMode()
-                  // no backend takes a test-mode message: its events and counters say so
-                  ? new DispatchStore.Origin(claim.tenantId(), null, null, senderDomain(job))
-                  : new DispatchStore.Origin(claim.tenantId(), claim.backendId(), claim.backendRegion(),
+              premarked != null, new DispatchStore.Origin(claim.tenantId(), claim.backendId(), claim.backendRegion(),
                   senderDomain(job)), () -> endpoint(slot));
           runs.put(ref, run);
           if (stopping) {
@@ -486,6 +516,7 @@ public final class Dispatcher extends VerticleBase {
                 return run.reportAll(new Outcome.Temporary(null, why, Outcome.Fault.BACKEND));
               })
               .compose(v -> run.written())
+              .compose(v -> job.testMode() ? testModeDelivered(run, claim) : Future.<Void>succeededFuture())
               .compose(v -> release(run));
         }))
         .onFailure(e -> LOG.atError().addKeyValue("job", claim.jobId()).addKeyValue("chunk", claim.chunkNo())
