@@ -34,14 +34,17 @@ public final class HttpVerticle extends VerticleBase {
   private final DatabaseHealth databaseHealth;
   private final UnsubscribeTokens unsubscribe;
   private final io.mailgate.webhook.in.ProviderHooks providerHooks;
+  /** The statistics' reads: a few connections of their own, with MAILGATE_STATS_QUERY_TIMEOUT. */
+  private final Pool statsPool;
   private HttpServer server;
   private HttpServer publicServer;
 
-  public HttpVerticle(GatewayConfig config, Pool pool, AdminService admin, String adminToken, JobIntake intake,
+  public HttpVerticle(GatewayConfig config, Pool pool, Pool statsPool, AdminService admin, String adminToken, JobIntake intake,
                       JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe,
                       io.mailgate.webhook.in.ProviderHooks providerHooks) {
     this.unsubscribe = unsubscribe;
     this.providerHooks = providerHooks;
+    this.statsPool = statsPool;
     this.databaseHealth = databaseHealth;
     this.config = config;
     this.pool = pool;
@@ -83,9 +86,9 @@ public final class HttpVerticle extends VerticleBase {
         config.limits().ingestTimeout(), config.limits().maxTagChars(), intake.admission());
     EventRoutes.mount(router, auth, eventStore, eventService, suppressions, csv, jobs,
         maxPage, config.limits().maxAdminBodyBytes());
-    StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), new io.mailgate.store.TenantStore(pool),
-        config.events().thresholds());
-    StatsRoutes.mountBackends(router, new io.mailgate.store.StatsStore(pool), metrics);
+    io.mailgate.store.StatsStore stats = new io.mailgate.store.StatsStore(statsPool);
+    StatsRoutes.mount(router, auth, stats, new io.mailgate.store.TenantStore(pool), config.events().thresholds());
+    StatsRoutes.mountBackends(router, stats, metrics);
 
     var hooks = config.webhooks();
     io.mailgate.webhook.out.WebhookService webhooks = new io.mailgate.webhook.out.WebhookService(vertx,
@@ -95,7 +98,7 @@ public final class HttpVerticle extends VerticleBase {
         : config.limits().maxJsonBodyBytes());
 
     MailgunRoutes.mount(router, admin, dkim, intake, new MailgunRoutes.Reads(eventStore, suppressions, csv,
-        new io.mailgate.store.StatsStore(pool), config.limits().maxTagChars()), webhooks);
+        stats, config.limits().maxTagChars()), webhooks);
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);
