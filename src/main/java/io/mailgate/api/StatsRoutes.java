@@ -124,7 +124,8 @@ final class StatsRoutes {
     Duration max = res == Resolution.HOUR
         ? (by == GroupBy.RECIPIENT_DOMAIN || by == GroupBy.TAG ? MAX_HOURS_BY_DOMAIN_OR_TAG : MAX_HOURS)
         : res == Resolution.DAY ? MAX_DAYS : MAX_MONTHS;
-    if (Duration.between(begin, end).compareTo(max) > 0) {
+    // begin is rounded down and end up to the resolution: "the last 7 days" spans 7 days and part of an hour
+    if (Duration.between(begin, end).compareTo(max.plus(1, unit)) > 0) {
       throw new InvalidInputException("invalid_parameter", "at most " + max.toDays() + " days per call at this resolution",
           "begin");
     }
