@@ -148,9 +148,11 @@ public final class Gateway {
     }
     // what the event loops share of the provider webhooks: the replay cache and the SNS certificates
     io.mailgate.webhook.in.ProviderHooks providerHooks = new io.mailgate.webhook.in.ProviderHooks(vertx, config.webhooksIn());
+    io.mailgate.api.ClientRateLimit publicRate = new io.mailgate.api.ClientRateLimit(publicEndpoints.ratePerClient(),
+        publicEndpoints.rateBurst(), publicEndpoints.rateClients());
     for (int i = 0; i < config.http().instances(); i++) {
       HttpVerticle v = new HttpVerticle(config, pool, statsPool, admin, adminToken, intake, jobs, metrics, databaseHealth,
-          unsubscribe, providerHooks);
+          unsubscribe, providerHooks, publicRate);
       verticles.add(v);
       deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
           .onSuccess(httpIds::add));

@@ -36,12 +36,15 @@ public final class HttpVerticle extends VerticleBase {
   private final io.mailgate.webhook.in.ProviderHooks providerHooks;
   /** The statistics' reads: a few connections of their own, with MAILGATE_STATS_QUERY_TIMEOUT. */
   private final Pool statsPool;
+  /** Shared by the event loops: requests per client address on the unsubscribe links. */
+  private final ClientRateLimit publicRate;
   private HttpServer server;
   private HttpServer publicServer;
 
   public HttpVerticle(GatewayConfig config, Pool pool, Pool statsPool, AdminService admin, String adminToken, JobIntake intake,
                       JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe,
-                      io.mailgate.webhook.in.ProviderHooks providerHooks) {
+                      io.mailgate.webhook.in.ProviderHooks providerHooks, ClientRateLimit publicRate) {
+    this.publicRate = publicRate;
     this.unsubscribe = unsubscribe;
     this.providerHooks = providerHooks;
     this.statsPool = statsPool;
@@ -73,7 +76,7 @@ public final class HttpVerticle extends VerticleBase {
     io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));
     io.mailgate.events.EventService eventService = new io.mailgate.events.EventService(eventStore);
     UnsubscribeService unsubscribes = new UnsubscribeService(unsubscribe, eventStore, eventService);
-    UnsubscribeRoutes.mount(router, unsubscribes);
+    UnsubscribeRoutes.mount(router, unsubscribes, publicRate);
     // one per event loop, so that its grouped writes are this loop's
     io.mailgate.webhook.in.ProviderHookService providerHookService = new io.mailgate.webhook.in.ProviderHookService(providerHooks,
         new io.mailgate.store.BackendStore(pool), admin.secrets(), new io.mailgate.store.ProviderHookStore(pool), eventService,
@@ -109,7 +112,7 @@ public final class HttpVerticle extends VerticleBase {
     if (config.publicEndpoints().port().isPresent()) {
       // nothing but the public routes: no API, no /v1/admin, no /metrics or /health
       Router publicRouter = Router.router(vertx);
-      UnsubscribeRoutes.mount(publicRouter, unsubscribes);
+      UnsubscribeRoutes.mount(publicRouter, unsubscribes, publicRate);
       ProviderHookRoutes.mount(publicRouter, providerHookService, maxHookBody, metrics);
       publicRouter.route().failureHandler(failures);
       publicRouter.errorHandler(404, failures);

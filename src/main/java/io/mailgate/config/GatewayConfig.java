@@ -59,13 +59,16 @@ public record GatewayConfig(
   /**
    * What faces the internet: the base URL recipients reach the gateway's public routes ({@code /u/...}) at (none:
    * one-click unsubscribe is unavailable), an optional listener of their own ({@code port}; none: the main port
-   * serves them), and the key of unsubscribe tokens when not derived from MAILGATE_SECRET_KEY (its raw bytes).
+   * serves them), the key of unsubscribe tokens when not derived from MAILGATE_SECRET_KEY (its raw bytes), and the
+   * requests per second (and burst) each client address may make on the unsubscribe links, over at most
+   * {@code rateClients} addresses at once.
    */
-  public record PublicConfig(Optional<String> url, String host, Optional<Integer> port, Optional<byte[]> unsubscribeKey) {
+  public record PublicConfig(Optional<String> url, String host, Optional<Integer> port, Optional<byte[]> unsubscribeKey,
+                             double ratePerClient, int rateBurst, int rateClients) {
     @Override
     public String toString() {
       return "PublicConfig[url=" + url + ", host=" + host + ", port=" + port + ", unsubscribeKey="
-          + (unsubscribeKey.isPresent() ? "(set)" : "(derived)") + "]";
+          + (unsubscribeKey.isPresent() ? "(set)" : "(derived)") + ", ratePerClient=" + ratePerClient + "]";
     }
   }
 
@@ -311,7 +314,10 @@ public record GatewayConfig(
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_URL", null)).map(GatewayConfig::publicUrl),
             s.string("MAILGATE_PUBLIC_HOST", "0.0.0.0"),
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_PORT", null)).map(x -> s.integer("MAILGATE_PUBLIC_PORT", 0, 0, 65535)),
-            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey)),
+            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey),
+            s.integer("MAILGATE_PUBLIC_RATE_PER_MINUTE", 300, 0, 60_000_000) / 60.0,
+            s.integer("MAILGATE_PUBLIC_RATE_BURST", 20, 1, 1_000_000),
+            s.integer("MAILGATE_PUBLIC_RATE_CLIENTS", 100_000, 1, 10_000_000)),
         new WebhookConfig(
             s.bool("MAILGATE_WEBHOOK_SENDER_ENABLED", true),
             s.integer("MAILGATE_WEBHOOK_CONCURRENCY", 128, 1, 10_000),
