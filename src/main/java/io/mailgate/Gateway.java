@@ -28,6 +28,7 @@ import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.pgclient.PgBuilder;
+import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.util.ArrayList;
@@ -71,6 +72,17 @@ public final class Gateway {
     Pool pool = PgBuilder.pool()
         .with(new PoolOptions().setMaxSize(config.dbPoolSize()).setMaxWaitQueueSize(config.dbWaitQueue()).setName("mailgate"))
         .connectingTo(db.connectOptions())
+        .using(vertx)
+        .build();
+    // the statistics' reads have connections of their own, few and with a statement timeout: an operator's month of
+    // every tenant by hour cannot take the connections that intake and dispatch write with
+    PgConnectOptions statsOptions = db.connectOptions();
+    java.util.Map<String, String> statsProperties = new java.util.HashMap<>(statsOptions.getProperties());
+    statsProperties.put("statement_timeout", Long.toString(config.events().statsQueryTimeout().toMillis()));
+    Pool statsPool = PgBuilder.pool()
+        .with(new PoolOptions().setMaxSize(config.events().statsPoolSize()).setMaxWaitQueueSize(config.dbWaitQueue())
+            .setName("mailgate-stats"))
+        .connectingTo(statsOptions.setProperties(statsProperties))
         .using(vertx)
         .build();
     GatewayMetrics metrics = new GatewayMetrics(config.events().maxTenantSeries());
@@ -128,8 +140,20 @@ public final class Gateway {
         .onSuccess(workIds::add));
     deployed = deployed.compose(x -> vertx.deployVerticle(new StatsRefresher(pool, metrics, config.dispatch().statsInterval()))
         .onSuccess(workIds::add));
+    if (config.webhooks().enabled()) {
+      var hooks = config.webhooks();
+      deployed = deployed.compose(x -> vertx.deployVerticle(new io.mailgate.webhook.out.WebhookSender(
+              new io.mailgate.store.WebhookOutboxStore(pool), secrets,
+              new io.mailgate.webhook.out.UrlPolicy(hooks.allowHttp(), hooks.allowPrivate()), hooks))
+          .onSuccess(workIds::add));
+    }
+    // what the event loops share of the provider webhooks: the replay cache and the SNS certificates
+    io.mailgate.webhook.in.ProviderHooks providerHooks = new io.mailgate.webhook.in.ProviderHooks(vertx, config.webhooksIn());
+    io.mailgate.api.ClientRateLimit publicRate = new io.mailgate.api.ClientRateLimit(publicEndpoints.ratePerClient(),
+        publicEndpoints.rateBurst(), publicEndpoints.rateClients());
     for (int i = 0; i < config.http().instances(); i++) {
-      HttpVerticle v = new HttpVerticle(config, pool, admin, adminToken, intake, jobs, metrics, databaseHealth, unsubscribe);
+      HttpVerticle v = new HttpVerticle(config, pool, statsPool, admin, adminToken, intake, jobs, metrics, databaseHealth,
+          unsubscribe, providerHooks, publicRate);
       verticles.add(v);
       deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
           .onSuccess(httpIds::add));

@@ -174,6 +174,12 @@ public final class FailureHandler implements Handler<RoutingContext> {
     if (m instanceof InvalidInputException) {
       return 400;
     }
+    if (m instanceof io.mailgate.error.NotAuthenticatedException) {
+      return 401;
+    }
+    if (m instanceof io.mailgate.error.ForbiddenException) {
+      return 403;
+    }
     if (m instanceof NotFoundException) {
       return 404;
     }

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The HTTP API. Several instances share the port, one per event loop. With MAILGATE_PUBLIC_PORT, a second listener
- * serves only what must face the internet (the {@code /u/} unsubscribe links) and answers 404 to everything else; the
+ * serves only what must face the internet (the {@code /u/} unsubscribe links and the providers' {@code /hooks/}) and answers 404 to everything else; the
  * main port serves those routes too, so a gateway without a public listener works the same.
  */
 public final class HttpVerticle extends VerticleBase {
@@ -33,12 +33,21 @@ public final class HttpVerticle extends VerticleBase {
   private final GatewayMetrics metrics;
   private final DatabaseHealth databaseHealth;
   private final UnsubscribeTokens unsubscribe;
+  private final io.mailgate.webhook.in.ProviderHooks providerHooks;
+  /** The statistics' reads: a few connections of their own, with MAILGATE_STATS_QUERY_TIMEOUT. */
+  private final Pool statsPool;
+  /** Shared by the event loops: requests per client address on the unsubscribe links. */
+  private final ClientRateLimit publicRate;
   private HttpServer server;
   private HttpServer publicServer;
 
-  public HttpVerticle(GatewayConfig config, Pool pool, AdminService admin, String adminToken, JobIntake intake,
-                      JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe) {
+  public HttpVerticle(GatewayConfig config, Pool pool, Pool statsPool, AdminService admin, String adminToken, JobIntake intake,
+                      JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe,
+                      io.mailgate.webhook.in.ProviderHooks providerHooks, ClientRateLimit publicRate) {
+    this.publicRate = publicRate;
     this.unsubscribe = unsubscribe;
+    this.providerHooks = providerHooks;
+    this.statsPool = statsPool;
     this.databaseHealth = databaseHealth;
     this.config = config;
     this.pool = pool;
@@ -67,19 +76,32 @@ public final class HttpVerticle extends VerticleBase {
     io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));
     io.mailgate.events.EventService eventService = new io.mailgate.events.EventService(eventStore);
     UnsubscribeService unsubscribes = new UnsubscribeService(unsubscribe, eventStore, eventService);
-    UnsubscribeRoutes.mount(router, unsubscribes);
+    UnsubscribeRoutes.mount(router, unsubscribes, publicRate);
+    // one per event loop, so that its grouped writes are this loop's
+    io.mailgate.webhook.in.ProviderHookService providerHookService = new io.mailgate.webhook.in.ProviderHookService(providerHooks,
+        new io.mailgate.store.BackendStore(pool), admin.secrets(), new io.mailgate.store.ProviderHookStore(pool), eventService,
+        metrics, config.limits().authCacheTtl().toMillis());
+    long maxHookBody = config.webhooksIn().maxBodyBytes();
+    ProviderHookRoutes.mount(router, providerHookService, maxHookBody, metrics);
     io.mailgate.store.SuppressionStore suppressions = new io.mailgate.store.SuppressionStore(pool);
     io.mailgate.suppression.SuppressionCsv csv = new io.mailgate.suppression.SuppressionCsv(vertx, suppressions,
         config.suppressionCsv(), config.limits().ingestBatchRows(), config.limits().ingestBatchesInFlight(),
         config.limits().ingestTimeout(), config.limits().maxTagChars(), intake.admission());
     EventRoutes.mount(router, auth, eventStore, eventService, suppressions, csv, jobs,
         maxPage, config.limits().maxAdminBodyBytes());
-    StatsRoutes.mount(router, auth, new io.mailgate.store.StatsStore(pool), new io.mailgate.store.TenantStore(pool),
-        config.events().thresholds());
-    StatsRoutes.mountBackends(router, new io.mailgate.store.StatsStore(pool), metrics);
+    io.mailgate.store.StatsStore stats = new io.mailgate.store.StatsStore(statsPool);
+    StatsRoutes.mount(router, auth, stats, new io.mailgate.store.TenantStore(pool), config.events().thresholds());
+    StatsRoutes.mountBackends(router, stats, metrics);
+
+    var hooks = config.webhooks();
+    io.mailgate.webhook.out.WebhookService webhooks = new io.mailgate.webhook.out.WebhookService(vertx,
+        new io.mailgate.store.WebhookStore(pool), admin.secrets(),
+        new io.mailgate.webhook.out.UrlPolicy(hooks.allowHttp(), hooks.allowPrivate()), hooks.maxPerTenant());
+    WebhookRoutes.mount(router, auth, webhooks, maxPage, config.limits().maxJsonBodyBytes() > 64 * 1024 ? 64 * 1024
+        : config.limits().maxJsonBodyBytes());
 
     MailgunRoutes.mount(router, admin, dkim, intake, new MailgunRoutes.Reads(eventStore, suppressions, csv,
-        new io.mailgate.store.StatsStore(pool), config.limits().maxTagChars()));
+        stats, config.limits().maxTagChars()), webhooks);
 
     FailureHandler failures = new FailureHandler();
     router.route().failureHandler(failures);
@@ -90,7 +112,8 @@ public final class HttpVerticle extends VerticleBase {
     if (config.publicEndpoints().port().isPresent()) {
       // nothing but the public routes: no API, no /v1/admin, no /metrics or /health
       Router publicRouter = Router.router(vertx);
-      UnsubscribeRoutes.mount(publicRouter, unsubscribes);
+      UnsubscribeRoutes.mount(publicRouter, unsubscribes, publicRate);
+      ProviderHookRoutes.mount(publicRouter, providerHookService, maxHookBody, metrics);
       publicRouter.route().failureHandler(failures);
       publicRouter.errorHandler(404, failures);
       publicRouter.errorHandler(405, failures);

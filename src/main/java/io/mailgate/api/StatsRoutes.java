@@ -36,6 +36,11 @@ final class StatsRoutes {
 
   /** The widest range one call may ask for, per resolution (bounds the rows a call reads). */
   static final Duration MAX_HOURS = Duration.ofDays(31);
+  /**
+   * By hour and recipient domain or tag, a busy tenant's month is ~100,000 counters (a 10 MB answer, ~0.5 s of
+   * database time on 30 days of 100 tenants): a week by hour, longer ranges by day.
+   */
+  static final Duration MAX_HOURS_BY_DOMAIN_OR_TAG = Duration.ofDays(7);
   static final Duration MAX_DAYS = Duration.ofDays(400);
   static final Duration MAX_MONTHS = Duration.ofDays(3 * 366);
 
@@ -116,8 +121,11 @@ final class StatsRoutes {
     if (!begin.isBefore(end)) {
       throw new InvalidInputException("invalid_parameter", "begin must be before end", "begin");
     }
-    Duration max = res == Resolution.HOUR ? MAX_HOURS : res == Resolution.DAY ? MAX_DAYS : MAX_MONTHS;
-    if (Duration.between(begin, end).compareTo(max) > 0) {
+    Duration max = res == Resolution.HOUR
+        ? (by == GroupBy.RECIPIENT_DOMAIN || by == GroupBy.TAG ? MAX_HOURS_BY_DOMAIN_OR_TAG : MAX_HOURS)
+        : res == Resolution.DAY ? MAX_DAYS : MAX_MONTHS;
+    // begin is rounded down and end up to the resolution: "the last 7 days" spans 7 days and part of an hour
+    if (Duration.between(begin, end).compareTo(max.plus(1, unit)) > 0) {
       throw new InvalidInputException("invalid_parameter", "at most " + max.toDays() + " days per call at this resolution",
           "begin");
     }

@@ -26,7 +26,8 @@ final class UnsubscribeRoutes {
   static final String CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none';"
       + " base-uri 'none'";
 
-  static void mount(Router router, UnsubscribeService service) {
+  static void mount(Router router, UnsubscribeService service, ClientRateLimit limit) {
+    router.route("/u/*").handler(limit);
     router.post("/u/:token").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY).setDeleteUploadedFilesOnEnd(true));
     router.get("/u/:token").handler(ctx -> {
       if (target(ctx, service).isEmpty()) {

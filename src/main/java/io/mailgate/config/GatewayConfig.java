@@ -27,7 +27,9 @@ public record GatewayConfig(
     RetryConfig retry,
     EventsConfig events,
     SuppressionCsvConfig suppressionCsv,
-    PublicConfig publicEndpoints) {
+    PublicConfig publicEndpoints,
+    WebhookConfig webhooks,
+    WebhooksInConfig webhooksIn) {
 
   public GatewayConfig {
     if (publicEndpoints.port().isPresent() && publicEndpoints.port().get() != 0 && publicEndpoints.port().get() == http.port()) {
@@ -57,13 +59,16 @@ public record GatewayConfig(
   /**
    * What faces the internet: the base URL recipients reach the gateway's public routes ({@code /u/...}) at (none:
    * one-click unsubscribe is unavailable), an optional listener of their own ({@code port}; none: the main port
-   * serves them), and the key of unsubscribe tokens when not derived from MAILGATE_SECRET_KEY (its raw bytes).
+   * serves them), the key of unsubscribe tokens when not derived from MAILGATE_SECRET_KEY (its raw bytes), and the
+   * requests per second (and burst) each client address may make on the unsubscribe links, over at most
+   * {@code rateClients} addresses at once.
    */
-  public record PublicConfig(Optional<String> url, String host, Optional<Integer> port, Optional<byte[]> unsubscribeKey) {
+  public record PublicConfig(Optional<String> url, String host, Optional<Integer> port, Optional<byte[]> unsubscribeKey,
+                             double ratePerClient, int rateBurst, int rateClients) {
     @Override
     public String toString() {
       return "PublicConfig[url=" + url + ", host=" + host + ", port=" + port + ", unsubscribeKey="
-          + (unsubscribeKey.isPresent() ? "(set)" : "(derived)") + "]";
+          + (unsubscribeKey.isPresent() ? "(set)" : "(derived)") + ", ratePerClient=" + ratePerClient + "]";
     }
   }
 
@@ -142,7 +147,7 @@ public record GatewayConfig(
   public record EventsConfig(Duration retention, int partitionsAhead, Duration maintenanceInterval,
                              java.util.List<String> statsRecipientDomains, int softBounceLimit, Duration softBounceWindow,
                              io.mailgate.events.Reputation.Thresholds thresholds, Duration reputationCheckInterval,
-                             int maxTenantSeries) {}
+                             int maxTenantSeries, int statsPoolSize, Duration statsQueryTimeout) {}
 
   /**
    * CSV import and export of suppressions: the longest line, the largest body and the most lines of an import, how
@@ -151,11 +156,42 @@ public record GatewayConfig(
    */
   public record SuppressionCsvConfig(int maxLineBytes, long maxBodyBytes, long maxLines, int maxErrors, int exportFetchRows) {}
 
+  /**
+   * Provider webhooks in ({@code /hooks/{provider}/{backendId}}): the largest body and the most events one call may
+   * carry; how far a signed timestamp (Mailgun, SendGrid) may be from now; how many Mailgun tokens the replay cache
+   * keeps (full: calls answer 503 until tokens age out); SNS signing certificates kept, the largest one fetched and
+   * how long a fetch (certificate or subscription confirmation) may take; the most events one grouped write takes, and
+   * how many grouped writes each event loop runs at once; how many backends' hooks and jobs' tenants each event loop
+   * remembers (for {@code LimitsConfig.authCacheTtl}, so a busy webhook costs one statement per grouped write).
+   */
+  public record WebhooksInConfig(long maxBodyBytes, int maxEvents, Duration maxAge, int replayCacheSize, int certCacheSize,
+                                 int maxCertBytes, Duration fetchTimeout, int groupMaxEvents, int groupWriters,
+                                 int lookupCacheSize) {}
+
   /** The largest mailbox providers: statistics keep these recipient domains apart by default. */
   public static final String DEFAULT_STATS_DOMAINS = "gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,yahoo.de,"
       + "ymail.com,aol.com,outlook.com,hotmail.com,hotmail.co.uk,hotmail.fr,live.com,msn.com,icloud.com,me.com,mac.com,"
       + "gmx.de,gmx.net,gmx.at,web.de,t-online.de,freenet.de,orange.fr,wanadoo.fr,free.fr,laposte.net,sfr.fr,libero.it,"
       + "virgilio.it,seznam.cz,wp.pl,o2.pl,onet.pl,proton.me,protonmail.com,yandex.ru,mail.ru,comcast.net,att.net";
+
+  /**
+   * Tenant webhooks out: whether this process sends them, the calls in flight (in all and per webhook), the claim
+   * batch and poll interval, the connect and whole-call timeouts, the lease of a claimed call (longer than the
+   * timeout), the retry schedule (exponential from {@code retryBaseDelay} to {@code retryMaxDelay}, until
+   * {@code maxAttempts} or {@code maxAge}), how long finished calls stay visible, the most webhooks per tenant, and
+   * the SSRF switches (plain http; private, loopback and link-local addresses).
+   */
+  public record WebhookConfig(boolean enabled, int concurrency, int perWebhook, int batch, Duration pollInterval,
+                              Duration connectTimeout, Duration timeout, Duration lease, Duration retryBaseDelay,
+                              Duration retryMaxDelay, int maxAttempts, Duration maxAge, Duration retention,
+                              int maxPerTenant, boolean allowHttp, boolean allowPrivate) {
+    public WebhookConfig {
+      if (lease.compareTo(timeout.plus(connectTimeout)) <= 0) {
+        throw new ConfigException("MAILGATE_WEBHOOK_LEASE_TIME must be longer than MAILGATE_WEBHOOK_TIMEOUT plus"
+            + " MAILGATE_WEBHOOK_CONNECT_TIMEOUT, got " + lease);
+      }
+    }
+  }
 
   /** Retry schedule for temporary failures: exponential backoff with jitter, bounded by attempts and age. */
   public record RetryConfig(Duration baseDelay, Duration maxDelay, int maxAttempts, Duration maxAge, double jitter) {}
@@ -271,7 +307,9 @@ public record GatewayConfig(
                 s.fraction("MAILGATE_REPUTATION_BOUNCE_CRITICAL", 0.10),
                 s.integer("MAILGATE_REPUTATION_MIN_VOLUME", 500, 1, Integer.MAX_VALUE)),
             s.duration("MAILGATE_REPUTATION_CHECK_INTERVAL", Duration.ofMinutes(1)),
-            s.integer("MAILGATE_METRICS_MAX_TENANT_SERIES", 50, 0, 10_000)),
+            s.integer("MAILGATE_METRICS_MAX_TENANT_SERIES", 50, 0, 10_000),
+            s.integer("MAILGATE_STATS_POOL_SIZE", 4, 1, 1000),
+            s.duration("MAILGATE_STATS_QUERY_TIMEOUT", Duration.ofSeconds(10))),
         new SuppressionCsvConfig(
             (int) s.bytes("MAILGATE_SUPPRESSION_IMPORT_MAX_LINE", 4 * 1024, 1024 * 1024),
             s.bytes("MAILGATE_SUPPRESSION_IMPORT_MAX_BODY", 1024L * 1024 * 1024),
@@ -282,17 +320,48 @@ public record GatewayConfig(
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_URL", null)).map(GatewayConfig::publicUrl),
             s.string("MAILGATE_PUBLIC_HOST", "0.0.0.0"),
             Optional.ofNullable(s.string("MAILGATE_PUBLIC_PORT", null)).map(x -> s.integer("MAILGATE_PUBLIC_PORT", 0, 0, 65535)),
-            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey)));
+            Optional.ofNullable(s.string("MAILGATE_UNSUBSCRIBE_KEY", null)).map(GatewayConfig::unsubscribeKey),
+            s.integer("MAILGATE_PUBLIC_RATE_PER_MINUTE", 300, 0, 60_000_000) / 60.0,
+            s.integer("MAILGATE_PUBLIC_RATE_BURST", 20, 1, 1_000_000),
+            s.integer("MAILGATE_PUBLIC_RATE_CLIENTS", 100_000, 1, 10_000_000)),
+        new WebhookConfig(
+            s.bool("MAILGATE_WEBHOOK_SENDER_ENABLED", true),
+            s.integer("MAILGATE_WEBHOOK_CONCURRENCY", 128, 1, 10_000),
+            s.integer("MAILGATE_WEBHOOK_PER_WEBHOOK", 16, 1, 10_000),
+            s.integer("MAILGATE_WEBHOOK_BATCH", 200, 1, 10_000),
+            s.duration("MAILGATE_WEBHOOK_POLL_INTERVAL", Duration.ofMillis(250)),
+            s.duration("MAILGATE_WEBHOOK_CONNECT_TIMEOUT", Duration.ofSeconds(5)),
+            s.duration("MAILGATE_WEBHOOK_TIMEOUT", Duration.ofSeconds(10)),
+            s.duration("MAILGATE_WEBHOOK_LEASE_TIME", Duration.ofSeconds(60)),
+            s.duration("MAILGATE_WEBHOOK_RETRY_BASE_DELAY", Duration.ofSeconds(30)),
+            s.duration("MAILGATE_WEBHOOK_RETRY_MAX_DELAY", Duration.ofHours(1)),
+            s.integer("MAILGATE_WEBHOOK_MAX_ATTEMPTS", 20, 1, 1000),
+            s.duration("MAILGATE_WEBHOOK_MAX_AGE", Duration.ofHours(8)),
+            s.duration("MAILGATE_WEBHOOK_RETENTION", Duration.ofDays(7)),
+            s.integer("MAILGATE_WEBHOOK_MAX_PER_TENANT", 100, 1, 10_000),
+            s.bool("MAILGATE_WEBHOOK_ALLOW_HTTP", false),
+            s.bool("MAILGATE_WEBHOOK_ALLOW_PRIVATE", false)),
+        new WebhooksInConfig(
+            s.bytes("MAILGATE_PROVIDER_HOOK_MAX_BODY", 8L * 1024 * 1024, 256L * 1024 * 1024),
+            s.integer("MAILGATE_PROVIDER_HOOK_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),
+            s.duration("MAILGATE_PROVIDER_HOOK_MAX_AGE", Duration.ofMinutes(5)),
+            s.integer("MAILGATE_PROVIDER_HOOK_REPLAY_CACHE", 500_000, 1, 50_000_000),
+            s.integer("MAILGATE_PROVIDER_HOOK_CERT_CACHE", 100, 1, 100_000),
+            (int) s.bytes("MAILGATE_PROVIDER_HOOK_CERT_MAX_BYTES", 64 * 1024, 1024 * 1024),
+            s.duration("MAILGATE_PROVIDER_HOOK_FETCH_TIMEOUT", Duration.ofSeconds(10)),
+            s.integer("MAILGATE_PROVIDER_HOOK_GROUP_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),
+            s.integer("MAILGATE_PROVIDER_HOOK_GROUP_WRITERS", 2, 1, 64),
+            s.integer("MAILGATE_PROVIDER_HOOK_LOOKUP_CACHE", 100_000, 0, 10_000_000)));
   }
 
   public GatewayConfig withHttp(HttpConfig http) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints);
+        limits, intake, dispatch, retry, events, suppressionCsv, publicEndpoints, webhooks, webhooksIn);
   }
 
   public GatewayConfig withPublicEndpoints(PublicConfig p) {
     return new GatewayConfig(dataDir, dbUrl, dbPoolSize, dbWaitQueue, adminToken, secretKey, nodeId, demo, embeddedDb, http,
-        limits, intake, dispatch, retry, events, suppressionCsv, p);
+        limits, intake, dispatch, retry, events, suppressionCsv, p, webhooks, webhooksIn);
   }
 
   /**

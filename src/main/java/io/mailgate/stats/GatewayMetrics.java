@@ -34,6 +34,7 @@ public final class GatewayMetrics {
   private final AtomicLong chunksInFlight = new AtomicLong();
   private final Map<String, Timer> sendTimers = new ConcurrentHashMap<>();
   private final Map<String, Counter> outcomes = new ConcurrentHashMap<>();
+  private final Map<String, Counter> webhookEvents = new ConcurrentHashMap<>();
   private final Counter accepted;
   private final Counter takeovers;
   private final AtomicLong tenantsHeld = new AtomicLong();
@@ -164,6 +165,40 @@ public final class GatewayMetrics {
 
   public void jobAccepted() {
     accepted.increment();
+  }
+
+  /**
+   * Provider webhook events by provider and outcome: {@code received} (recorded or found to be duplicates),
+   * {@code ignored} (kinds the event log does not keep), {@code unknown_recipient} (naming no recipient of a tenant
+   * routed to the backend, or one not found: logged, answered 200).
+   */
+  public void webhookEvents(String provider, String outcome, long n) {
+    if (n > 0) {
+      webhookEvents.computeIfAbsent(provider + "\0" + outcome, k -> Counter.builder("mailgate_webhook_events_total")
+              .tag("provider", provider).tag("outcome", outcome)
+              .description("Provider webhook events by provider and outcome").register(registry))
+          .increment(n);
+    }
+  }
+
+  /**
+   * Webhook events of a job that is the tenant's but has no such recipient: recorded for the tenant alone (the event
+   * log's {@code unmatched}), counted across providers (their writes are grouped).
+   */
+  public void webhookUnmatched(long n) {
+    if (n > 0) {
+      webhookEvents.computeIfAbsent("\0unmatched", k -> Counter.builder("mailgate_webhook_unmatched_total")
+          .description("Webhook events recorded for the tenant alone: the job had no such recipient").register(registry))
+          .increment(n);
+    }
+  }
+
+  /** Webhook calls answered, by provider and HTTP status. */
+  public void webhookCall(String provider, int status) {
+    webhookEvents.computeIfAbsent(provider + "\0status\0" + status, k -> Counter.builder("mailgate_webhook_calls_total")
+            .tag("provider", provider).tag("status", Integer.toString(status))
+            .description("Provider webhook calls by provider and HTTP status").register(registry))
+        .increment();
   }
 
   /** One send's outcome ({@code sent}, {@code deferred}, {@code failed}) and latency, per backend. */

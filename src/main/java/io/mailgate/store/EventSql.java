@@ -8,7 +8,8 @@ import java.util.List;
  * What every statement that records events does with them, in the same statement: the suppressions they call for and
  * the hourly counters. A statement using it names its new events {@code ev} (id, tenant_id, job_id, email, type,
  * severity, code, message, backend_id, sender_domain, recipient_domain) and passes three parameters: the recipient
- * domains the counters keep apart ({@link #domains()}), the soft-bounce limit and its window in seconds.
+ * domains the counters keep apart ({@link #domains()}), the soft-bounce limit and its window in seconds. The
+ * tenant's webhooks for those events get their calls in the same statement (the outbox, {@code webhook_deliveries}).
  *
  * <p>Lock order: these inserts run after the statement's own updates (PostgreSQL runs data-modifying WITH
  * sub-statements that nothing reads at the end, in order), and their rows are inserted in key order, so two
@@ -109,6 +110,20 @@ public final class EventSql {
               CASE WHEN jsonb_typeof(j.spec -> 'tags') = 'array' THEN j.spec -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
           GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
           ON CONFLICT (tenant_id, hour, tag, event, severity, shard) DO UPDATE SET n = s.n + excluded.n
+        ), hooks AS (
+          -- the outbox: each event becomes a call to each of the tenant's webhooks that wants it, in this statement.
+          -- A tenant without webhooks costs one probe of an empty index range per event; with no webhook at all
+          -- (the one-time filter) not even that. A webhook matches an event by its type, "type:severity", or for
+          -- "sent" by "sent:<backend type>" (a domain's webhook only events of mail from that domain).
+          INSERT INTO webhook_deliveries (webhook_id, tenant_id, event_id, event_at, email)
+          SELECT w.id, ev.tenant_id, ev.id, now(), ev.email
+          FROM ev JOIN webhooks w ON w.tenant_id = ev.tenant_id
+          WHERE EXISTS (SELECT 1 FROM webhooks)
+            AND (w.domain IS NULL OR w.domain = ev.sender_domain)
+            AND w.match && ARRAY[ev.type, ev.type || ':' || coalesce(ev.severity, ''),
+                                 CASE WHEN ev.type = 'sent' THEN 'sent:' || coalesce(
+                                   (SELECT b.type FROM backends b WHERE b.id = ev.backend_id), '') END]
+          ORDER BY ev.id, w.id
         )""")
         .replace("NO_BACKEND", NO_BACKEND).replace("WRITER_SHARD", SHARD)
         .replace("$D", "$" + d).replace("$L", "$" + (d + 1)).replace("$W", "$" + (d + 2));

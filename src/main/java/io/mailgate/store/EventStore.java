@@ -18,12 +18,16 @@ import java.util.UUID;
  */
 public final class EventStore {
 
-  /** An event as read back. {@code tags} are the job's, joined when read. */
+  /**
+   * An event as read back. {@code tags}, {@code from}, {@code subject} (the job's template) and {@code metadata} are
+   * the job's, joined when read; {@code subjectVars} the recipient's vars (maybe none) when the subject has variables, else null.
+   */
   public record EventRecord(long id, OffsetDateTime at, UUID jobId, Integer seq, String email, String type, String severity,
                             Integer attempt, Integer code, String message, String messageId, UUID backendId,
                             String backendName, String region, String peer, String tlsName, String senderDomain,
                             String recipientDomain, boolean possibleDuplicate, String source, JsonArray tags,
-                            String backendType, String from, String subject, JsonObject metadata) {}
+                            String backendType, String from, String subject, JsonObject metadata,
+                            JsonObject subjectVars) {}
 
   /**
    * Filters of a page of events; null fields do not filter. {@code kinds}: events of any of these kinds (none: no
@@ -43,9 +47,14 @@ public final class EventStore {
 
   /**
    * A kind of event: its type, and where given, one of its severities and one of the types of the backend it went
-   * through (a {@code sent} through an SMTP server and one handed to a provider's API are different facts).
+   * through (a {@code sent} through an SMTP server and one handed to a provider's API are different facts), the peer
+   * it names ({@code peer}) or does not name ({@code notPeer}): a test-mode send names no real server.
    */
-  public record Kind(String type, List<String> severities, List<String> backendTypes) {}
+  public record Kind(String type, List<String> severities, List<String> backendTypes, String peer, String notPeer) {
+    public Kind(String type, List<String> severities, List<String> backendTypes) {
+      this(type, severities, backendTypes, null, null);
+    }
+  }
 
   /**
    * Something that happened to a message after the send. {@code jobId}/{@code seq} name the recipient where known
@@ -71,7 +80,9 @@ public final class EventStore {
              e.backend_id, b.name AS backend_name, e.region, e.peer, e.tls_name, e.sender_domain, e.recipient_domain,
              e.possible_duplicate, e.source, CASE WHEN jsonb_typeof(j.spec -> 'tags') = 'array' THEN j.spec -> 'tags' END AS tags,
              b.type AS backend_type, j.spec ->> 'from' AS from_header, j.spec ->> 'subject' AS subject,
-             CASE WHEN jsonb_typeof(j.spec -> 'metadata') = 'object' THEN j.spec -> 'metadata' END AS metadata
+             CASE WHEN jsonb_typeof(j.spec -> 'metadata') = 'object' THEN j.spec -> 'metadata' END AS metadata,
+             CASE WHEN strpos(j.spec ->> 'subject', '{{') > 0
+                  THEN COALESCE((SELECT rc.vars FROM recipients rc WHERE rc.job_id = e.job_id AND rc.seq = e.seq), '{}') END AS subject_vars
       FROM events e
       LEFT JOIN jobs j ON j.id = e.job_id
       LEFT JOIN backends b ON b.id = e.backend_id
@@ -201,6 +212,14 @@ public final class EventStore {
           t.addValue(k.backendTypes().toArray(String[]::new));
           c.append(" AND b.type = ANY($").append(t.size()).append("::text[])");
         }
+        if (k.peer() != null) {
+          t.addValue(k.peer());
+          c.append(" AND e.peer = $").append(t.size());
+        }
+        if (k.notPeer() != null) {
+          t.addValue(k.notPeer());
+          c.append(" AND e.peer IS DISTINCT FROM $").append(t.size());
+        }
         any.add(c.append(")").toString());
       }
       sql.append(any.isEmpty() ? " AND false" : " AND (" + String.join(" OR ", any) + ")");
@@ -229,7 +248,8 @@ public final class EventStore {
             r.getString("backend_name"), r.getString("region"), r.getString("peer"), r.getString("tls_name"),
             r.getString("sender_domain"), r.getString("recipient_domain"), r.getBoolean("possible_duplicate"),
             r.getString("source"), tags instanceof JsonArray a ? a : null, r.getString("backend_type"),
-            r.getString("from_header"), r.getString("subject"), r.getValue("metadata") instanceof JsonObject m ? m : null));
+            r.getString("from_header"), r.getString("subject"), r.getValue("metadata") instanceof JsonObject m ? m : null,
+            r.getValue("subject_vars") instanceof JsonObject v ? v : null));
       }
       return out;
     });

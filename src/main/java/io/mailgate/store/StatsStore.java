@@ -17,8 +17,8 @@ import java.util.UUID;
  * severity: {@code stats_summary_hourly} and {@code stats_summary_daily}, written by the folding pass), the hours not
  * summarized yet (the last one or two) from the counters the writers keep ({@code stats_hourly}, sharded); a
  * statement reads both sides of the mark ({@code stats_summarized.hours_until}) in one snapshot, so an hour is
- * counted once whether or not it has been summarized meanwhile. Hour resolution grouped by recipient domain or tag
- * reads the hourly counters themselves (their summaries would be about as large). {@code tenantId} null reads every
+ * counted once whether or not it has been summarized meanwhile. Hour resolution grouped by tag reads the folded
+ * per-tag counters themselves (an hour's folded counters are its summary). {@code tenantId} null reads every
  * tenant (the operators' view).
  */
 public final class StatsStore {
@@ -44,8 +44,8 @@ public final class StatsStore {
     }
   }
 
-  /** The dimensions the hourly summaries keep; the daily ones keep these and 'r', 't'. */
-  private static final String HOURLY_DIMS = "nbs";
+  /** The dimensions the hourly summaries keep; the daily ones keep these and 't'. */
+  private static final String HOURLY_DIMS = "nbsr";
 
   /** The first hour not summarized yet: hours before it are in the summaries. */
   private static final String MARK = "(SELECT coalesce(hours_until, '-infinity') FROM stats_summarized)";
@@ -95,6 +95,18 @@ public final class StatsStore {
         + " UNION ALL " + counters + "hour >= greatest(" + begin + ", " + MARK + ") AND hour < " + end;
   }
 
+  /**
+   * A read cancelled by the statistics connections' statement timeout (SQLSTATE 57014): 503 with Retry-After, so the
+   * caller narrows the range or comes back, rather than a 500.
+   */
+  private static <T> Future<T> timedOut(Throwable e) {
+    if (e instanceof io.vertx.pgclient.PgException pg && "57014".equals(pg.getSqlState())) {
+      return Future.failedFuture(new io.mailgate.error.OverloadedException("the statistics query ran longer than"
+          + " MAILGATE_STATS_QUERY_TIMEOUT; ask for a shorter range, a coarser resolution, or retry later", 5));
+    }
+    return Future.failedFuture(e);
+  }
+
   /** Counters in [begin, end) at the resolution, grouped, of the given events (all when empty). */
   public Future<List<Count>> counts(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
                                     List<String> events) {
@@ -138,7 +150,7 @@ public final class StatsStore {
       sql.append(" WHERE ").append(String.join(" AND ", where));
     }
     sql.append(" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2");
-    return pool.preparedQuery(sql.toString()).execute(args).map(rows -> {
+    return pool.preparedQuery(sql.toString()).execute(args).recover(StatsStore::timedOut).map(rows -> {
       List<Count> out = new ArrayList<>(rows.size());
       for (Row r : rows) {
         out.add(new Count(r.getOffsetDateTime("t"), r.getString("g"), r.getString("event"), r.getString("severity"),
@@ -154,7 +166,7 @@ public final class StatsStore {
     String sql = "SELECT s.tenant_id, s.g, s.event, s.severity, sum(s.n)::bigint AS n FROM ("
         + source('s', false, tenantId == null ? null : "$3::uuid", "$1::timestamptz", "$2::timestamptz") + ") s GROUP BY 1, 2, 3, 4";
     Tuple args = tenantId == null ? Tuple.of(since, end) : Tuple.of(since, end, tenantId);
-    return pool.preparedQuery(sql).execute(args).map(rows -> {
+    return pool.preparedQuery(sql).execute(args).recover(StatsStore::timedOut).map(rows -> {
       List<Window> out = new ArrayList<>(rows.size());
       for (Row r : rows) {
         out.add(new Window(r.getUUID(0), r.getString(1), r.getString(2), r.getString(3), r.getLong(4)));
@@ -177,7 +189,7 @@ public final class StatsStore {
     if (tenantId != null) {
       args.addValue(tenantId);
     }
-    return pool.preparedQuery(sql).execute(args).map(rows -> {
+    return pool.preparedQuery(sql).execute(args).recover(StatsStore::timedOut).map(rows -> {
       List<Window[]> out = new ArrayList<>(rows.size());
       for (Row r : rows) {
         Long n7 = r.getLong("n7");
@@ -227,7 +239,7 @@ public final class StatsStore {
         GROUP BY 1, 2, 3, 4, 5
       ), hourly AS (
         INSERT INTO stats_summary_hourly AS s (tenant_id, dim, hour, grp, event, severity, n)
-        SELECT tenant_id, dim, $1, grp, event, severity, n FROM dims WHERE dim = ANY('{n,b,s}'::"char"[])
+        SELECT tenant_id, dim, $1, grp, event, severity, n FROM dims WHERE dim <> 't'
         ORDER BY 1, 2, 4, 5, 6
         ON CONFLICT (tenant_id, dim, hour, grp, event, severity) DO UPDATE SET n = s.n + excluded.n
       ), daily AS (

@@ -136,6 +136,9 @@ public final class TenantStore {
       "DELETE FROM jobs WHERE tenant_id = $1",
       "DELETE FROM dkim_keys WHERE tenant_id = $1",
       "DELETE FROM tenant_domains WHERE tenant_id = $1",
+      "DELETE FROM webhook_deliveries WHERE tenant_id = $1",
+      "DELETE FROM webhooks WHERE tenant_id = $1",
+      "DELETE FROM webhook_signing_keys WHERE tenant_id = $1",
       "DELETE FROM tenants WHERE id = $1");
 
   /** Holds a tenant: no chunk of it is claimed until {@link #resume}. @return whether it was not held before */

@@ -148,6 +148,16 @@ class EventIntakeTest {
     assertEquals("invalid_parameter", api.get("/v1/stats?groupBy=tenant", t.apiKey()).errorCode());
     assertEquals("invalid_parameter", api.get("/v1/stats?resolution=hour&begin=2026-01-01T00:00:00Z&end=2026-06-01T00:00:00Z",
         t.apiKey()).errorCode());
+    // by hour and recipient domain or tag a week at most; ten days are fine ungrouped
+    String tenDays = "&begin=2026-01-01T00:00:00Z&end=2026-01-11T00:00:00Z";
+    assertEquals("invalid_parameter", api.get("/v1/stats?resolution=hour&groupBy=recipientDomain" + tenDays, t.apiKey()).errorCode());
+    assertEquals("invalid_parameter", api.get("/v1/stats?resolution=hour&groupBy=tag" + tenDays, t.apiKey()).errorCode());
+    Api.expect(api.get("/v1/stats?resolution=hour&groupBy=senderDomain" + tenDays, t.apiKey()), 200);
+    Api.expect(api.get("/v1/stats?resolution=hour&groupBy=recipientDomain&begin=2026-01-01T00:00:00Z&end=2026-01-08T00:00:00Z",
+        t.apiKey()), 200);
+    // "the last 7 days" from now: rounded to whole hours it spans a little more, and is still a week
+    long weekAgo = java.time.Instant.now().getEpochSecond() - 7 * 86400;
+    Api.expect(api.get("/v1/stats?resolution=hour&groupBy=tag&begin=" + weekAgo, t.apiKey()), 200);
 
     JsonArray items = api.get("/v1/events?type=clicked", t.apiKey()).json().getJsonArray("items");
     assertEquals(1, items.size());

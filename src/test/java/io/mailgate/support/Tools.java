@@ -10,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * External programs some tests need (Postfix's smtp-sink, dkimpy), found on the PATH and at their standard places.
+ * External programs some tests need (Postfix's smtp-sink, dkimpy, Node.js with the packages of a Node project under
+ * {@code src/test/node}), found on the PATH and at their standard places.
  * Without one, a test is skipped on a developer's machine and fails under {@code CI=true}, with what to install:
  * CI (set up by {@code .ci/run}) must never go green by skipping.
  */
@@ -19,6 +20,7 @@ public final class Tools {
 
   private static Optional<Path> smtpSink;
   private static Optional<String> dkimpy;
+  private static Optional<Path> node;
 
   public static boolean ci() {
     return "true".equalsIgnoreCase(System.getenv("CI"));
@@ -52,6 +54,36 @@ public final class Tools {
     return require(dkimpy, "dkimpy (python3 with the dkim and nacl modules)", "the Debian packages python3-dkim and python3-nacl");
   }
 
+  /** Node.js 18 or later ({@code node}); MAILGATE_TEST_NODE may name it. */
+  public static synchronized Path node() {
+    if (node == null) {
+      List<Path> candidates = new ArrayList<>();
+      String named = System.getenv("MAILGATE_TEST_NODE");
+      if (named != null && !named.isBlank()) {
+        candidates.add(Path.of(named));
+      }
+      candidates.addAll(onPath("node"));
+      candidates.add(Path.of("/usr/bin/node"));
+      candidates.add(Path.of("/usr/local/bin/node"));
+      node = candidates.stream().filter(Files::isExecutable).filter(Tools::isNode18).findFirst();
+    }
+    return require(node, "Node.js 18 or later", "the Debian packages nodejs and npm");
+  }
+
+  /**
+   * The Node project {@code src/test/node/{name}} with its dependencies installed ({@code node_modules} holding each
+   * of {@code packages}), as {@code npm ci} in that directory leaves it.
+   */
+  public static Path nodeProject(String name, String... packages) {
+    Path project = Path.of("src", "test", "node", name).toAbsolutePath();
+    boolean installed = Files.isRegularFile(project.resolve("package-lock.json"));
+    for (String p : packages) {
+      installed &= Files.isRegularFile(project.resolve("node_modules").resolve(p).resolve("package.json"));
+    }
+    return require(installed ? Optional.of(project) : Optional.empty(), "the Node project " + project
+        + " (its node_modules)", "its packages with `npm ci --no-audit --no-fund` in that directory");
+  }
+
   private static <T> T require(Optional<T> found, String what, String install) {
     if (found.isPresent()) {
       return found.get();
@@ -75,6 +107,21 @@ public final class Tools {
       }
     }
     return out;
+  }
+
+  private static boolean isNode18(Path program) {
+    try {
+      Process p = new ProcessBuilder(program.toString(), "-e", "process.exit(+process.versions.node.split('.')[0] >= 18 ? 0 : 1)")
+          .redirectErrorStream(true).start();
+      p.getInputStream().transferTo(OutputStream.nullOutputStream());
+      if (p.waitFor(30, TimeUnit.SECONDS)) {
+        return p.exitValue() == 0;
+      }
+      p.destroyForcibly();
+    } catch (Exception e) {
+      // not this one
+    }
+    return false;
   }
 
   private static boolean importsDkim(String python) {

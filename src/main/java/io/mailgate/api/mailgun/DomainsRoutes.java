@@ -31,6 +31,11 @@ final class DomainsRoutes {
   /** Mailgun's list parameters that are honoured; the others are refused by name. */
   private static final Set<String> LIST_PARAMETERS = Set.of("limit", "skip");
   private static final int MAX_LIMIT = 1000;
+  /**
+   * Mailgun's options of one domain, which mailgun.js sends whenever it is given options: {@code h:with_dns=false}
+   * leaves the DNS records out, {@code h:extended} asks for settings we do not have.
+   */
+  private static final Set<String> ONE_PARAMETERS = Set.of("h:with_dns", "h:extended");
 
   static void mount(Router router, DkimService domains) {
     for (String version : List.of("/v3", "/v4")) {
@@ -51,6 +56,9 @@ final class DomainsRoutes {
   }
 
   private static Future<JsonObject> one(RoutingContext ctx, DkimService domains) {
+    MailgunRoutes.knownQueryParameters(ctx, ONE_PARAMETERS);
+    boolean withDns = yesNo(ctx, "h:with_dns", true);
+    yesNo(ctx, "h:extended", false); // the extended fields are Mailgun's own settings: we have none to add
     String name = ctx.pathParam("domain").toLowerCase(Locale.ROOT);
     var tenant = MailgunAuth.tenant(ctx).id();
     return domains.ownedDomains(tenant).compose(all -> {
@@ -58,11 +66,27 @@ final class DomainsRoutes {
       if (d == null) {
         return Future.<JsonObject>failedFuture(MailgunAnswer.domainNotFound(ctx.pathParam("domain")));
       }
+      if (!withDns) {
+        return Future.succeededFuture(new JsonObject().put("domain", domain(d)));
+      }
       return domains.ownedKeys(tenant).map(keys -> new JsonObject()
           .put("domain", domain(d))
           .put("receiving_dns_records", new JsonArray())
           .put("sending_dns_records", sendingRecords(keys, name)));
     });
+  }
+
+  /** A {@code true}/{@code false} query parameter ({@code yes}/{@code no} too), {@code dflt} when absent. */
+  private static boolean yesNo(RoutingContext ctx, String name, boolean dflt) {
+    String v = ctx.request().getParam(name);
+    if (v == null) {
+      return dflt;
+    }
+    return switch (v.trim().toLowerCase(Locale.ROOT)) {
+      case "true", "yes" -> true;
+      case "false", "no" -> false;
+      default -> throw new io.mailgate.error.InvalidInputException("invalid_parameter", name + " must be true or false", name);
+    };
   }
 
   /** A domain as Mailgun describes one; fields we have no value for (SMTP credentials, tracking host) are left out. */

@@ -1,7 +1,10 @@
 package io.mailgate.api.mailgun;
 
+import io.mailgate.backend.TestModeBackend;
 import io.mailgate.error.InvalidInputException;
+import io.mailgate.message.Campaign;
 import io.mailgate.message.EmailAddress;
+import io.mailgate.message.Template;
 import io.mailgate.store.EventStore;
 import io.mailgate.store.EventStore.EventRecord;
 import io.mailgate.store.EventStore.Kind;
@@ -56,8 +59,9 @@ final class EventsRoutes {
 
   static {
     Map<String, List<Kind>> k = new LinkedHashMap<>();
-    k.put("accepted", List.of(new Kind("sent", null, PROVIDERS)));
-    k.put("delivered", List.of(new Kind("sent", null, RELAYS), new Kind("delivered", null, null)));
+    // a test-mode message is accepted, then reported delivered (its own delivered event), as Mailgun does
+    k.put("accepted", List.of(new Kind("sent", null, PROVIDERS), new Kind("sent", null, null, TestModeBackend.PEER, null)));
+    k.put("delivered", List.of(new Kind("sent", null, RELAYS, null, TestModeBackend.PEER), new Kind("delivered", null, null)));
     k.put("failed", List.of(new Kind("deferred", null, null), new Kind("failed", null, null),
         new Kind("bounced", null, null), new Kind("suppressed", null, null), new Kind("cancelled", null, null),
         new Kind("expired", null, null)));
@@ -334,7 +338,7 @@ final class EventsRoutes {
     String reason = null;
     String level = "info";
     switch (e.type()) {
-      case "sent" -> event = viaProvider(e) ? "accepted" : "delivered";
+      case "sent" -> event = viaProvider(e) || testMode(e) ? "accepted" : "delivered";
       case "deferred" -> {
         event = "failed";
         severity = "temporary";
@@ -380,7 +384,7 @@ final class EventsRoutes {
     JsonObject headers = new JsonObject().put("to", e.email());
     put(headers, "message-id", bare(e.messageId()));
     put(headers, "from", e.from());
-    put(headers, "subject", e.subject());
+    put(headers, "subject", subject(e));
     JsonObject o = new JsonObject()
         .put("id", Long.toString(e.id()))
         .put("event", event)
@@ -411,6 +415,26 @@ final class EventsRoutes {
       o.put("delivery-status", status);
     }
     return o;
+  }
+
+  private static boolean testMode(EventRecord e) {
+    return e.type().equals("sent") && TestModeBackend.PEER.equals(e.peer());
+  }
+
+  /**
+   * The subject the recipient's message had: the job's template rendered with the recipient's vars (never the
+   * template itself, whose Mustache form is ours, not the caller's); none when it cannot be rendered.
+   */
+  private static String subject(EventRecord e) {
+    if (e.subject() == null || e.subjectVars() == null) {
+      return e.subject();
+    }
+    try {
+      return Campaign.singleLine(Template.compile(e.subject(), Template.Escaping.NONE, "subject")
+          .render(e.subjectVars().getMap()));
+    } catch (RuntimeException ex) {
+      return null;
+    }
   }
 
   private static boolean viaProvider(EventRecord e) {

@@ -26,7 +26,8 @@ public final class MailgunRoutes {
   private MailgunRoutes() {}
 
   /** Mounts the routes; call before the router's own failure handler is added, so these paths get Mailgun's. */
-  public static void mount(Router router, AdminService admin, DkimService domains, JobIntake intake, Reads reads) {
+  public static void mount(Router router, AdminService admin, DkimService domains, JobIntake intake, Reads reads,
+                           io.mailgate.webhook.out.WebhookService webhooks) {
     MailgunFailureHandler failures = new MailgunFailureHandler();
     MailgunAuth auth = new MailgunAuth(admin);
     // /v1/analytics is Mailgun's metrics API; our own /v1 has no such path
@@ -35,6 +36,7 @@ public final class MailgunRoutes {
       router.route(root).handler(auth).failureHandler(failures);
     }
     MessagesRoutes.mount(router, domains, intake);
+    WebhooksRoutes.mount(router, domains, webhooks);
     DomainsRoutes.mount(router, domains);
     EventsRoutes.mount(router, domains, reads.events());
     SuppressionsRoutes.mount(router, domains, reads.suppressions(), reads.csv(), reads.maxTagChars());

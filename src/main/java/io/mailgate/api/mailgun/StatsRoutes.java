@@ -19,12 +19,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * {@code GET /v3/{domain}/stats/total}: Mailgun's totals per hour, day or month of the mail sent from the domain, from
- * the rollups (never the events). How our counts become Mailgun's is {@link Tally}.
+ * the rollups (never the events); {@code GET /v3/stats/total} the same of all of the tenant's mail. How our counts become Mailgun's is {@link Tally}.
  */
 final class StatsRoutes {
   private StatsRoutes() {}
@@ -39,9 +40,11 @@ final class StatsRoutes {
   private static final Pattern DURATION = Pattern.compile("(\\d{1,4})([hdm])");
 
   static void mount(Router router, DkimService domains, StatsStore stats) {
+    router.get("/v3/stats/total").handler(ctx -> MailgunRoutes.json(ctx, () -> total(ctx, null, stats)));
     router.get("/v3/:domain/stats/total").handler(ctx -> MailgunRoutes.json(ctx, () -> total(ctx, domains, stats)));
   }
 
+  /** The domain's totals, or the account's (all of the tenant's mail, as the metrics API) without {@code domains}. */
   private static Future<JsonObject> total(RoutingContext ctx, DkimService domains, StatsStore stats) {
     MailgunRoutes.knownQueryParameters(ctx, Set.of("event", "start", "end", "resolution", "duration"));
     var req = ctx.request();
@@ -62,9 +65,13 @@ final class StatsRoutes {
     Resolution res = resolution(req.getParam("resolution"));
     Range range = range(MailgunRoutes.time(req.getParam("start"), "start"), MailgunRoutes.time(req.getParam("end"), "end"),
         req.getParam("duration"), res, "start");
-    return MailgunRoutes.ownDomain(domains, MailgunAuth.tenant(ctx), ctx.pathParam("domain"))
-        .compose(domain -> stats.counts(MailgunAuth.tenant(ctx).id(), range.begin(), range.end(), res,
-            StatsStore.GroupBy.SENDER_DOMAIN, List.of(), domain))
+    UUID tenant = MailgunAuth.tenant(ctx).id();
+    Future<List<Count>> read = domains == null
+        ? stats.counts(tenant, range.begin(), range.end(), res, StatsStore.GroupBy.NONE, List.of())
+        : MailgunRoutes.ownDomain(domains, MailgunAuth.tenant(ctx), ctx.pathParam("domain"))
+            .compose(domain -> stats.counts(tenant, range.begin(), range.end(), res, StatsStore.GroupBy.SENDER_DOMAIN,
+                List.of(), domain));
+    return read
         .map(counts -> {
           Map<OffsetDateTime, Tally> byTime = new TreeMap<>();
           for (OffsetDateTime t : range.buckets()) {
@@ -76,7 +83,8 @@ final class StatsRoutes {
           JsonArray out = new JsonArray();
           byTime.forEach((t, tally) -> out.add(tally.stats(events).put("time", MailgunRoutes.rfc2822(t))));
           return new JsonObject()
-              .put("description", "the gateway's counters of the mail sent from the domain")
+              .put("description", domains == null ? "the gateway's counters of the account's mail"
+                  : "the gateway's counters of the mail sent from the domain")
               .put("start", MailgunRoutes.rfc2822(range.begin()))
               .put("end", MailgunRoutes.rfc2822(range.end()))
               .put("resolution", name(res))

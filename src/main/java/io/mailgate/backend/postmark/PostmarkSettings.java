@@ -9,18 +9,21 @@ import java.util.Set;
  * Settings of a {@code postmark} backend. README lists each with its default.
  *
  * @param limits messages per call ({@code maxMessagesPerCall}), calls in flight, rate and timeouts
+ * @param webhookUser the HTTP Basic user name Postmark's webhooks are configured with (null: no webhooks)
+ * @param webhookPassword its password (a secret)
  */
-record PostmarkSettings(String serverToken, String baseUrl, String messageStream, long maxRequestBytes,
-                        CallLimits limits) {
+public record PostmarkSettings(String serverToken, String baseUrl, String messageStream, long maxRequestBytes,
+                               CallLimits limits, String webhookUser, String webhookPassword) {
 
   /** Postmark's own limit of messages in one {@code /email/batch} call. */
   static final int BATCH_LIMIT = 500;
 
-  static final Set<String> SECRETS = Set.of("serverToken");
+  public static final Set<String> SECRETS = Set.of("serverToken", "webhookPassword");
   private static final Set<String> KNOWN = Set.of("serverToken", "baseUrl", "messageStream", "maxMessagesPerCall",
-      "maxConcurrentCalls", "ratePerSecond", "maxRequestSize", "connectTimeout", "requestTimeout");
+      "maxConcurrentCalls", "ratePerSecond", "maxRequestSize", "connectTimeout", "requestTimeout", "webhookUser",
+      "webhookPassword");
 
-  static PostmarkSettings parse(JsonObject s) {
+  public static PostmarkSettings parse(JsonObject s) {
     SettingsReader r = new SettingsReader(s, "postmark", KNOWN);
     String token = r.string("serverToken", null);
     if (token == null || !token.matches("[\\x21-\\x7e]{1,256}")) {
@@ -32,11 +35,21 @@ record PostmarkSettings(String serverToken, String baseUrl, String messageStream
     }
     String baseUrl = r.baseUrl("baseUrl");
     CallLimits limits = CallLimits.parse(r, "maxMessagesPerCall", BATCH_LIMIT, 256, 0);
+    // the credentials Postmark puts in a webhook's URL (https://user:password@host/...): both or neither
+    String hookUser = r.string("webhookUser", null);
+    String hookPassword = r.secret("webhookPassword", false);
+    if (hookUser != null && !hookUser.matches("[\\x21-\\x39\\x3b-\\x7e]{1,256}")) {
+      throw SettingsReader.invalid("webhookUser", "must be 1 to 256 printable ASCII characters without spaces or ':'");
+    }
+    if ((hookUser == null) != (hookPassword == null)) {
+      throw SettingsReader.invalid(hookUser == null ? "webhookUser" : "webhookPassword",
+          "is required with " + (hookUser == null ? "webhookPassword" : "webhookUser"));
+    }
     return new PostmarkSettings(token,
         baseUrl == null ? "https://api.postmarkapp.com" : baseUrl,
         stream,
         r.size("maxRequestSize", 40L * 1024 * 1024, 1024, 50L * 1024 * 1024),
-        limits);
+        limits, hookUser, hookPassword);
   }
 
   @Override

@@ -33,6 +33,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -142,6 +143,16 @@ class MailgunApiTest {
         .forEach(o -> types.add(((JsonObject) o).getString("type")));
     assertTrue(types.containsAll(List.of("sent", "delivered")), types.toString());
     assertEquals(true, api.job(acme, id).getBoolean("testMode"), "the job says it was a test");
+    // Mailgun's events of a test-mode message: accepted, then delivered (once, whichever the filter)
+    String events = "/v3/acme.example/events?ascending=yes&recipient=testmode-ann@example.com";
+    io.mailgate.support.Polling.await("both events of the test-mode send",
+        () -> get(events, acme.apiKey()).json().getJsonArray("items").size() == 2, TIMEOUT);
+    List<String> mailgun = new ArrayList<>();
+    get(events, acme.apiKey()).json().getJsonArray("items").forEach(o -> mailgun.add(((JsonObject) o).getString("event")));
+    assertEquals(List.of("accepted", "delivered"), mailgun);
+    for (String kind : List.of("accepted", "delivered")) {
+      assertEquals(1, get(events + "&event=" + kind, acme.apiKey()).json().getJsonArray("items").size(), kind);
+    }
 
     Api.Response bad = postForm("/v3/acme.example/messages", acme.apiKey(), simpleForm() + "&" + form("o:testmode", "maybe"));
     assertEquals(400, bad.status(), bad.text());
@@ -196,6 +207,13 @@ class MailgunApiTest {
     for (String a : List.of("batch-ann@example.com", "batch-bob@example.com", "batch-carl@example.com")) {
       assertEquals(1, receivedBy(a).size(), a);
       assertEquals(List.of(a), receivedBy(a).get(0).rcptTo(), "a message of its own");
+    }
+    // the events name the subject each message had, not the template it was made from
+    for (var who : Map.of("batch-bob@example.com", "Hello Bob <b>", "batch-carl@example.com", "Hello ").entrySet()) {
+      JsonObject event = get("/v3/acme.example/events?recipient=" + who.getKey(), acme.apiKey()).json()
+          .getJsonArray("items").getJsonObject(0);
+      assertEquals(who.getValue(), event.getJsonObject("message").getJsonObject("headers").getString("subject"),
+          event.encode());
     }
   }
 
@@ -279,6 +297,20 @@ class MailgunApiTest {
     Api.Response refused = get("/v3/domains?authority=x", acme.apiKey());
     assertEquals(400, refused.status(), refused.text());
     assertEquals("Parameter not supported: authority", refused.json().getString("message"));
+
+    // mailgun.js sends h:extended and h:with_dns whenever it is given options; with_dns=false leaves the records out
+    Api.Response withoutDns = get("/v4/domains/mail.acme.example?h:extended=true&h:with_dns=false", acme.apiKey());
+    assertEquals(200, withoutDns.status(), withoutDns.text());
+    assertEquals("mail.acme.example", withoutDns.json().getJsonObject("domain").getString("name"));
+    assertEquals(Set.of("domain"), withoutDns.json().fieldNames());
+    Api.Response withDns = get("/v4/domains/mail.acme.example?h:extended=false&h:with_dns=true", acme.apiKey());
+    assertEquals(1, withDns.json().getJsonArray("sending_dns_records").size(), withDns.text());
+    Api.Response badFlag = get("/v4/domains/acme.example?h:with_dns=maybe", acme.apiKey());
+    assertEquals(400, badFlag.status(), badFlag.text());
+    assertEquals("h:with_dns must be true or false", badFlag.json().getString("message"));
+    Api.Response unknown = get("/v3/domains/acme.example?extended=true", acme.apiKey());
+    assertEquals(400, unknown.status(), unknown.text());
+    assertEquals("Parameter not supported: extended", unknown.json().getString("message"));
   }
 
   @Test

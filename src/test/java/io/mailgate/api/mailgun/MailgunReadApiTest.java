@@ -440,6 +440,19 @@ class MailgunReadApiTest {
     assertEquals(1, delayedBounces);
     assertEquals(1, complained);
 
+    // the account's totals (mailgun.js's stats.getAccount): both of the tenant's domains
+    Api.Response account = send("GET", "/v3/stats/total?event=accepted&event=delivered&duration=7d");
+    assertEquals(200, account.status(), account.text());
+    int accountAccepted = 0;
+    for (Object o : account.json().getJsonArray("stats")) {
+      accountAccepted += ((JsonObject) o).getJsonObject("accepted").getInteger("total");
+    }
+    assertEquals(4, accountAccepted, account.text());
+    Api.Response otherAccount = api.send("GET", "/v3/stats/total?event=accepted", null, null, null,
+        Map.of("Authorization", MailgunApiTest.basic("api", other.apiKey())));
+    assertEquals(0, otherAccount.json().getJsonArray("stats").stream()
+        .mapToInt(o -> ((JsonObject) o).getJsonObject("accepted").getInteger("total")).sum(), "another tenant's account");
+
     FeignException e = assertThrows(FeignException.class, () -> acmeApi(MailgunStatisticsApi.class).getDomainStats(
         "acme.example", StatisticsOptions.builder().event(StatsEventType.DELIVERED).filter("domain:x").build()));
     assertEquals(400, e.status());
