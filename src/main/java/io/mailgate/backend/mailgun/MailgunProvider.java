@@ -31,8 +31,9 @@ final class MailgunProvider implements Provider {
 
   /**
    * A shared or MIME job goes out as the gateway composed (and signed) it, through {@code messages.mime}: the
-   * message's own To and Cc, the call's {@code to} the envelope (up to {@code maxRecipientsPerCall} recipients), so
-   * every recipient gets the same bytes, whichever part of the recipients a call carries.
+   * message's own To and Cc, the call's {@code to} the envelope, so every recipient gets the same bytes. One recipient
+   * per call: Mailgun's webhooks name the recipient by the call's {@code v:mailgate-recipient} (its seq), which a call
+   * of several would need recipient-variables for, and those substitute inside the message.
    */
   @Override
   public Future<Job> prepare(io.mailgate.backend.Delivery delivery) {
@@ -40,7 +41,7 @@ final class MailgunProvider implements Provider {
     if (!campaign.oneMessage()) {
       return prepare(campaign);
     }
-    return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> delivery.message(batch.get(0))
+    return Future.succeededFuture(new Job(1, batch -> delivery.message(batch.get(0))
         .compose(m -> mime(MailgunRequests.mime(campaign, batch), m))));
   }
 

@@ -134,7 +134,6 @@ final class MailgunRequests {
     }
     campaign.tags().stream().limit(MAX_TAGS).forEach(t -> form.add(new Field("o:tag", t)));
     form.add(new Field(JOB_VARIABLE, campaign.jobId().toString()));
-    // one call for several recipients: each event names its recipient by address
     if (recipients.size() == 1) {
       form.add(new Field(RECIPIENT_VARIABLE, Integer.toString(recipients.get(0).seq())));
     }

@@ -467,7 +467,7 @@ class MailgunSharedAndMimeTest {
   }
 
   @Test
-  void throughMailgunASharedMessageGoesAsOneMessagesMimeCallWithTheEnvelopeInTo() {
+  void throughMailgunASharedMessageGoesAsTheSameMessageInAMessagesMimeCallPerRecipient() {
     try (MailgunSimulator sim = new MailgunSimulator("mg.example", "mg-key").start()) {
       api.createBackend("shared-mg", "mailgun", "eu", new JsonObject().put("apiKey", "mg-key").put("domain", "mg.example")
           .put("region", "eu").put("baseUrl", sim.baseUrl()));
@@ -479,11 +479,17 @@ class MailgunSharedAndMimeTest {
       String id = jobId(r);
       api.awaitState(t, id, "completed", TIMEOUT);
       List<MailgunSimulator.Request> calls = sim.acceptedRequests();
-      assertEquals(1, calls.size());
-      MailgunSimulator.Request call = calls.get(0);
-      assertTrue(call.isMime(), "messages.mime");
-      assertEquals(Set.of("mg-a@example.com", "mg-b@example.com", "mg-c@example.com"), Set.copyOf(call.to()));
-      String mime = new String(call.mime(), StandardCharsets.US_ASCII);
+      assertEquals(3, calls.size());
+      assertEquals(Set.of("mg-a@example.com", "mg-b@example.com", "mg-c@example.com"),
+          calls.stream().flatMap(c -> c.to().stream()).collect(Collectors.toSet()));
+      for (MailgunSimulator.Request c : calls) {
+        assertTrue(c.isMime(), "messages.mime");
+        assertEquals(1, c.to().size());
+        assertEquals(id, c.first("v:mailgate-job"));
+        assertTrue(c.first("v:mailgate-recipient").matches("[0-2]"), "the recipient's seq, for webhooks");
+        assertTrue(java.util.Arrays.equals(calls.get(0).mime(), c.mime()), "the same message for all");
+      }
+      String mime = new String(calls.get(0).mime(), StandardCharsets.US_ASCII);
       assertEquals("mg-a@example.com, mg-b@example.com", header(mime, "To"), mime);
       assertEquals(null, header(mime, "Bcc"));
       assertEquals("<" + id.replace("-", "") + "@mg.example>", header(mime, "Message-ID"));

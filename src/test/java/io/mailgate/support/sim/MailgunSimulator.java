@@ -226,7 +226,9 @@ public final class MailgunSimulator implements AutoCloseable {
   private void answer(HttpServerRequest req, String requestDomain, MultiMap form, byte[] mime) {
     Instant receivedAt = Instant.now();
     List<Map.Entry<String, String>> fields = new ArrayList<>();
-    form.forEach(e -> fields.add(Map.entry(e.getKey(), e.getValue())));
+    // Netty's multipart decoder turns the ':' of o:, h:, v: names into a space; Mailgun reads them as sent
+    form.forEach(e -> fields.add(Map.entry(e.getKey().matches("[ohvt] .*") ? e.getKey().charAt(0) + ":" + e.getKey().substring(2)
+        : e.getKey(), e.getValue())));
     String auth = req.getHeader("Authorization");
     String expected = "Basic " + Base64.getEncoder().encodeToString(("api:" + apiKey).getBytes(StandardCharsets.UTF_8));
     int status;
