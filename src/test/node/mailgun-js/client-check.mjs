@@ -133,8 +133,10 @@ async function send() {
     }));
   }
 
+  // cc (and bcc) make one shared message; with recipient-variables they are refused (Mailgun copies them per message)
   await call('messages.create cc', () => mg.messages.create(domain, {
-    from, to: to('cc-ann'), cc: to('cc-bob'), subject: 'Shared', text: 'Both of you.',
+    from, to: [to('cc-ann'), to('cc-dora')], cc: to('cc-bob'), subject: 'Shared', text: 'Hi %recipient.name%.',
+    'recipient-variables': JSON.stringify({ [to('cc-ann')]: { name: 'Ann' }, [to('cc-dora')]: { name: 'Dora' } }),
   }), { expect: 400 });
   await call('messages.create unknown option', () => mg.messages.create(domain, {
     from, to: to('unknown-option'), subject: 'Optimised', text: 'x', 'o:deliverytime-optimize-period': '24h',
