@@ -148,7 +148,8 @@ public record MimeMessage(byte[] data, Mailbox from, String subject, String mess
   private static boolean fieldName(String line, int colon) {
     for (int i = 0; i < colon; i++) {
       char c = line.charAt(i);
-      if (c < 33 || c > 126) {
+      // ';' is legal in a field name, but would end the name list of the DKIM signature the gateway adds
+      if (c < 33 || c > 126 || c == ';') {
         return false;
       }
     }

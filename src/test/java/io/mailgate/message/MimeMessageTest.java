@@ -68,6 +68,7 @@ class MimeMessageTest {
       "From: a@acme.example\rSubject: bare cr\r\n\r\nbody\r\n",
       "From: a@acme.example\r\n\r\nbo\0dy\r\n",
       "From: a@acme.example\r\nno colon here\r\n\r\nbody\r\n",
+      "From: a@acme.example\r\nX;Odd: 1\r\n\r\nbody\r\n",
       " From: a@acme.example\r\n\r\nbody\r\n",
       "From: a@acme.example\r\nMessage-ID: no-brackets@acme.example\r\n\r\nbody\r\n",
       ""})
