@@ -35,8 +35,12 @@ import java.util.regex.Pattern;
  * <pre>
  *   mvn -B -DskipTests package
  *   java -cp target/mailgate.jar load-tests/SmallJobs.java [--clients 50] [--seconds 60] [--probes 300]
- *        [--campaign 1000000] [--rate 1500] [--phases throughput,paced,idle,campaign]
+ *        [--campaign 1000000] [--rate 1500] [--phases throughput,paced,idle,campaign,batch] [--api json|mailgun]
  * </pre>
+ *
+ * With {@code --api mailgun} the jobs are Mailgun calls ({@code POST /v3/acme.example/messages}, a form, Basic auth
+ * {@code api:key}) instead of our JSON. <b>batch</b> (Mailgun API): {@code --batch-clients} (4) connections post calls
+ * of 1,000 {@code to} with {@code recipient-variables} as fast as answered; prints recipients accepted per second.
  *
  * <b>throughput</b>: {@code --clients} connections of wrk (Debian package wrk) post one-recipient JSON jobs as fast
  * as they are answered for {@code --seconds}, to a gateway (the jar, embedded PostgreSQL, -Xmx256m) routed to Postfix's smtp-sink; prints
@@ -59,10 +63,13 @@ public class SmallJobs {
     Map<String, String> opt = new HashMap<>(Map.of("--clients", "50", "--seconds", "60", "--probes", "300",
         "--campaign", "1000000", "--phases", "throughput,paced,idle,campaign", "--jar", "target/mailgate.jar",
         "--sink", "/usr/sbin/smtp-sink", "--xmx", "256m", "--warmup", "30", "--rate", "1500"));
+    opt.put("--api", "json");
+    opt.put("--batch-clients", "4");
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
     List<String> phases = List.of(opt.get("--phases").split(","));
+    mailgun = opt.get("--api").equals("mailgun");
     Path dir = Files.createTempDirectory("mailgate-small");
     int port = freePort();
     int sinkPort = freePort();
@@ -105,6 +112,9 @@ public class SmallJobs {
       }
       if (phases.contains("paced")) {
         throughput(crm[1], clients, seconds, Integer.parseInt(opt.get("--rate")));
+      }
+      if (phases.contains("batch")) {
+        batch(crm[1], Integer.parseInt(opt.get("--batch-clients")), seconds);
       }
       String[] a = tenant("shop", "probe");
       String[] b = tenant("bank", "probe");
@@ -178,8 +188,9 @@ public class SmallJobs {
     double secs = (System.nanoTime() - t0) / 1e9;
     long accepted = jobsTotal() - acceptedAtStart;
     long sent = sentTotal() - sent0;
-    System.out.printf(rate == 0 ? "throughput: %d connections (wrk), one-recipient JSON jobs as fast as answered, %d s%n"
-        : "paced: %d connections (wrk), one-recipient JSON jobs offered at " + rate + "/s in all, %d s%n", clients, seconds);
+    String what = mailgun ? "one-recipient Mailgun calls" : "one-recipient JSON jobs";
+    System.out.printf(rate == 0 ? "throughput: %d connections (wrk), " + what + " as fast as answered, %d s%n"
+        : "paced: %d connections (wrk), " + what + " offered at " + rate + "/s in all, %d s%n", clients, seconds);
     System.out.printf("  accepted: %,d jobs = %,.0f jobs/s, durable when answered; %s%n", accepted, accepted / (double) seconds,
         out.contains("Non-2xx") ? match(out, "(Non-2xx or 3xx responses: \\d+)") : "no errors (every answer 202)");
     System.out.printf("  202 latency: %s%n", match(out, "(p50 [^\\n]+)"));
@@ -191,6 +202,35 @@ public class SmallJobs {
   }
 
   static long acceptedAtStart;
+  static boolean mailgun;
+
+  /** Mailgun calls of 1,000 recipients with recipient-variables, as fast as answered: recipients accepted per second. */
+  static void batch(String key, int connections, int seconds) throws Exception {
+    StringBuilder to = new StringBuilder();
+    StringBuilder vars = new StringBuilder("{");
+    for (int i = 0; i < 1000; i++) {
+      String a = "batch" + i + "@example.com";
+      to.append(i == 0 ? "" : ",").append(a);
+      vars.append(i == 0 ? "" : ",").append("\"").append(a).append("\":{\"name\":\"Reader ").append(i).append("\"}");
+    }
+    vars.append("}");
+    String body = "from=" + enc("News <news@acme.example>") + "&to=" + enc(to.toString()) + "&subject=" + enc("News for %recipient.name%")
+        + "&text=" + enc("Hello %recipient.name%, this week's news.") + "&recipient-variables=" + enc(vars.toString());
+    long jobs0 = jobsTotal();
+    long t0 = System.nanoTime();
+    String out = wrk(key, connections, seconds, 0, body);
+    double secs = (System.nanoTime() - t0) / 1e9;
+    long calls = jobsTotal() - jobs0;
+    System.out.printf("batch: %d connections (wrk), Mailgun calls of 1,000 recipients with recipient-variables (%,d bytes), %d s%n",
+        connections, body.length(), seconds);
+    System.out.printf("  accepted: %,d calls = %,.0f recipients/s, durable when answered; %s%n", calls, calls * 1000 / secs,
+        out.contains("Non-2xx") ? match(out, "(Non-2xx or 3xx responses: \\d+)") : "no errors (every answer 200)");
+    System.out.printf("  200 latency: %s%n", match(out, "(p50 [^\\n]+)"));
+  }
+
+  static String enc(String v) {
+    return java.net.URLEncoder.encode(v, StandardCharsets.UTF_8);
+  }
 
   /**
    * wrk for {@code seconds} over {@code connections}; {@code rate} > 0 paces them to that many requests a second in
@@ -200,6 +240,11 @@ public class SmallJobs {
    * request's first byte written to its answer's last byte read.
    */
   static String wrk(String key, int connections, int seconds, int rate) throws Exception {
+    return wrk(key, connections, seconds, rate, null);
+  }
+
+  /** @param fixedBody a Mailgun form posted as it is (the batch phase), or null for one recipient per request */
+  static String wrk(String key, int connections, int seconds, int rate, String fixedBody) throws Exception {
     Path script = Files.createTempFile("small-jobs", ".lua");
     String pacing = rate <= 0 ? "" : """
         local ffi = require("ffi")
@@ -221,22 +266,48 @@ public class SmallJobs {
         local n = 0
         local id = 0
         setup = function(thread) id = id + 1; thread:set("tid", id) end
-        request = function()
-          n = n + 1
-          local body = '{"from":"Service <service@acme.example>","subject":"Your order","text":"Hello {{name}}, your order has shipped.","recipients":[{"email":"w' .. tostring(tid) .. '-' .. n .. '@example.com","vars":{"name":"Ann"}}]}'
-          return wrk.format("POST", "/v1/jobs", {["Authorization"] = "Bearer KEY", ["Content-Type"] = "application/json"}, body)
-        end
+        REQUEST
         done = function(summary, latency, requests)
           io.write(string.format("p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d requests)\\n", latency:percentile(50) / 1000,
             latency:percentile(99) / 1000, latency.max / 1000, summary.requests))
         end
-        """.replace("KEY", key));
+        """.replace("REQUEST", request(fixedBody)).replace("KEY", key).replace("BASIC", basic(key)));
     Process p = new ProcessBuilder("wrk", "-t2", "-c" + connections, "-d" + seconds + "s", "--timeout", "30s", "-s", script.toString(),
         base + "/v1/jobs").redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     p.waitFor();
     return out;
   }
+
+  static String request(String fixedBody) {
+    if (fixedBody != null) {
+      return "local fixed = [==[" + fixedBody + "]==]\n"
+          + "        request = function()\n"
+          + "          return wrk.format(\"POST\", \"/v3/acme.example/messages\", {[\"Authorization\"] = \"Basic BASIC\","
+          + " [\"Content-Type\"] = \"application/x-www-form-urlencoded\"}, fixed)\n"
+          + "        end";
+    }
+    if (mailgun) {
+      return """
+        request = function()
+          n = n + 1
+          local body = 'from=Service+%3Cservice%40acme.example%3E&to=w' .. tostring(tid) .. '-' .. n .. '%40example.com&subject=Your+order&text=Hello+Ann%2C+your+order+has+shipped.'
+          return wrk.format("POST", "/v3/acme.example/messages", {["Authorization"] = "Basic BASIC", ["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+        end""";
+    }
+    return JSON_REQUEST;
+  }
+
+  static String basic(String key) {
+    return java.util.Base64.getEncoder().encodeToString(("api:" + key).getBytes(StandardCharsets.UTF_8));
+  }
+
+  static final String JSON_REQUEST = """
+request = function()
+          n = n + 1
+          local body = '{"from":"Service <service@acme.example>","subject":"Your order","text":"Hello {{name}}, your order has shipped.","recipients":[{"email":"w' .. tostring(tid) .. '-' .. n .. '@example.com","vars":{"name":"Ann"}}]}'
+          return wrk.format("POST", "/v1/jobs", {["Authorization"] = "Bearer KEY", ["Content-Type"] = "application/json"}, body)
+        end""";
 
   static void awaitDrained(long sentTarget, int maxSeconds) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(maxSeconds);
@@ -333,6 +404,9 @@ public class SmallJobs {
     String t = adminCall("POST", "/v1/admin/tenants", "{\"name\":\"" + name + "\",\"region\":\"eu\"}", 201);
     String id = field(t, "id");
     adminCall("PUT", "/v1/admin/tenants/" + id + "/backend", "{\"backend\":\"" + backend + "\"}", 200);
+    if (mailgun && name.equals("crm")) {
+      adminCall("PUT", "/v1/admin/tenants/" + id + "/domains", "{\"domains\":[\"acme.example\"]}", 200);
+    }
     return new String[] {id, field(t, "apiKey")};
   }
 
