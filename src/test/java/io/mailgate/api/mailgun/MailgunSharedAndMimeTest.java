@@ -156,6 +156,12 @@ class MailgunSharedAndMimeTest {
     assertEquals(messages, count("SELECT count(*) FROM job_messages"), "messages stored");
   }
 
+  /** The temporary files of messages.mime uploads in the JVM's temporary directory. */
+  static long mimeTempFiles() {
+    File[] files = new File(System.getProperty("java.io.tmpdir")).listFiles((d, n) -> n.startsWith("mailgate-mime-"));
+    return files == null ? 0 : files.length;
+  }
+
   static FeignException refused(Runnable call) {
     return assertThrows(FeignException.class, call::run);
   }
@@ -367,6 +373,7 @@ class MailgunSharedAndMimeTest {
       assertEquals("sent", x.getString("state"));
       assertEquals("<own-id-1@signed.example>", x.getString("messageId"), "the message's own Message-ID");
     }
+    io.mailgate.support.Polling.await("the upload's temporary file is deleted", () -> mimeTempFiles() == 0, TIMEOUT);
   }
 
   @Test
@@ -419,6 +426,7 @@ class MailgunSharedAndMimeTest {
       assertEquals(413, e.status(), e.contentUTF8());
       assertTrue(new JsonObject(e.contentUTF8()).getString("message").contains("MAILGATE_MAX_MIME_MESSAGE"), e.contentUTF8());
     });
+    io.mailgate.support.Polling.await("the refused upload's temporary file is deleted", () -> mimeTempFiles() == 0, TIMEOUT);
   }
 
   @Test
