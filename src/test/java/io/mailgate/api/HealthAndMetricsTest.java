@@ -70,8 +70,11 @@ class HealthAndMetricsTest {
     gw.api.awaitState(t, accepted.json().getString("id"), "completed", Duration.ofSeconds(30));
 
     // the gauges are refreshed from the database every MAILGATE_STATS_INTERVAL: the open work, today's events
+    // (a refresh may read the events written and the job still running: wait for one that began after it completed)
     Api.Response r = awaitMetrics(text -> value(text, "mailgate_events_today", Map.of("type", "sent", "severity", "none")) == 2.0
-        && value(text, "mailgate_events_today", Map.of("type", "failed", "severity", "hard")) == 1.0, Duration.ofSeconds(15));
+        && value(text, "mailgate_events_today", Map.of("type", "failed", "severity", "hard")) == 1.0
+        && value(text, "mailgate_jobs", Map.of("state", "running")) == 0.0
+        && value(text, "mailgate_recipients", Map.of("state", "sending")) == 0.0, Duration.ofSeconds(15));
 
     assertEquals(200, r.status());
     String contentType = r.header("Content-Type");
