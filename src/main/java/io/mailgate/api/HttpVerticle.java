@@ -70,7 +70,8 @@ public final class HttpVerticle extends VerticleBase {
         .end(metrics.scrape()));
 
     AdminRoutes.mount(router, auth, admin, maxPage, config.limits().maxAdminBodyBytes());
-    io.mailgate.tenant.DkimService dkim = new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets());
+    io.mailgate.tenant.DkimService dkim = new io.mailgate.tenant.DkimService(vertx, new io.mailgate.store.DkimStore(pool), admin.secrets(),
+        config.limits().authCacheTtl());
     DkimRoutes.mount(router, dkim);
     JobRoutes.mount(router, auth, intake, jobs, maxPage, config.limits().maxJsonBodyBytes());
     io.mailgate.store.EventStore eventStore = new io.mailgate.store.EventStore(pool, new io.mailgate.store.EventSql(config.events()));

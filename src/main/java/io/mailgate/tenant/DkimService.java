@@ -34,7 +34,25 @@ public final class DkimService {
   private final DkimStore store;
   private final SecretBox secrets;
 
+  /** The most tenants whose domains are remembered; past it the memory starts again. */
+  private static final int MAX_CACHED_TENANTS = 10_000;
+
+  private record Owned(List<DkimStore.DomainRecord> domains, long until) {}
+
+  private final long cacheNanos;
+  private final java.util.concurrent.ConcurrentHashMap<UUID, Owned> owned = new java.util.concurrent.ConcurrentHashMap<>();
+
   public DkimService(Vertx vertx, DkimStore store, SecretBox secrets) {
+    this(vertx, store, secrets, java.time.Duration.ZERO);
+  }
+
+  /**
+   * @param domainsCacheTtl how long a tenant's domains are remembered for {@link #ownedDomains} (the Mailgun API checks
+   *     the path's domain on every call; MAILGATE_AUTH_CACHE_TTL, like API keys): a change made through another
+   *     process is seen within it, one made through this instance at once
+   */
+  public DkimService(Vertx vertx, DkimStore store, SecretBox secrets, java.time.Duration domainsCacheTtl) {
+    this.cacheNanos = domainsCacheTtl.toNanos();
     this.vertx = vertx;
     this.store = store;
     this.secrets = secrets;
@@ -46,7 +64,19 @@ public final class DkimService {
 
   /** The domains the tenant owns with the time each was added, for a caller already known to be the tenant. */
   public Future<List<DkimStore.DomainRecord>> ownedDomains(UUID tenantId) {
-    return store.domainRecords(tenantId);
+    long now = System.nanoTime();
+    Owned o = owned.get(tenantId);
+    if (o != null && now - o.until() < 0) {
+      return Future.succeededFuture(o.domains());
+    }
+    return store.domainRecords(tenantId).onSuccess(list -> {
+      if (cacheNanos > 0) {
+        if (owned.size() >= MAX_CACHED_TENANTS) {
+          owned.clear();
+        }
+        owned.put(tenantId, new Owned(List.copyOf(list), now + cacheNanos));
+      }
+    });
   }
 
   /** The tenant's DKIM keys (public parts), for a caller already known to be the tenant. */
@@ -70,7 +100,8 @@ public final class DkimService {
     } catch (InvalidInputException e) {
       return Future.failedFuture(e);
     }
-    return store.replaceDomains(tenantId, List.copyOf(set));
+    owned.remove(tenantId);
+    return store.replaceDomains(tenantId, List.copyOf(set)).onComplete(ar -> owned.remove(tenantId));
   }
 
   /**
