@@ -67,40 +67,21 @@ final class MessageTranslation {
   static JsonObject toJob(List<Map.Entry<String, String>> params, List<String> fileParts) {
     Map<String, List<String>> core = new HashMap<>();
     Map<String, String> headers = new LinkedHashMap<>();
-    Map<String, String> metadata = new LinkedHashMap<>();
-    List<String> tags = new ArrayList<>();
-    String deliveryTime = null;
-    Boolean testMode = null;
+    SendOptions options = new SendOptions();
     Set<String> unknown = new LinkedHashSet<>();
     for (String file : fileParts) {
       refuseIfListed(file.toLowerCase(Locale.ROOT));
       unknown.add(file);
     }
-    long sendOptionBytes = 0;
     for (Map.Entry<String, String> p : params) {
       String name = p.getKey();
       String lower = name.toLowerCase(Locale.ROOT);
       String value = p.getValue();
       refuseIfListed(lower);
-      if (lower.startsWith("o:") || lower.startsWith("h:") || lower.startsWith("v:")) {
-        sendOptionBytes += name.length() + value.getBytes(StandardCharsets.UTF_8).length;
-      }
+      options.measure(lower, name, value);
       if (CORE.contains(lower)) {
         core.computeIfAbsent(lower, k -> new ArrayList<>()).add(value);
-      } else if (lower.equals("o:tag")) {
-        singleLine(value, name);
-        tags.add(value);
-      } else if (lower.equals("o:deliverytime")) {
-        if (deliveryTime != null) {
-          throw invalid(name + " is given more than once");
-        }
-        deliveryTime = deliveryTime(value);
-      } else if (lower.equals("o:testmode")) {
-        if (testMode != null) {
-          throw invalid(name + " is given more than once");
-        }
-        testMode = yesNo(value, name);
-      } else if (IGNORED.contains(lower)) {
+      } else if (options.take(lower, name, value)) {
         continue;
       } else if (lower.startsWith("h:") && name.length() > 2) {
         String header = name.substring(2);
@@ -109,21 +90,12 @@ final class MessageTranslation {
           throw invalid(name + " is given more than once");
         }
         headers.put(header, value);
-      } else if (lower.startsWith("v:") && name.length() > 2) {
-        if (metadata.put(name.substring(2), value) != null) {
-          throw invalid(name + " is given more than once");
-        }
       } else {
         unknown.add(name);
       }
     }
-    if (!unknown.isEmpty()) {
-      throw invalid((unknown.size() == 1 ? "Parameter not supported: " : "Parameters not supported: ")
-          + String.join(", ", unknown.stream().map(EmailAddress::printable).toList()));
-    }
-    if (sendOptionBytes > MAX_SEND_OPTIONS_BYTES) {
-      throw invalid("Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total");
-    }
+    refuseUnknown(unknown);
+    options.checkSize();
 
     String from = single(core, "from");
     if (from == null || from.isBlank()) {
@@ -178,20 +150,7 @@ final class MessageTranslation {
       headers.forEach(h::put);
       job.put("headers", h);
     }
-    if (!tags.isEmpty()) {
-      job.put("tags", new JsonArray(tags));
-    }
-    if (deliveryTime != null) {
-      job.put("sendAt", deliveryTime);
-    }
-    if (Boolean.TRUE.equals(testMode)) {
-      job.put("testMode", true);
-    }
-    if (!metadata.isEmpty()) {
-      JsonObject m = new JsonObject();
-      metadata.forEach(m::put);
-      job.put("metadata", m);
-    }
+    options.putInto(job);
     if (shared) {
       // one message that all see: To and Cc as given, bcc addresses only in the envelope
       job.put("to", new JsonArray(to.stream().map(Mailbox::toString).toList()));
@@ -219,22 +178,59 @@ final class MessageTranslation {
    */
   static JsonObject toMimeJob(List<Map.Entry<String, String>> params, List<String> otherFileParts) {
     List<String> to = new ArrayList<>();
-    Map<String, String> metadata = new LinkedHashMap<>();
-    List<String> tags = new ArrayList<>();
-    String deliveryTime = null;
-    Boolean testMode = null;
+    SendOptions options = new SendOptions();
     Set<String> unknown = new LinkedHashSet<>(otherFileParts);
-    long sendOptionBytes = 0;
     for (Map.Entry<String, String> p : params) {
       String name = p.getKey();
       String lower = name.toLowerCase(Locale.ROOT);
       String value = p.getValue();
-      if (lower.startsWith("o:") || lower.startsWith("h:") || lower.startsWith("v:")) {
-        sendOptionBytes += name.length() + value.getBytes(StandardCharsets.UTF_8).length;
-      }
+      options.measure(lower, name, value);
       if (lower.equals("to")) {
         to.add(value);
-      } else if (lower.equals("o:tag")) {
+      } else if (options.take(lower, name, value)) {
+        continue;
+      } else if (lower.startsWith("h:") && name.length() > 2) {
+        throw invalid("Parameter not supported: " + EmailAddress.printable(name) + " (a MIME message is sent as given:"
+            + " put the header in the message)");
+      } else {
+        unknown.add(name);
+      }
+    }
+    refuseUnknown(unknown);
+    options.checkSize();
+    Recipients rs = new Recipients();
+    rs.add(to, "to");
+    if (rs.envelope.isEmpty()) {
+      throw invalid("to parameter is missing");
+    }
+    JsonObject job = new JsonObject();
+    options.putInto(job);
+    JsonArray list = new JsonArray();
+    rs.envelope.forEach(r -> list.add(new JsonObject().put("email", r.address().value())));
+    return job.put("recipients", list);
+  }
+
+  /**
+   * The options both sends share, {@code messages} and {@code messages.mime}: {@code o:tag}, {@code o:deliverytime},
+   * {@code o:testmode}, the ignored ones, {@code v:} variables, and the 16 kB bound on everything named o:, h: or v:.
+   */
+  private static final class SendOptions {
+    private final List<String> tags = new ArrayList<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+    private String deliveryTime;
+    private Boolean testMode;
+    private long bytes;
+
+    /** Counts a parameter towards Mailgun's bound on send options. */
+    void measure(String lower, String name, String value) {
+      if (lower.startsWith("o:") || lower.startsWith("h:") || lower.startsWith("v:")) {
+        bytes += name.length() + value.getBytes(StandardCharsets.UTF_8).length;
+      }
+    }
+
+    /** @return whether the parameter is one of these options (then taken, or ignored) */
+    boolean take(String lower, String name, String value) {
+      if (lower.equals("o:tag")) {
         singleLine(value, name);
         tags.add(value);
       } else if (lower.equals("o:deliverytime")) {
@@ -247,49 +243,46 @@ final class MessageTranslation {
           throw invalid(name + " is given more than once");
         }
         testMode = yesNo(value, name);
-      } else if (IGNORED.contains(lower)) {
-        continue;
-      } else if (lower.startsWith("h:") && name.length() > 2) {
-        throw invalid("Parameter not supported: " + EmailAddress.printable(name) + " (a MIME message is sent as given:"
-            + " put the header in the message)");
       } else if (lower.startsWith("v:") && name.length() > 2) {
         if (metadata.put(name.substring(2), value) != null) {
           throw invalid(name + " is given more than once");
         }
       } else {
-        unknown.add(name);
+        return IGNORED.contains(lower);
+      }
+      return true;
+    }
+
+    void checkSize() {
+      if (bytes > MAX_SEND_OPTIONS_BYTES) {
+        throw invalid("Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total");
       }
     }
+
+    /** The job's tags, sendAt, testMode and metadata. */
+    void putInto(JsonObject job) {
+      if (!tags.isEmpty()) {
+        job.put("tags", new JsonArray(tags));
+      }
+      if (deliveryTime != null) {
+        job.put("sendAt", deliveryTime);
+      }
+      if (Boolean.TRUE.equals(testMode)) {
+        job.put("testMode", true);
+      }
+      if (!metadata.isEmpty()) {
+        JsonObject m = new JsonObject();
+        metadata.forEach(m::put);
+        job.put("metadata", m);
+      }
+    }
+  }
+
+  private static void refuseUnknown(Set<String> unknown) {
     if (!unknown.isEmpty()) {
       throw invalid((unknown.size() == 1 ? "Parameter not supported: " : "Parameters not supported: ")
           + String.join(", ", unknown.stream().map(EmailAddress::printable).toList()));
     }
-    if (sendOptionBytes > MAX_SEND_OPTIONS_BYTES) {
-      throw invalid("Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total");
-    }
-    Recipients rs = new Recipients();
-    rs.add(to, "to");
-    if (rs.envelope.isEmpty()) {
-      throw invalid("to parameter is missing");
-    }
-    JsonObject job = new JsonObject();
-    if (!tags.isEmpty()) {
-      job.put("tags", new JsonArray(tags));
-    }
-    if (deliveryTime != null) {
-      job.put("sendAt", deliveryTime);
-    }
-    if (Boolean.TRUE.equals(testMode)) {
-      job.put("testMode", true);
-    }
-    if (!metadata.isEmpty()) {
-      JsonObject m = new JsonObject();
-      metadata.forEach(m::put);
-      job.put("metadata", m);
-    }
-    JsonArray list = new JsonArray();
-    rs.envelope.forEach(r -> list.add(new JsonObject().put("email", r.address().value())));
-    return job.put("recipients", list);
   }
 
   /** Mailgun's booleans: {@code yes}/{@code true} or {@code no}/{@code false}. */
