@@ -3,11 +3,10 @@ package io.mailgate.webhook.in;
 import io.mailgate.events.EventService;
 import io.mailgate.store.EventStore.Incoming;
 import io.mailgate.store.EventStore.Recorded;
-import io.mailgate.store.SqlErrors;
+import io.mailgate.util.GroupWriter;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -20,70 +19,24 @@ import java.util.function.Consumer;
  */
 final class EventGroups {
 
-  private record Pending(List<Incoming> events, Promise<Void> done) {}
-
-  private final EventService events;
-  private final int maxEvents;
-  private final int writers;
-  private final Consumer<Recorded> written;
-  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
-  private int writing;
+  private final GroupWriter<List<Incoming>, Void> writer;
 
   EventGroups(EventService events, int maxEvents, int writers, Consumer<Recorded> written) {
-    this.events = events;
-    this.maxEvents = Math.max(1, maxEvents);
-    this.writers = Math.max(1, writers);
-    this.written = written;
+    // no bound on the calls in a group: only on their events
+    this.writer = new GroupWriter<>(Integer.MAX_VALUE, maxEvents, writers, List::size, calls -> {
+      List<Incoming> all = calls.size() == 1 ? calls.get(0) : new ArrayList<>();
+      if (calls.size() > 1) {
+        calls.forEach(all::addAll);
+      }
+      return events.record(all).map(recorded -> {
+        written.accept(recorded);
+        return Collections.<Void>nCopies(calls.size(), null);
+      });
+    });
   }
 
   /** Completes once the events are committed. */
   Future<Void> record(List<Incoming> batch) {
-    if (batch.isEmpty()) {
-      return Future.succeededFuture();
-    }
-    Promise<Void> p = Promise.promise();
-    queue.add(new Pending(batch, p));
-    pump();
-    return p.future();
-  }
-
-  private void pump() {
-    while (writing < writers && !queue.isEmpty()) {
-      List<Pending> group = new ArrayList<>();
-      int n = 0;
-      while (!queue.isEmpty() && (group.isEmpty() || n + queue.peek().events().size() <= maxEvents)) {
-        Pending p = queue.poll();
-        n += p.events().size();
-        group.add(p);
-      }
-      writing++;
-      write(group).onComplete(ar -> {
-        writing--;
-        pump();
-      });
-    }
-  }
-
-  private Future<Void> write(List<Pending> group) {
-    List<Incoming> all = group.size() == 1 ? group.get(0).events() : new ArrayList<>();
-    if (group.size() > 1) {
-      group.forEach(p -> all.addAll(p.events()));
-    }
-    return events.record(all).transform(ar -> {
-      if (ar.succeeded()) {
-        written.accept(ar.result());
-        group.forEach(p -> p.done().complete());
-        return Future.succeededFuture();
-      }
-      if (group.size() == 1 || SqlErrors.isUnavailable(ar.cause())) {
-        group.forEach(p -> p.done().fail(ar.cause()));
-        return Future.succeededFuture();
-      }
-      List<Future<Void>> each = new ArrayList<>();
-      for (Pending p : group) {
-        each.add(write(List.of(p)));
-      }
-      return Future.join(each).mapEmpty();
-    });
+    return batch.isEmpty() ? Future.succeededFuture() : writer.submit(batch);
   }
 }
