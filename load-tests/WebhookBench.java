@@ -39,9 +39,17 @@ import javax.crypto.spec.SecretKeySpec;
  * <pre>
  *   mvn -B -DskipTests package
  *   java -cp target/mailgate.jar load-tests/WebhookBench.java [--recipients 100000] [--clients 50] [--batch 500]
- *        [--seconds 30] [--warmup 10] [--shapes single,batch] [--jar target/mailgate.jar] [--sink /usr/sbin/smtp-sink]
+ *        [--seconds 30] [--warmup 10] [--shapes single,batch,out] [--jar target/mailgate.jar] [--sink /usr/sbin/smtp-sink]
  *        [--env NAME=value,...]   (settings of the gateway, e.g. MAILGATE_PROVIDER_HOOK_GROUP_WRITERS=1)
+ *        [--out-recipients 100000] [--out-pairs 2]
  * </pre>
+ *
+ * <b>out</b> (tenant webhooks out): a receiver on loopback (Vert.x, in this process) answers 200 and checks every
+ * call's Mailgun signature with the tenant's signing key. {@code --out-pairs} times, a job of {@code --out-recipients}
+ * is sent to smtp-sink without a webhook, then another with a Mailgun {@code delivered} webhook (every SMTP send is one
+ * call): the dispatch rates side by side (submit to completed), the calls received while sending and, once sending is
+ * over (the gateway otherwise idle), the calls/s until every one has arrived. The gateway runs with
+ * {@code MAILGATE_WEBHOOK_ALLOW_HTTP} and {@code MAILGATE_WEBHOOK_ALLOW_PRIVATE} (loopback receiver).
  *
  * Starts Postfix's smtp-sink and the gateway (embedded PostgreSQL, -Xmx256m) on loopback, sends one job of
  * {@code --recipients} to the sink, then routes the tenant to a Mailgun and a SendGrid backend (their webhooks need the
@@ -62,6 +70,8 @@ public class WebhookBench {
     Map<String, String> opt = new HashMap<>(Map.of("--recipients", "100000", "--clients", "50", "--batch", "500",
         "--seconds", "30", "--warmup", "10", "--shapes", "single,batch", "--jar", "target/mailgate.jar",
         "--sink", "/usr/sbin/smtp-sink", "--xmx", "256m", "--env", ""));
+    opt.put("--out-recipients", "100000");
+    opt.put("--out-pairs", "2");
     for (int i = 0; i + 1 < args.length; i += 2) {
       opt.put(args[i], args[i + 1]);
     }
@@ -84,6 +94,9 @@ public class WebhookBench {
     pb.environment().put("MAILGATE_HTTP_PORT", Integer.toString(port));
     pb.environment().put("MAILGATE_ADMIN_TOKEN", admin);
     pb.environment().put("MAILGATE_DEMO", "false");
+    // the out shape's receiver is on loopback, plain http
+    pb.environment().put("MAILGATE_WEBHOOK_ALLOW_HTTP", "true");
+    pb.environment().put("MAILGATE_WEBHOOK_ALLOW_PRIVATE", "true");
     for (String kv : opt.get("--env").split(",")) {
       if (kv.contains("=")) {
         pb.environment().put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
@@ -147,6 +160,13 @@ public class WebhookBench {
         System.out.printf("batches of %d events (SendGrid shape, ECDSA P-256), %d calls in flight, %d s:%n", batch, clients, seconds);
         m.print(batch);
       }
+      if (shapes.contains("out")) {
+        adminCall("PUT", "/v1/admin/tenants/" + tenant + "/backend", "{\"backend\":\"sink\"}", 200);
+        out(key, Integer.parseInt(opt.get("--out-recipients")), Integer.parseInt(opt.get("--out-pairs")));
+      }
+      if (!shapes.contains("single") && !shapes.contains("batch")) {
+        return;
+      }
       String s = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/stats?resolution=day")).header("Authorization", "Bearer " + key).build(),
           HttpResponse.BodyHandlers.ofString()).body();
       long counted = 0;
@@ -160,6 +180,88 @@ public class WebhookBench {
       gw.waitFor(60, TimeUnit.SECONDS);
       sink.destroy();
     }
+  }
+
+  /** Tenant webhooks out: jobs without and with a webhook, alternating, and the receiver's count. */
+  static void out(String key, int n, int pairs) throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      String signingKey = field(tenantCall(key, "GET", "/v1/webhooks/signing-key", "", 200), "signingKey");
+      byte[] k = signingKey.getBytes(StandardCharsets.UTF_8);
+      AtomicLong received = new AtomicLong();
+      AtomicLong badSignature = new AtomicLong();
+      int port = freePort();
+      vertx.createHttpServer().requestHandler(req -> req.body().onSuccess(b -> {
+        io.vertx.core.json.JsonObject sig = new io.vertx.core.json.JsonObject(b).getJsonObject("signature");
+        try {
+          Mac mac = Mac.getInstance("HmacSHA256");
+          mac.init(new SecretKeySpec(k, "HmacSHA256"));
+          String want = HexFormat.of().formatHex(mac.doFinal((sig.getString("timestamp") + sig.getString("token"))
+              .getBytes(StandardCharsets.UTF_8)));
+          if (!want.equals(sig.getString("signature"))) {
+            badSignature.incrementAndGet();
+          }
+        } catch (Exception e) {
+          badSignature.incrementAndGet();
+        }
+        received.incrementAndGet();
+        req.response().end();
+      })).listen(port, "127.0.0.1").toCompletionStage().toCompletableFuture().get();
+      System.out.printf("tenant webhooks out: jobs of %,d recipients to smtp-sink, without and with a Mailgun 'delivered' webhook"
+          + " to a receiver on loopback (signatures checked), %d pairs%n", n, pairs);
+      for (int p = 1; p <= pairs; p++) {
+        double off = sendJob(key, n, "off" + p);
+        System.out.printf("  pair %d, no webhook:   dispatch %,.0f msg/s%n", p, off);
+        String hook = field(tenantCall(key, "POST", "/v1/webhooks", "{\"url\":\"http://127.0.0.1:" + port + "/hook\","
+            + "\"events\":[\"sent\"],\"format\":\"mailgun\"}", 201), "id");
+        long before = received.get();
+        long t0 = System.nanoTime();
+        double on = sendJob(key, n, "on" + p);
+        long sentAt = System.nanoTime();
+        long atSent = received.get() - before;
+        long deadline = sentAt + TimeUnit.MINUTES.toNanos(5);
+        while (received.get() - before < n && System.nanoTime() < deadline) {
+          Thread.sleep(20);
+        }
+        long drained = System.nanoTime();
+        long all = received.get() - before;
+        System.out.printf("  pair %d, with webhook: dispatch %,.0f msg/s (%.2fx); calls received while sending %,d (%,.0f/s);"
+            + " after it, idle: %,d more in %.1f s = %,.0f calls/s; in all %,d of %,d in %.1f s%n", p, on, on / off, atSent,
+            atSent / ((sentAt - t0) / 1e9), all - atSent, (drained - sentAt) / 1e9, (all - atSent) / Math.max(1e-9, (drained - sentAt) / 1e9),
+            all, n, (drained - t0) / 1e9);
+        tenantCall(key, "DELETE", "/v1/webhooks/" + hook, "", 204);
+      }
+      System.out.printf("  signatures: %,d calls received, %,d with a bad signature%n", received.get(), badSignature.get());
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get();
+    }
+  }
+
+  /** Sends a job of {@code n} recipients and waits for it to complete: messages per second, submit to completed. */
+  static double sendJob(String key, int n, String prefix) throws Exception {
+    StringBuilder job = new StringBuilder("{\"from\":\"News <news@acme.example>\",\"subject\":\"Spring\",\"text\":\"Hello\"}\n");
+    for (int i = 0; i < n; i++) {
+      job.append("{\"email\":\"").append(prefix).append('-').append(i).append("@example.com\"}\n");
+    }
+    long t0 = System.nanoTime();
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/jobs"))
+        .header("Authorization", "Bearer " + key).header("Content-Type", "application/x-ndjson").timeout(Duration.ofMinutes(10))
+        .POST(HttpRequest.BodyPublishers.ofString(job.toString())).build(), HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 202) {
+      throw new IllegalStateException("job: " + r.statusCode() + " " + r.body());
+    }
+    awaitCompleted(key, field(r.body(), "id"));
+    return n / ((System.nanoTime() - t0) / 1e9);
+  }
+
+  static String tenantCall(String key, String method, String path, String body, int expect) throws Exception {
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + key)
+        .header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != expect) {
+      throw new IllegalStateException(path + ": " + r.statusCode() + " " + r.body());
+    }
+    return r.body();
   }
 
   static String event(int n) {
@@ -288,7 +390,7 @@ public class WebhookBench {
       if (System.nanoTime() > deadline) {
         throw new IllegalStateException("job not completed within 5 minutes: " + j);
       }
-      Thread.sleep(500);
+      Thread.sleep(100);
     }
   }
 

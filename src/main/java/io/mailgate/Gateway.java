@@ -142,8 +142,17 @@ public final class Gateway {
         .onSuccess(workIds::add));
     if (config.webhooks().enabled()) {
       var hooks = config.webhooks();
+      // the sender's statements on connections of their own, so that a burst of calls (or a slow endpoint's
+      // retries) cannot take the connections intake and dispatch write with
+      PgConnectOptions hookOptions = db.connectOptions();
+      Pool hookPool = PgBuilder.pool()
+          .with(new PoolOptions().setMaxSize(hooks.dbConnections()).setMaxWaitQueueSize(config.dbWaitQueue())
+              .setName("mailgate-webhooks"))
+          .connectingTo(hookOptions)
+          .using(vertx)
+          .build();
       deployed = deployed.compose(x -> vertx.deployVerticle(new io.mailgate.webhook.out.WebhookSender(
-              new io.mailgate.store.WebhookOutboxStore(pool), secrets,
+              new io.mailgate.store.WebhookOutboxStore(hookPool), secrets,
               new io.mailgate.webhook.out.UrlPolicy(hooks.allowHttp(), hooks.allowPrivate()), hooks))
           .onSuccess(workIds::add));
     }

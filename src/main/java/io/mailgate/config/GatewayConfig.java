@@ -184,7 +184,7 @@ public record GatewayConfig(
   public record WebhookConfig(boolean enabled, int concurrency, int perWebhook, int batch, Duration pollInterval,
                               Duration connectTimeout, Duration timeout, Duration lease, Duration retryBaseDelay,
                               Duration retryMaxDelay, int maxAttempts, Duration maxAge, Duration retention,
-                              int maxPerTenant, boolean allowHttp, boolean allowPrivate) {
+                              int maxPerTenant, boolean allowHttp, boolean allowPrivate, int dbConnections) {
     public WebhookConfig {
       if (lease.compareTo(timeout.plus(connectTimeout)) <= 0) {
         throw new ConfigException("MAILGATE_WEBHOOK_LEASE_TIME must be longer than MAILGATE_WEBHOOK_TIMEOUT plus"
@@ -327,7 +327,7 @@ public record GatewayConfig(
         new WebhookConfig(
             s.bool("MAILGATE_WEBHOOK_SENDER_ENABLED", true),
             s.integer("MAILGATE_WEBHOOK_CONCURRENCY", 128, 1, 10_000),
-            s.integer("MAILGATE_WEBHOOK_PER_WEBHOOK", 16, 1, 10_000),
+            s.integer("MAILGATE_WEBHOOK_PER_WEBHOOK", 32, 1, 10_000),
             s.integer("MAILGATE_WEBHOOK_BATCH", 200, 1, 10_000),
             s.duration("MAILGATE_WEBHOOK_POLL_INTERVAL", Duration.ofMillis(250)),
             s.duration("MAILGATE_WEBHOOK_CONNECT_TIMEOUT", Duration.ofSeconds(5)),
@@ -340,7 +340,8 @@ public record GatewayConfig(
             s.duration("MAILGATE_WEBHOOK_RETENTION", Duration.ofDays(7)),
             s.integer("MAILGATE_WEBHOOK_MAX_PER_TENANT", 100, 1, 10_000),
             s.bool("MAILGATE_WEBHOOK_ALLOW_HTTP", false),
-            s.bool("MAILGATE_WEBHOOK_ALLOW_PRIVATE", false)),
+            s.bool("MAILGATE_WEBHOOK_ALLOW_PRIVATE", false),
+            s.integer("MAILGATE_WEBHOOK_DB_CONNECTIONS", 2, 1, 64)),
         new WebhooksInConfig(
             s.bytes("MAILGATE_PROVIDER_HOOK_MAX_BODY", 8L * 1024 * 1024, 256L * 1024 * 1024),
             s.integer("MAILGATE_PROVIDER_HOOK_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),

@@ -34,9 +34,10 @@ public final class WebhookOutboxStore {
   // Due calls, oldest due first, none of them behind an earlier pending call of the same webhook and recipient (that
   // includes one in flight: claiming leaves it pending), at most the webhook's free slots of each webhook. The
   // candidates are read without locks, then locked with SKIP LOCKED (another sender's claim in progress is passed
-  // over), and leased by moving next_attempt_at past the lease.
+  // over), and leased by moving next_attempt_at past the lease. The candidates are one materialized set that the
+  // lock step reads by primary key (planned inline, the lock step once re-sorted the whole window per row it locked).
   private static final String CLAIM = """
-      WITH cand AS (
+      WITH cand AS MATERIALIZED (
         SELECT x.id FROM (
           SELECT d.id, d.webhook_id, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS n
           FROM (SELECT d.id, d.webhook_id, d.next_attempt_at FROM webhook_deliveries d
@@ -49,10 +50,10 @@ public final class WebhookOutboxStore {
         LEFT JOIN unnest($2::uuid[], $3::int[]) AS b(webhook_id, free) ON b.webhook_id = x.webhook_id
         WHERE x.n <= coalesce(b.free, $4)
       ), locked AS (
-        SELECT d.id FROM webhook_deliveries d
-        WHERE d.id IN (SELECT id FROM cand) AND d.state = 'pending' AND d.next_attempt_at <= now()
+        SELECT d.id FROM cand c JOIN webhook_deliveries d ON d.id = c.id
+        WHERE d.state = 'pending' AND d.next_attempt_at <= now()
         ORDER BY d.id LIMIT $5
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF d SKIP LOCKED
       ), claimed AS (
         UPDATE webhook_deliveries d
         SET next_attempt_at = now() + $6::float8 * interval '1 second', attempts = d.attempts + 1, last_attempt_at = now()
@@ -80,6 +81,15 @@ public final class WebhookOutboxStore {
       WHERE d.id = v.id AND d.state = 'pending'""";
 
   private final Pool pool;
+
+  /**
+   * Refreshes the outbox's statistics. The table grows from empty within seconds, faster than autovacuum analyses
+   * it, and a claim planned on the estimates of an empty table scans every pending call for each candidate (0.4-0.9 s
+   * a claim at 3,000-5,000 pending, against 3.5 ms once analysed); analysing it also replans the cached statements.
+   */
+  public Future<Void> analyze() {
+    return pool.query("ANALYZE webhook_deliveries").execute().mapEmpty();
+  }
 
   public WebhookOutboxStore(Pool pool) {
     this.pool = pool;

@@ -43,6 +43,10 @@ public final class WebhookSender extends VerticleBase {
   private static final int FLUSH_BATCH = 200;
   private static final long FLUSH_DELAY_MS = 20;
   private static final int PRUNE_BATCH = 5000;
+  /** A claim slower than this asks for fresh statistics of the outbox ({@link WebhookOutboxStore#analyze}). */
+  private static final long SLOW_CLAIM_MS = 50;
+  /** ... at most this often. */
+  private static final long ANALYZE_EVERY_MS = 5_000;
 
   private final WebhookOutboxStore store;
   private final SecretBox secrets;
@@ -53,6 +57,10 @@ public final class WebhookSender extends VerticleBase {
   private WebClient client;
   private int inFlight;
   private boolean claiming;
+  /** The last claim stopped at a bound (its room or a webhook's slots): more calls are due as soon as slots free. */
+  private boolean moreDue;
+  private long lastAnalyze = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(ANALYZE_EVERY_MS);
+  private boolean analyzing;
   private boolean flushing;
   private boolean flushScheduled;
   private boolean stopping;
@@ -107,20 +115,54 @@ public final class WebhookSender extends VerticleBase {
     Map<UUID, Integer> free = new HashMap<>();
     inFlightPerWebhook.forEach((w, n) -> free.put(w, Math.max(0, config.perWebhook() - n)));
     claiming = true;
+    long started = System.nanoTime();
     store.claim(room, free, config.perWebhook(), config.lease().toMillis() / 1000.0).onComplete(ar -> {
       claiming = false;
+      analyzeIfSlow(started);
       if (ar.failed()) {
         LOG.atWarn().addKeyValue("error", ar.cause().toString()).log("webhook claim failed; retried at the next poll");
         checkDrained();
         return;
       }
       List<Due> due = ar.result();
+      moreDue = due.size() == room || atSlotBound(due, free);
       due.forEach(this::call);
       checkDrained();
       if (due.size() == room) {
         pump();
       }
     });
+  }
+
+  /** A slow claim: the outbox's statistics are likely those of a much smaller table; refreshed in the background. */
+  private void analyzeIfSlow(long started) {
+    long now = System.nanoTime();
+    if (analyzing || now - started < TimeUnit.MILLISECONDS.toNanos(SLOW_CLAIM_MS)
+        || now - lastAnalyze < TimeUnit.MILLISECONDS.toNanos(ANALYZE_EVERY_MS)) {
+      return;
+    }
+    analyzing = true;
+    lastAnalyze = now;
+    store.analyze().onComplete(ar -> {
+      analyzing = false;
+      if (ar.failed()) {
+        LOG.atWarn().addKeyValue("error", ar.cause().toString()).log("analysing the webhook outbox failed");
+      } else {
+        LOG.atDebug().log("the webhook outbox's claims were slow: its statistics were refreshed");
+      }
+    });
+  }
+
+  /** Whether some webhook got as many calls as it had slots: it has more waiting, most likely. */
+  private boolean atSlotBound(List<Due> due, Map<UUID, Integer> free) {
+    Map<UUID, Integer> got = new HashMap<>();
+    due.forEach(d -> got.merge(d.webhookId(), 1, Integer::sum));
+    for (Map.Entry<UUID, Integer> e : got.entrySet()) {
+      if (e.getValue() >= free.getOrDefault(e.getKey(), config.perWebhook())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void call(Due d) {
@@ -133,6 +175,11 @@ public final class WebhookSender extends VerticleBase {
           finished.add(ar.result());
           scheduleFlush();
           checkDrained();
+          if (moreDue) {
+            // a slot came free and calls are waiting for it: claim now, not at the next poll (a claim in progress
+            // makes this a no-op; the calls ending meanwhile share the next one)
+            pump();
+          }
         });
   }
 
