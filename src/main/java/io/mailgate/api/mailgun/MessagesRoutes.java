@@ -204,6 +204,9 @@ final class MessagesRoutes {
     Promise<JobIntake.FormJob> p = Promise.promise();
     List<Upload> uploads = new ArrayList<>();
     List<Future<Void>> written = new ArrayList<>();
+    List<io.vertx.core.http.HttpServerFileUpload> streaming = new ArrayList<>();
+    List<String> paths = new ArrayList<>();
+    boolean[] over = {false};
     long[] seen = {0};
     req.setExpectMultipart(true);
     req.uploadHandler(upload -> {
@@ -222,8 +225,13 @@ final class MessagesRoutes {
       }
       // readable by this process only (a file is the tenant's mail); the upload waits until the file exists
       upload.pause();
+      streaming.add(upload);
       Promise<String> path = Promise.promise();
       written.add(vertx.fileSystem().createTempFile("mailgate-attachment-", ".part", "rw-------").compose(f -> {
+        paths.add(f);
+        if (over[0]) {
+          return vertx.fileSystem().delete(f); // the request failed meanwhile
+        }
         path.complete(f);
         return upload.streamToFileSystem(f);
       }));
@@ -269,14 +277,21 @@ final class MessagesRoutes {
       });
     });
     req.resume();
-    // the temporary files go once the request is done with, whatever the outcome
-    return p.future().andThen(ar -> Future.join(written).onComplete(x -> {
-      for (Upload u : uploads) {
-        if (u != null) {
-          vertx.fileSystem().delete(u.path()).otherwiseEmpty();
+    // the temporary files go once the request is done with, whatever the outcome: a failed request's uploads are
+    // stopped (their rest may never arrive) and their files deleted at once
+    return p.future().andThen(ar -> {
+      over[0] = true;
+      if (ar.failed()) {
+        for (io.vertx.core.http.HttpServerFileUpload u : streaming) {
+          try {
+            u.cancelStreamToFileSystem();
+          } catch (IllegalStateException e) {
+            // not streaming (yet, or any more)
+          }
         }
       }
-    }));
+      List.copyOf(paths).forEach(f -> vertx.fileSystem().delete(f).otherwiseEmpty());
+    });
   }
 
   /**
