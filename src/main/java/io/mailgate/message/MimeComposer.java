@@ -220,7 +220,10 @@ public final class MimeComposer {
     return h.append("\r\n").toString();
   }
 
-  /** {@code name="value"} on a folded line, or its RFC 2231 continuations (each on a line of its own). */
+  /**
+   * {@code name="value"} on a folded line, or its RFC 2231 continuations, each on a line of its own of at most 78
+   * characters.
+   */
   private static void parameter(StringBuilder h, String name, String value) {
     if (HeaderValues.isPlainAscii(value) && value.length() <= 900) {
       h.append(' ').append(name).append("=\"").append(value.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
@@ -239,7 +242,9 @@ public final class MimeComposer {
     int n = 0;
     int at = 0;
     while (at < enc.length()) {
-      int end = Math.min(enc.length(), at + 60);
+      // " name*N*=" (and "UTF-8''" first) and the ';' after it: every line within 78 characters
+      int room = 78 - 1 - name.length() - ("*" + n + "*=").length() - (n == 0 ? 7 : 0) - 1;
+      int end = Math.min(enc.length(), at + Math.max(12, room));
       // never split a %XX
       if (end < enc.length() && enc.charAt(end - 1) == '%') {
         end -= 1;
