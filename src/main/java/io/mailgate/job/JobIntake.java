@@ -216,50 +216,65 @@ public final class JobIntake {
   private Future<Accepted> submitJob(UUID tenantId, JobSpecParser.TenantDefaults defaults, JsonObject json,
                                      java.util.List<io.mailgate.message.Attachment> files, String idempotencyKey,
                                      byte[] hash) {
-    JobSpec spec;
-    String[] emails;
-    String[] vars;
-    try {
-      spec = specParser.parse(json, true, defaults);
-      if (!files.isEmpty()) {
-        spec = spec.withAttachments(files);
+    java.util.concurrent.Callable<Checked> check = () -> checked(json, defaults, files);
+    // decoding attachments (up to MAILGATE_MAX_JSON_ATTACHMENT_BYTES of base64) is for a worker, not the event loop
+    Future<Checked> checked;
+    if (json.getValue("attachments") instanceof JsonArray a && !a.isEmpty()) {
+      checked = vertx.executeBlocking(check, false);
+    } else {
+      try {
+        checked = Future.succeededFuture(check.call());
+      } catch (Exception e) {
+        checked = Future.failedFuture(e);
       }
-      Object rs = json.getValue("recipients");
-      if (rs == null) {
-        throw new InvalidInputException("no_recipients", "recipients is required", "recipients");
-      }
-      if (!(rs instanceof JsonArray list)) {
-        throw new InvalidInputException("invalid_field", "recipients must be an array", "recipients");
-      }
-      if (list.isEmpty()) {
-        throw new InvalidInputException("no_recipients", "a job needs at least one recipient", "recipients");
-      }
-      if (list.size() > limits.maxRecipientsPerJob()) {
-        throw new InvalidInputException("too_many_recipients", "at most " + limits.maxRecipientsPerJob() + " recipients per job", "recipients");
-      }
-      emails = new String[list.size()];
-      vars = new String[list.size()];
-      for (int i = 0; i < list.size(); i++) {
-        try {
-          RecipientParser.Parsed p = recipientParser.parse(list.getValue(i));
-          emails[i] = p.email();
-          vars[i] = p.varsJson();
-        } catch (InvalidInputException e) {
-          throw new InvalidInputException(e.code(), "recipients[" + i + "]: " + e.getMessage(), "recipients[" + i + "]." + e.field(), null);
-        }
-      }
-      if (spec.shape() == io.mailgate.message.Campaign.Shape.SHARED) {
-        checkShared(emails, vars);
-      }
-    } catch (InvalidInputException | io.mailgate.error.PayloadTooLargeException e) {
-      return Future.failedFuture(e);
     }
-    int priority = spec.priorityFor(emails.length, intake.smallJobRecipients()).code;
-    if (spec.shape() != io.mailgate.message.Campaign.Shape.PERSONAL) {
-      JobSpec shared = spec;
-      return oneMessageRoutes.apply(tenantId).compose(ok -> store(tenantId, shared, priority, emails, vars, idempotencyKey, hash));
+    return checked.compose(c -> {
+      int priority = c.spec().priorityFor(c.emails().length, intake.smallJobRecipients()).code;
+      if (c.spec().shape() != io.mailgate.message.Campaign.Shape.PERSONAL) {
+        return oneMessageRoutes.apply(tenantId)
+            .compose(ok -> store(tenantId, c.spec(), priority, c.emails(), c.vars(), idempotencyKey, hash));
+      }
+      return store(tenantId, c.spec(), priority, c.emails(), c.vars(), idempotencyKey, hash);
+    });
+  }
+
+  /** A JSON job checked: its spec (with a form's files) and its recipients. */
+  private record Checked(JobSpec spec, String[] emails, String[] vars) {}
+
+  private Checked checked(JsonObject json, JobSpecParser.TenantDefaults defaults,
+                          java.util.List<io.mailgate.message.Attachment> files) {
+    JobSpec spec = specParser.parse(json, true, defaults);
+    if (!files.isEmpty()) {
+      spec = spec.withAttachments(files);
     }
-    return store(tenantId, spec, priority, emails, vars, idempotencyKey, hash);
+    Object rs = json.getValue("recipients");
+    if (rs == null) {
+      throw new InvalidInputException("no_recipients", "recipients is required", "recipients");
+    }
+    if (!(rs instanceof JsonArray list)) {
+      throw new InvalidInputException("invalid_field", "recipients must be an array", "recipients");
+    }
+    if (list.isEmpty()) {
+      throw new InvalidInputException("no_recipients", "a job needs at least one recipient", "recipients");
+    }
+    if (list.size() > limits.maxRecipientsPerJob()) {
+      throw new InvalidInputException("too_many_recipients", "at most " + limits.maxRecipientsPerJob() + " recipients per job", "recipients");
+    }
+    String[] emails = new String[list.size()];
+    String[] vars = new String[list.size()];
+    for (int i = 0; i < list.size(); i++) {
+      try {
+        RecipientParser.Parsed p = recipientParser.parse(list.getValue(i));
+        emails[i] = p.email();
+        vars[i] = p.varsJson();
+      } catch (InvalidInputException e) {
+        throw new InvalidInputException(e.code(), "recipients[" + i + "]: " + e.getMessage(), "recipients[" + i + "]." + e.field(), null);
+      }
+    }
+    if (spec.shape() == io.mailgate.message.Campaign.Shape.SHARED) {
+      checkShared(emails, vars);
+    }
+    return new Checked(spec, emails, vars);
   }
 
   private Future<Accepted> store(UUID tenantId, JobSpec spec, int priority, String[] emails, String[] vars,
