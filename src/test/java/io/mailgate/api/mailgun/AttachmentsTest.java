@@ -226,6 +226,34 @@ class AttachmentsTest {
   }
 
   @Test
+  void aSharedMailgunMessageWithAnAttachmentGivesEveryRecipientTheSameMessageWithTheFile() throws Exception {
+    File report = file("shared-report.pdf", TestAttachments.REPORT);
+    MessageResponse r = messages(acme).sendMessage("acme.example", Message.builder()
+        .from("news@acme.example")
+        .to(List.of("mg-shared-a@example.com", "mg-shared-b@example.com"))
+        .subject("Minutes")
+        .text("Minutes attached.")
+        .attachment(report)
+        .build());
+    String id = jobId(r);
+    api.awaitState(acme, id, "completed", TIMEOUT);
+    String messageId = "<" + id.replace("-", "") + "@acme.example>";
+    List<MimeMessage> got = new java.util.ArrayList<>();
+    for (MimeMessage m : greenMail.getReceivedMessages()) {
+      if (messageId.equals(m.getMessageID())) {
+        got.add(m);
+      }
+    }
+    assertEquals(2, got.size(), "one shared message, a copy for each recipient");
+    for (MimeMessage m : got) {
+      assertEquals("mg-shared-a@example.com, mg-shared-b@example.com", m.getHeader("To", ", "));
+      MimeParts.Leaf file = MimeParts.byName(MimeParts.leaves(m), "shared-report.pdf");
+      assertEquals("application/pdf", file.type());
+      assertArrayEquals(TestAttachments.REPORT, file.data());
+    }
+  }
+
+  @Test
   void aMailgunAttachmentWithAPathInItsFileNameKeepsOnlyTheLastSegmentAndTheDefaultType() throws Exception {
     String boundary = "b0undary";
     String body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"from\"\r\n\r\nnews@acme.example\r\n"
