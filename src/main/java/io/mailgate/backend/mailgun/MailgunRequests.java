@@ -164,7 +164,7 @@ final class MailgunRequests {
   static Buffer multipart(String boundary, List<Field> form, List<io.mailgate.message.Attachment> files) {
     StringBuilder b = new StringBuilder(1024);
     for (Field f : form) {
-      b.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(f.name())
+      b.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(quoted(f.name()))
           .append("\"\r\n\r\n").append(f.value()).append("\r\n");
     }
     long size = b.length() * 3L;
@@ -176,12 +176,17 @@ final class MailgunRequests {
     for (io.mailgate.message.Attachment a : files) {
       String name = a.inline() ? a.contentId() : a.filename();
       out.appendString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + (a.inline() ? "inline" : "attachment")
-          + "\"; filename=\"" + name.replace("\\", "\\\\").replace("\"", "\\\"") + "\"\r\nContent-Type: "
+          + "\"; filename=\"" + quoted(name) + "\"\r\nContent-Type: "
           + a.contentType() + "\r\n\r\n", "UTF-8");
       out.appendBytes(a.data());
       out.appendString("\r\n");
     }
     return out.appendString("--" + boundary + "--\r\n");
+  }
+
+  /** A name or file name in a form part's quoted parameter, as browsers write it: {@code "} as {@code %22}. */
+  static String quoted(String s) {
+    return s.indexOf('"') < 0 ? s : s.replace("\"", "%22");
   }
 
   /** {@code application/x-www-form-urlencoded}, UTF-8. */
