@@ -1,7 +1,6 @@
 package io.mailgate.message;
 
 import io.mailgate.error.InvalidInputException;
-import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Locale;
 
@@ -193,10 +192,5 @@ public final class Attachment {
       }
     }
     return true;
-  }
-
-  /** The name's UTF-8 bytes, for sizes. */
-  static int utf8Length(String s) {
-    return s.getBytes(StandardCharsets.UTF_8).length;
   }
 }
