@@ -96,7 +96,10 @@ public record GatewayConfig(
       Duration authCacheTtl,
       Duration maxSendAhead,
       int maxSharedRecipients,
-      long maxMimeMessageBytes) {}
+      long maxMimeMessageBytes,
+      int maxAttachments,
+      long maxJsonAttachmentBytes,
+      int maxAttachmentNameChars) {}
 
   /**
    * Admission and group commit of submissions: bytes of bodies in flight, streams (NDJSON uploads, each holding a
@@ -247,7 +250,10 @@ public record GatewayConfig(
             s.duration("MAILGATE_AUTH_CACHE_TTL", Duration.ofSeconds(10)),
             s.duration("MAILGATE_MAX_SEND_AHEAD", Duration.ofDays(7)),
             s.integer("MAILGATE_MAX_SHARED_RECIPIENTS", 1000, 1, 100_000),
-            s.bytes("MAILGATE_MAX_MIME_MESSAGE", 25L * 1024 * 1024, Integer.MAX_VALUE - 16)),
+            s.bytes("MAILGATE_MAX_MIME_MESSAGE", 25L * 1024 * 1024, Integer.MAX_VALUE - 16),
+            s.integer("MAILGATE_MAX_ATTACHMENTS", 100, 0, 10_000),
+            s.bytes("MAILGATE_MAX_JSON_ATTACHMENT_BYTES", 10L * 1024 * 1024, Integer.MAX_VALUE - 16),
+            s.integer("MAILGATE_MAX_ATTACHMENT_NAME_CHARS", 255, 1, 900)),
         new IntakeConfig(
             s.bytes("MAILGATE_INGEST_MAX_BYTES", 64L * 1024 * 1024),
             s.integer("MAILGATE_INGEST_MAX_STREAMS", 4, 1, 1000),

@@ -101,6 +101,10 @@ final class ChunkRun implements Delivery {
       return job.one().get(this::oneMessage);
     }
     MessageSigner signer = job.signer();
+    if (signer == null && !job.campaign().attachments().isEmpty()) {
+      // a message with attachments may be megabytes (and the first one encodes them): off the event loop
+      return signing.executeBlocking(() -> job.composer().compose(r.seq(), r.email(), r.vars()), false);
+    }
     if (signer == null) {
       try {
         return Future.succeededFuture(job.composer().compose(r.seq(), r.email(), r.vars()));

@@ -12,7 +12,8 @@ import java.util.UUID;
 /**
  * The jobs a dispatcher sends, compiled once (templates, MIME composer, DKIM signer) and kept for reuse by their
  * next chunks: at most {@code size} of them, each for at most a minute (the DKIM key lookup's own cache time, so a
- * deleted key stops signing), and MIME jobs (whose message, and its signed copy, may weigh megabytes each) within
+ * deleted key stops signing), and MIME jobs and jobs with attachments (whose message and its signed copy, or files
+ * and their encodings, may weigh megabytes each; see {@link io.mailgate.message.Attachment#weight()}) within
  * {@code mimeBytes} together: the least recently used go first. Used from the dispatcher's event loop.
  */
 final class JobContexts {
@@ -54,7 +55,7 @@ final class JobContexts {
       f = r.compose(this::compile);
       jobs.put(jobId, f);
       f.onSuccess(c -> {
-        if (c.campaign().mime() != null) {
+        if (weight(Future.succeededFuture(c)) > 0) {
           trimMime(jobId);
         }
       });
@@ -79,10 +80,13 @@ final class JobContexts {
     }
   }
 
-  /** What a cached MIME job holds: its message and the signed copy sent. */
+  /** What a cached job holds besides its templates: a MIME job's message and signed copy, attachments encoded. */
   private static long weight(Future<JobContext> f) {
-    return f.succeeded() && f.result().campaign() != null && f.result().campaign().mime() != null
-        ? 2L * f.result().campaign().mime().data().length : 0;
+    if (!f.succeeded() || f.result().campaign() == null) {
+      return 0;
+    }
+    io.mailgate.message.Campaign c = f.result().campaign();
+    return (c.mime() != null ? 2L * c.mime().data().length : 0) + c.attachmentWeight();
   }
 
   private Future<JobContext> compile(JobRow row) {
@@ -103,7 +107,17 @@ final class JobContexts {
           byte[] data = m.orElseThrow(() -> new IllegalStateException("the message of MIME job " + row.id() + " is missing"));
           return io.mailgate.message.MimeMessage.parse(data, data.length);
         });
-    return mime.compose(m -> compiled(row, spec, spec.compile(row.id(), row.tenantId(), jobLinks, m)));
+    Future<java.util.List<io.mailgate.message.Attachment>> files = JobSpec.storedAttachments(row.spec()) == 0
+        ? Future.succeededFuture(java.util.List.of())
+        : store.jobAttachments(row.id()).map(list -> {
+          if (list.size() != JobSpec.storedAttachments(row.spec())) {
+            throw new IllegalStateException("job " + row.id() + " has " + list.size() + " of its "
+                + JobSpec.storedAttachments(row.spec()) + " attachments");
+          }
+          return list;
+        });
+    return mime.compose(m -> files.compose(list -> compiled(row, spec,
+        spec.withAttachments(list).compile(row.id(), row.tenantId(), jobLinks, m))));
   }
 
   private Future<JobContext> compiled(JobRow row, JobSpec spec, io.mailgate.message.Campaign campaign) {

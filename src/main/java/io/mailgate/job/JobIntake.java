@@ -161,6 +161,23 @@ public final class JobIntake {
         .compose(body -> submitJsonBody(tenantId, defaults, body, idempotencyKey)));
   }
 
+  /** A Mailgun form as read from its request: its fields as a JSON job, and its files (read from their uploads). */
+  public record FormJob(JsonObject job, java.util.List<io.mailgate.message.Attachment> attachments) {}
+
+  /**
+   * A job from a form (Mailgun's messages with its attachment and inline parts): admitted by its declared size (or
+   * {@code maxBytes} when unknown), read ({@code read} streams the files to disk and reads them back), validated like
+   * a JSON job and, with files, written with them in one transaction.
+   */
+  public Future<Accepted> submitForm(UUID tenantId, JobSpecParser.TenantDefaults defaults, long declaredBytes,
+                                     long maxBytes, Supplier<Future<FormJob>> read) {
+    long cost = declaredBytes >= 0 ? declaredBytes : maxBytes;
+    return admitted(admission.admit(tenantId, cost, false), () -> read.get()
+        .timeout(limits.ingestTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .recover(e -> Future.failedFuture(e instanceof java.util.concurrent.TimeoutException ? timedOut(limits) : e))
+        .compose(form -> submitJob(tenantId, defaults, form.job(), form.attachments(), null, null)));
+  }
+
   /** An NDJSON job: the first line is the job, each following line one recipient. */
   public Future<Accepted> submitNdjson(UUID tenantId, JobSpecParser.TenantDefaults defaults, ReadStream<Buffer> body,
                                        String idempotencyKey) {
@@ -192,52 +209,78 @@ public final class JobIntake {
     } catch (DecodeException | ClassCastException e) {
       return Future.failedFuture(new InvalidInputException("invalid_json", "body is not a JSON object: " + shortReason(e), null));
     }
-    JobSpec spec;
-    String[] emails;
-    String[] vars;
-    try {
-      spec = specParser.parse(json, true, defaults);
-      Object rs = json.getValue("recipients");
-      if (rs == null) {
-        throw new InvalidInputException("no_recipients", "recipients is required", "recipients");
+    return submitJob(tenantId, defaults, json, java.util.List.of(), idempotencyKey, hash);
+  }
+
+  /** @param files a form's files (none for a JSON body, whose {@code attachments} the spec carries) */
+  private Future<Accepted> submitJob(UUID tenantId, JobSpecParser.TenantDefaults defaults, JsonObject json,
+                                     java.util.List<io.mailgate.message.Attachment> files, String idempotencyKey,
+                                     byte[] hash) {
+    java.util.concurrent.Callable<Checked> check = () -> checked(json, defaults, files);
+    // decoding attachments (up to MAILGATE_MAX_JSON_ATTACHMENT_BYTES of base64) is for a worker, not the event loop
+    Future<Checked> checked;
+    if (json.getValue("attachments") instanceof JsonArray a && !a.isEmpty()) {
+      checked = vertx.executeBlocking(check, false);
+    } else {
+      try {
+        checked = Future.succeededFuture(check.call());
+      } catch (Exception e) {
+        checked = Future.failedFuture(e);
       }
-      if (!(rs instanceof JsonArray list)) {
-        throw new InvalidInputException("invalid_field", "recipients must be an array", "recipients");
-      }
-      if (list.isEmpty()) {
-        throw new InvalidInputException("no_recipients", "a job needs at least one recipient", "recipients");
-      }
-      if (list.size() > limits.maxRecipientsPerJob()) {
-        throw new InvalidInputException("too_many_recipients", "at most " + limits.maxRecipientsPerJob() + " recipients per job", "recipients");
-      }
-      emails = new String[list.size()];
-      vars = new String[list.size()];
-      for (int i = 0; i < list.size(); i++) {
-        try {
-          RecipientParser.Parsed p = recipientParser.parse(list.getValue(i));
-          emails[i] = p.email();
-          vars[i] = p.varsJson();
-        } catch (InvalidInputException e) {
-          throw new InvalidInputException(e.code(), "recipients[" + i + "]: " + e.getMessage(), "recipients[" + i + "]." + e.field(), null);
-        }
-      }
-      if (spec.shape() == io.mailgate.message.Campaign.Shape.SHARED) {
-        checkShared(emails, vars);
-      }
-    } catch (InvalidInputException e) {
-      return Future.failedFuture(e);
     }
-    int priority = spec.priorityFor(emails.length, intake.smallJobRecipients()).code;
-    if (spec.shape() != io.mailgate.message.Campaign.Shape.PERSONAL) {
-      JobSpec shared = spec;
-      return oneMessageRoutes.apply(tenantId).compose(ok -> store(tenantId, shared, priority, emails, vars, idempotencyKey, hash));
+    return checked.compose(c -> {
+      int priority = c.spec().priorityFor(c.emails().length, intake.smallJobRecipients()).code;
+      if (c.spec().shape() != io.mailgate.message.Campaign.Shape.PERSONAL) {
+        return oneMessageRoutes.apply(tenantId)
+            .compose(ok -> store(tenantId, c.spec(), priority, c.emails(), c.vars(), idempotencyKey, hash));
+      }
+      return store(tenantId, c.spec(), priority, c.emails(), c.vars(), idempotencyKey, hash);
+    });
+  }
+
+  /** A JSON job checked: its spec (with a form's files) and its recipients. */
+  private record Checked(JobSpec spec, String[] emails, String[] vars) {}
+
+  private Checked checked(JsonObject json, JobSpecParser.TenantDefaults defaults,
+                          java.util.List<io.mailgate.message.Attachment> files) {
+    JobSpec spec = specParser.parse(json, true, defaults);
+    if (!files.isEmpty()) {
+      spec = spec.withAttachments(files);
     }
-    return store(tenantId, spec, priority, emails, vars, idempotencyKey, hash);
+    Object rs = json.getValue("recipients");
+    if (rs == null) {
+      throw new InvalidInputException("no_recipients", "recipients is required", "recipients");
+    }
+    if (!(rs instanceof JsonArray list)) {
+      throw new InvalidInputException("invalid_field", "recipients must be an array", "recipients");
+    }
+    if (list.isEmpty()) {
+      throw new InvalidInputException("no_recipients", "a job needs at least one recipient", "recipients");
+    }
+    if (list.size() > limits.maxRecipientsPerJob()) {
+      throw new InvalidInputException("too_many_recipients", "at most " + limits.maxRecipientsPerJob() + " recipients per job", "recipients");
+    }
+    String[] emails = new String[list.size()];
+    String[] vars = new String[list.size()];
+    for (int i = 0; i < list.size(); i++) {
+      try {
+        RecipientParser.Parsed p = recipientParser.parse(list.getValue(i));
+        emails[i] = p.email();
+        vars[i] = p.varsJson();
+      } catch (InvalidInputException e) {
+        throw new InvalidInputException(e.code(), "recipients[" + i + "]: " + e.getMessage(), "recipients[" + i + "]." + e.field(), null);
+      }
+    }
+    if (spec.shape() == io.mailgate.message.Campaign.Shape.SHARED) {
+      checkShared(emails, vars);
+    }
+    return new Checked(spec, emails, vars);
   }
 
   private Future<Accepted> store(UUID tenantId, JobSpec spec, int priority, String[] emails, String[] vars,
                                  String idempotencyKey, byte[] hash) {
-    if (emails.length <= intake.groupMaxRecipients()) {
+    // a job with files has a transaction of its own (a group's one statement carries no files)
+    if (emails.length <= intake.groupMaxRecipients() && spec.attachments().isEmpty()) {
       JobStore.NewJob job = new JobStore.NewJob(Ids.newId(), tenantId, spec.toJson(), chunkSize, priority, spec.expiresAt(), spec.sendAt(),
           idempotencyKey, hash, emails, vars);
       int chunks = (emails.length + chunkSize - 1) / chunkSize;
@@ -284,7 +327,8 @@ public final class JobIntake {
               Arrays.copyOfRange(vars, from, to))).mapEmpty();
         }
         return inserts
-            .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(), spec.sendAt(), key, hash))
+            .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(),
+                spec.sendAt(), key, hash, null, spec.attachments()))
             .map(v -> new Accepted(jobId, emails.length, false, tenantId, priority, (emails.length + chunkSize - 1) / chunkSize))
             .onFailure(e -> tx.rollback());
       }).recover(e -> idempotency.raceLost(tenantId, key, hash, e));

@@ -25,6 +25,9 @@ import java.util.UUID;
  * (recipients in neither are blind copies), no per-recipient substitution; {@link Campaign.Shape#MIME}, a whole
  * message given by the caller, stored beside the job ({@code job_messages}) and sent as is ({@code from} and
  * {@code subject} are read from it, for events).
+ *
+ * <p>{@code attachments}: files sent with every message, stored beside the job ({@code job_attachments}); its stored
+ * spec keeps only their number.
  */
 public record JobSpec(
     Mailbox from,
@@ -42,12 +45,33 @@ public record JobSpec(
     boolean testMode,
     Campaign.Shape shape,
     List<Mailbox> to,
-    List<Mailbox> cc) {
+    List<Mailbox> cc,
+    List<io.mailgate.message.Attachment> attachments) {
 
   public JobSpec {
     shape = shape == null ? Campaign.Shape.PERSONAL : shape;
     to = to == null ? List.of() : List.copyOf(to);
     cc = cc == null ? List.of() : List.copyOf(cc);
+    attachments = attachments == null ? List.of() : List.copyOf(attachments);
+  }
+
+  public JobSpec(Mailbox from, Mailbox replyTo, String subject, String text, String html, Map<String, String> headers,
+                 List<String> tags, Priority priority, java.time.OffsetDateTime expiresAt, java.time.OffsetDateTime sendAt,
+                 Unsubscribe unsubscribe, Map<String, String> metadata, boolean testMode, Campaign.Shape shape,
+                 List<Mailbox> to, List<Mailbox> cc) {
+    this(from, replyTo, subject, text, html, headers, tags, priority, expiresAt, sendAt, unsubscribe, metadata, testMode,
+        shape, to, cc, null);
+  }
+
+  /** This spec with the files {@code attachments} (those of a Mailgun form, or loaded for dispatch). */
+  public JobSpec withAttachments(List<io.mailgate.message.Attachment> files) {
+    return new JobSpec(from, replyTo, subject, text, html, headers, tags, priority, expiresAt, sendAt, unsubscribe,
+        metadata, testMode, shape, to, cc, files);
+  }
+
+  /** How many attachments a stored spec's job has in {@code job_attachments} (the spec keeps only the count). */
+  public static int storedAttachments(JsonObject stored) {
+    return stored.getInteger("attachments", 0);
   }
 
   /** A message per recipient (the usual job). */
@@ -97,6 +121,9 @@ public record JobSpec(
       j.put("cc", new JsonArray(cc.stream().map(Mailbox::toString).toList()));
     } else if (shape == Campaign.Shape.MIME) {
       j.put("mime", true);
+    }
+    if (!attachments.isEmpty()) {
+      j.put("attachments", attachments.size());
     }
     if (unsubscribe != null) {
       JsonObject u = new JsonObject();
@@ -152,6 +179,6 @@ public record JobSpec(
         Template.compile(shape == Campaign.Shape.MIME ? "" : subject, Template.Escaping.NONE, "subject"),
         text == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(text), Template.Escaping.NONE, "text"),
         html == null ? null : Template.compile(MimeComposer.normalizeLineBreaks(html), Template.Escaping.HTML, "html"),
-        headers, tags, unsubscribe, shape, to, cc, mime);
+        headers, tags, unsubscribe, shape, to, cc, mime, attachments);
   }
 }

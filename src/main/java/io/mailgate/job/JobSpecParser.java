@@ -23,7 +23,9 @@ public final class JobSpecParser {
       "message-id", "mime-version", "content-type", "content-transfer-encoding", "reply-to", "return-path",
       "received", "dkim-signature", "sender");
   private static final Set<String> FIELDS = Set.of("from", "replyTo", "subject", "text", "html", "headers", "tags",
-      "priority", "expiresAt", "sendAt", "testMode", "unsubscribe", "metadata", "recipients", "tenantId", "to", "cc");
+      "priority", "expiresAt", "sendAt", "testMode", "unsubscribe", "metadata", "recipients", "tenantId", "to", "cc",
+      "attachments");
+  private static final Set<String> ATTACHMENT_FIELDS = Set.of("filename", "contentType", "content", "inline", "contentId");
   /** The most a job's metadata may weigh, names and values together: Mailgun's bound on a message's send options. */
   public static final int MAX_METADATA_BYTES = 16 * 1024;
 
@@ -101,7 +103,7 @@ public final class JobSpecParser {
     JobSpec spec = new JobSpec(from, replyTo, subject, text, html, headers, tags(j),
         priority == null ? null : Priority.parse(priority, "priority"), expiresAt, sendAt, unsubscribe, metadata(j),
         testMode(j), shared ? io.mailgate.message.Campaign.Shape.SHARED : io.mailgate.message.Campaign.Shape.PERSONAL,
-        to, cc);
+        to, cc, attachments(j));
     // compile once here, so a template error is a 400 now and not a failure at send time
     var campaign = spec.compile(UUID.randomUUID(), UUID.randomUUID());
     String[] names = {"subject", "text", "html"};
@@ -117,6 +119,96 @@ public final class JobSpecParser {
       }
     }
     return spec;
+  }
+
+  /**
+   * {@code "attachments": [{"filename", "contentType", "content" (base64), "inline", "contentId"}]}: at most
+   * MAILGATE_MAX_ATTACHMENTS files of at most MAILGATE_MAX_JSON_ATTACHMENT_BYTES decoded bytes together. An inline
+   * part ({@code inline: true}, or a {@code contentId}) is referenced from the html as {@code cid:<contentId>}
+   * (default: its file name).
+   */
+  private List<io.mailgate.message.Attachment> attachments(JsonObject j) {
+    Object v = j.getValue("attachments");
+    List<io.mailgate.message.Attachment> out = new ArrayList<>();
+    if (v == null) {
+      return out;
+    }
+    if (!(v instanceof JsonArray a)) {
+      throw new InvalidInputException("invalid_attachment", "attachments must be an array of objects", "attachments");
+    }
+    if (a.size() > limits.maxAttachments()) {
+      throw new InvalidInputException("too_many_attachments", "at most " + limits.maxAttachments()
+          + " attachments are allowed (MAILGATE_MAX_ATTACHMENTS), got " + a.size(), "attachments");
+    }
+    long total = 0;
+    Set<String> ids = new java.util.HashSet<>();
+    for (int i = 0; i < a.size(); i++) {
+      String at = "attachments[" + i + "]";
+      if (!(a.getValue(i) instanceof JsonObject o)) {
+        throw new InvalidInputException("invalid_attachment", at + " must be an object", at);
+      }
+      for (String f : o.fieldNames()) {
+        if (!ATTACHMENT_FIELDS.contains(f)) {
+          throw new InvalidInputException("unknown_field", "unknown field '" + printable(f) + "' in " + at, at + "." + printable(f));
+        }
+      }
+      String filename = io.mailgate.message.Attachment.filename(string(o, "filename", at + ".filename"),
+          limits.maxAttachmentNameChars(), at + ".filename");
+      String type = io.mailgate.message.Attachment.contentType(string(o, "contentType", at + ".contentType"), null,
+          at + ".contentType");
+      Object inline = o.getValue("inline");
+      if (inline != null && !(inline instanceof Boolean)) {
+        throw new InvalidInputException("invalid_attachment", at + ".inline must be true or false", at + ".inline");
+      }
+      String cid = string(o, "contentId", at + ".contentId");
+      if (Boolean.FALSE.equals(inline) && cid != null) {
+        throw new InvalidInputException("invalid_attachment", at + ".contentId is for inline parts, but inline is false",
+            at + ".contentId");
+      }
+      if (Boolean.TRUE.equals(inline) || cid != null) {
+        String field = cid != null ? at + ".contentId" : at + ".filename";
+        cid = io.mailgate.message.Attachment.contentId(cid != null ? cid : filename, field);
+        if (!ids.add(cid)) {
+          throw new InvalidInputException("invalid_attachment", field + ": another inline part has the Content-ID "
+              + cid, field);
+        }
+      }
+      String content = string(o, "content", at + ".content");
+      if (content == null) {
+        throw new InvalidInputException("invalid_attachment", at + ".content is required (the file's bytes, base64)",
+            at + ".content");
+      }
+      if (total + content.length() / 4L * 3 - 2 > limits.maxJsonAttachmentBytes()) {
+        throw tooLarge();
+      }
+      byte[] data;
+      try {
+        data = java.util.Base64.getDecoder().decode(content.indexOf('\n') < 0 && content.indexOf('\r') < 0 ? content
+            : content.replace("\r", "").replace("\n", ""));
+      } catch (IllegalArgumentException e) {
+        throw new InvalidInputException("invalid_attachment", at + ".content is not valid base64", at + ".content");
+      }
+      total += data.length;
+      if (total > limits.maxJsonAttachmentBytes()) {
+        throw tooLarge();
+      }
+      out.add(new io.mailgate.message.Attachment(filename, type, cid, data));
+    }
+    return out;
+  }
+
+  private io.mailgate.error.PayloadTooLargeException tooLarge() {
+    return new io.mailgate.error.PayloadTooLargeException("attachments are larger than "
+        + limits.maxJsonAttachmentBytes() + " bytes together, decoded (MAILGATE_MAX_JSON_ATTACHMENT_BYTES)");
+  }
+
+  /** A string field of an attachment (null when absent). */
+  private static String string(JsonObject o, String name, String field) {
+    Object v = o.getValue(name);
+    if (v != null && !(v instanceof String)) {
+      throw new InvalidInputException("invalid_attachment", field + " must be a string", field);
+    }
+    return (String) v;
   }
 
   /** {@code "to": ["Ann <ann@example.com>", ...]}: a header list of a shared message, each entry one mailbox. */

@@ -138,6 +138,8 @@ final class NdjsonIngest {
       }
     } catch (InvalidInputException e) {
       fail(e.atLine(lineNo));
+    } catch (io.mailgate.error.PayloadTooLargeException e) {
+      fail(e);
     }
   }
 
@@ -195,7 +197,8 @@ final class NdjsonIngest {
     failed = true; // no further events matter
     hash = md.digest();
     int priority = spec.priorityFor(count, s.smallJobRecipients()).code;
-    tx.commit(tenantId, spec.toJson(), count, s.chunkSize(), priority, spec.expiresAt(), spec.sendAt(), idempotencyKey, hash)
+    tx.commit(tenantId, spec.toJson(), count, s.chunkSize(), priority, spec.expiresAt(), spec.sendAt(), idempotencyKey, hash,
+        null, spec.attachments())
         .onSuccess(v -> result.complete(new Accepted(jobId, count, false, tenantId, priority,
             (count + s.chunkSize() - 1) / s.chunkSize())))
         .onFailure(result::fail);

@@ -11,6 +11,7 @@ import java.util.UUID;
  * <p>Its {@link Shape} says whether each recipient gets a message of its own (the templates rendered with its vars),
  * or all get the same one: a {@code SHARED} message with the header lists {@code to} and {@code cc}, or the caller's
  * own {@code MIME} message ({@code mime}). A shared or MIME message has one Message-ID for every recipient.
+ * {@code attachments}: the files of a personal or shared job, sent with every recipient's message (none for MIME).
  */
 public record Campaign(
     UUID jobId,
@@ -26,7 +27,8 @@ public record Campaign(
     Shape shape,
     List<Mailbox> to,
     List<Mailbox> cc,
-    MimeMessage mime) {
+    MimeMessage mime,
+    List<Attachment> attachments) {
 
   /** How a job's message is made for its recipients. */
   public enum Shape {
@@ -42,16 +44,32 @@ public record Campaign(
     shape = shape == null ? Shape.PERSONAL : shape;
     to = to == null ? List.of() : to;
     cc = cc == null ? List.of() : cc;
+    attachments = attachments == null ? List.of() : List.copyOf(attachments);
+  }
+
+  public Campaign(UUID jobId, UUID tenantId, Mailbox from, Mailbox replyTo, Template subject, Template text, Template html,
+                  Map<String, String> headers, List<String> tags, ListUnsubscribe unsubscribe, Shape shape,
+                  List<Mailbox> to, List<Mailbox> cc, MimeMessage mime) {
+    this(jobId, tenantId, from, replyTo, subject, text, html, headers, tags, unsubscribe, shape, to, cc, mime, null);
   }
 
   public Campaign(UUID jobId, UUID tenantId, Mailbox from, Mailbox replyTo, Template subject, Template text, Template html,
                   Map<String, String> headers, List<String> tags, ListUnsubscribe unsubscribe) {
-    this(jobId, tenantId, from, replyTo, subject, text, html, headers, tags, unsubscribe, Shape.PERSONAL, null, null, null);
+    this(jobId, tenantId, from, replyTo, subject, text, html, headers, tags, unsubscribe, Shape.PERSONAL, null, null, null, null);
   }
 
   /** True when every recipient gets the same message (shared or MIME). */
   public boolean oneMessage() {
     return shape != Shape.PERSONAL;
+  }
+
+  /** The bytes the attachments hold once encoded, for the dispatcher's cache bound. */
+  public long attachmentWeight() {
+    long w = 0;
+    for (Attachment a : attachments) {
+      w += a.weight();
+    }
+    return w;
   }
 
   /** The template variable of a recipient's unsubscribe link. */

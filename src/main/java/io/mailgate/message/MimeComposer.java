@@ -26,6 +26,11 @@ public final class MimeComposer {
 
   private final Campaign campaign;
   private final String boundary;
+  /** The boundaries of multipart/mixed (attachments) and multipart/related (inline parts with the html). */
+  private final String mixedBoundary;
+  private final String relatedBoundary;
+  /** Parts' headers of the job's attachments, made once; their bodies are the attachments' shared encodings. */
+  private final byte[][] attachmentHeads;
   private final byte[] fixedHeaders;
   private final boolean fixedHeadersDot;
   /** A shared message's To and Cc fields (its header lists), the same for every recipient. */
@@ -37,7 +42,16 @@ public final class MimeComposer {
     this.campaign = campaign;
     byte[] r = new byte[12];
     RANDOM.nextBytes(r);
-    this.boundary = "=_mg_" + HexFormat.of().formatHex(r);
+    String hex = HexFormat.of().formatHex(r);
+    this.boundary = "=_mg_" + hex;
+    // "=_" never occurs in base64 or quoted-printable text, and no boundary is the prefix of another
+    this.mixedBoundary = "=_mg_m_" + hex;
+    this.relatedBoundary = "=_mg_r_" + hex;
+    java.util.List<Attachment> files = campaign.attachments();
+    this.attachmentHeads = new byte[files.size()][];
+    for (int i = 0; i < files.size(); i++) {
+      attachmentHeads[i] = attachmentHead(files.get(i)).getBytes(StandardCharsets.US_ASCII);
+    }
     StringBuilder h = new StringBuilder();
     h.append("From: ").append(MimeUtility.fold(6, campaign.from().toHeader())).append("\r\n");
     if (campaign.replyTo() != null) {
@@ -111,20 +125,139 @@ public final class MimeComposer {
     for (Map.Entry<String, String> e : campaign.recipientHeaders(seq).entrySet()) {
       out.ascii(e.getKey()).ascii(": ").ascii(foldList(e.getKey(), e.getValue())).crlf();
     }
+    java.util.List<Attachment> files = campaign.attachments();
+    if (files.isEmpty()) {
+      body(out, text, html, false);
+      return new ComposedMessage(out.buf, out.len, out.dotAtLineStart);
+    }
+    // inline parts go with the html (multipart/related); without html they are files like the others
+    boolean related = html != null && files.stream().anyMatch(Attachment::inline);
+    boolean mixed = files.stream().anyMatch(a -> !a.inline() || html == null);
+    long size = 0;
+    for (Attachment a : files) {
+      size += a.mimeBase64().length + 512L;
+    }
+    out.ensure((int) Math.min(Integer.MAX_VALUE - 64, size));
+    if (mixed) {
+      out.ascii("Content-Type: multipart/mixed; boundary=\"").ascii(mixedBoundary).ascii("\"").crlf();
+      out.crlf();
+      out.ascii("--").ascii(mixedBoundary).crlf();
+    }
+    body(out, text, html, related);
+    if (mixed) {
+      for (int i = 0; i < files.size(); i++) {
+        if (!files.get(i).inline() || html == null) {
+          out.ascii("--").ascii(mixedBoundary).crlf();
+          attachment(out, i);
+        }
+      }
+      out.ascii("--").ascii(mixedBoundary).ascii("--").crlf();
+    }
+    return new ComposedMessage(out.buf, out.len, out.dotAtLineStart);
+  }
+
+  /** The text, html or multipart/alternative body; with {@code related}, the html with the inline parts. */
+  private void body(Out out, String text, String html, boolean related) {
     if (text != null && html != null) {
       out.ascii("Content-Type: multipart/alternative; boundary=\"").ascii(boundary).ascii("\"").crlf();
       out.crlf();
       out.ascii("--").ascii(boundary).crlf();
       part(out, "text/plain", text);
       out.ascii("--").ascii(boundary).crlf();
-      part(out, "text/html", html);
+      html(out, html, related);
       out.ascii("--").ascii(boundary).ascii("--").crlf();
     } else if (html != null) {
-      part(out, "text/html", html);
+      html(out, html, related);
     } else {
       part(out, "text/plain", text == null ? "" : text);
     }
-    return new ComposedMessage(out.buf, out.len, out.dotAtLineStart);
+  }
+
+  private void html(Out out, String html, boolean related) {
+    if (!related) {
+      part(out, "text/html", html);
+      return;
+    }
+    out.ascii("Content-Type: multipart/related; type=\"text/html\"; boundary=\"").ascii(relatedBoundary).ascii("\"").crlf();
+    out.crlf();
+    out.ascii("--").ascii(relatedBoundary).crlf();
+    part(out, "text/html", html);
+    java.util.List<Attachment> files = campaign.attachments();
+    for (int i = 0; i < files.size(); i++) {
+      if (files.get(i).inline()) {
+        out.ascii("--").ascii(relatedBoundary).crlf();
+        attachment(out, i);
+      }
+    }
+    out.ascii("--").ascii(relatedBoundary).ascii("--").crlf();
+  }
+
+  /** The {@code i}-th attachment's part: its headers, then its base64 lines (encoded once for the job). */
+  private void attachment(Out out, int i) {
+    byte[] head = attachmentHeads[i];
+    out.bytes(head, head.length);
+    byte[] body = campaign.attachments().get(i).mimeBase64();
+    out.bytes(body, body.length);
+  }
+
+  /**
+   * An attachment's part headers and the blank line: Content-Type with {@code name}, base64, Content-Disposition
+   * with {@code filename} (an inline part: {@code inline} and its Content-ID). A name of plain printable ASCII is a
+   * quoted string; any other is written as RFC 2231 parameters ({@code filename*0*=UTF-8''...}) in lines of at most
+   * 78 characters.
+   */
+  static String attachmentHead(Attachment a) {
+    StringBuilder h = new StringBuilder(256);
+    h.append("Content-Type: ").append(a.contentType()).append(";\r\n");
+    parameter(h, "name", a.filename());
+    h.append("\r\nContent-Transfer-Encoding: base64\r\n");
+    h.append("Content-Disposition: ").append(a.inline() ? "inline" : "attachment").append(";\r\n");
+    parameter(h, "filename", a.filename());
+    h.append("\r\n");
+    if (a.inline()) {
+      h.append("Content-ID: <").append(a.contentId()).append(">\r\n");
+    }
+    return h.append("\r\n").toString();
+  }
+
+  /**
+   * {@code name="value"} on a folded line, or its RFC 2231 continuations, each on a line of its own of at most 78
+   * characters.
+   */
+  private static void parameter(StringBuilder h, String name, String value) {
+    if (HeaderValues.isPlainAscii(value) && value.length() <= 900) {
+      h.append(' ').append(name).append("=\"").append(value.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+      return;
+    }
+    StringBuilder enc = new StringBuilder();
+    for (byte b : value.getBytes(StandardCharsets.UTF_8)) {
+      int c = b & 0xff;
+      if (c > 32 && c < 127 && "*'%()<>@,;:\\\"/[]?=".indexOf(c) < 0) {
+        enc.append((char) c);
+      } else {
+        enc.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+            .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
+      }
+    }
+    int n = 0;
+    int at = 0;
+    while (at < enc.length()) {
+      // " name*N*=" (and "UTF-8''" first) and the ';' after it: every line within 78 characters
+      int room = 78 - 1 - name.length() - ("*" + n + "*=").length() - (n == 0 ? 7 : 0) - 1;
+      int end = Math.min(enc.length(), at + Math.max(12, room));
+      // never split a %XX
+      if (end < enc.length() && enc.charAt(end - 1) == '%') {
+        end -= 1;
+      } else if (end < enc.length() && end >= 2 && enc.charAt(end - 2) == '%') {
+        end -= 2;
+      }
+      if (n > 0) {
+        h.append(";\r\n");
+      }
+      h.append(' ').append(name).append('*').append(n).append("*=").append(n == 0 ? "UTF-8''" : "").append(enc, at, end);
+      at = end;
+      n++;
+    }
   }
 
   /** A list of {@code <uri>} (List-Unsubscribe) folded between its items when the line would pass 78 characters. */

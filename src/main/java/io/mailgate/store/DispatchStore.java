@@ -317,6 +317,20 @@ public final class DispatchStore {
         });
   }
 
+  /** A job's files ({@code job_attachments}), in the order given. */
+  public Future<List<io.mailgate.message.Attachment>> jobAttachments(UUID jobId) {
+    return pool.preparedQuery("SELECT filename, content_type, content_id, data FROM job_attachments WHERE job_id = $1 ORDER BY idx")
+        .execute(Tuple.of(jobId))
+        .map(rows -> {
+          List<io.mailgate.message.Attachment> out = new ArrayList<>(rows.size());
+          for (Row r : rows) {
+            out.add(new io.mailgate.message.Attachment(r.getString("filename"), r.getString("content_type"),
+                r.getString("content_id"), r.getBuffer("data").getBytes()));
+          }
+          return out;
+        });
+  }
+
   /**
    * The chunk's recipients that are due now and not suppressed, in seq order; the suppressed ones end 'suppressed'
    * (if {@code owner} still holds the chunk).

@@ -33,6 +33,9 @@ public final class IngestTransaction {
   private static final String INSERT_MESSAGE = """
       INSERT INTO job_messages (job_id, message) VALUES ($1, $2)
       """;
+  private static final String INSERT_ATTACHMENT = """
+      INSERT INTO job_attachments (job_id, idx, filename, content_type, content_id, data) VALUES ($1, $2, $3, $4, $5, $6)
+      """;
   private static final String INSERT_IDEMPOTENCY = """
       INSERT INTO idempotency_keys (tenant_id, key, request_hash, job_id) VALUES ($1, $2, $3, $4)
       """;
@@ -78,12 +81,29 @@ public final class IngestTransaction {
   public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, int priority,
                              java.time.OffsetDateTime expiresAt, java.time.OffsetDateTime sendAt,
                              String idempotencyKey, byte[] requestHash, byte[] message) {
+    return commit(tenantId, spec, recipients, chunkSize, priority, expiresAt, sendAt, idempotencyKey, requestHash, message,
+        java.util.List.of());
+  }
+
+  /** @param attachments the job's files, stored beside it in {@code job_attachments} in their order */
+  public Future<Void> commit(UUID tenantId, JsonObject spec, int recipients, int chunkSize, int priority,
+                             java.time.OffsetDateTime expiresAt, java.time.OffsetDateTime sendAt,
+                             String idempotencyKey, byte[] requestHash, byte[] message,
+                             java.util.List<io.mailgate.message.Attachment> attachments) {
     Future<?> f = conn.preparedQuery(INSERT_JOB)
         .execute(Tuple.of(jobId, tenantId, spec, recipients, chunkSize, (short) priority, expiresAt, sendAt))
         .compose(r -> conn.preparedQuery(INSERT_CHUNKS)
             .execute(Tuple.of(jobId, chunkSize, recipients, (short) priority, tenantId, sendAt)));
     if (message != null) {
       f = f.compose(r -> conn.preparedQuery(INSERT_MESSAGE).execute(Tuple.of(jobId, Buffer.buffer(message))));
+    }
+    if (!attachments.isEmpty()) {
+      java.util.List<Tuple> rows = new java.util.ArrayList<>(attachments.size());
+      for (int i = 0; i < attachments.size(); i++) {
+        io.mailgate.message.Attachment a = attachments.get(i);
+        rows.add(Tuple.of(jobId, (short) i, a.filename(), a.contentType(), a.contentId(), Buffer.buffer(a.data())));
+      }
+      f = f.compose(r -> conn.preparedQuery(INSERT_ATTACHMENT).executeBatch(rows));
     }
     if (idempotencyKey != null) {
       f = f.compose(r -> conn.preparedQuery(INSERT_IDEMPOTENCY)

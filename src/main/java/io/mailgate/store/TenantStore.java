@@ -131,6 +131,7 @@ public final class TenantStore {
       "DELETE FROM stats_summary_hourly WHERE tenant_id = $1",
       "DELETE FROM stats_summary_daily WHERE tenant_id = $1",
       "DELETE FROM job_messages WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
+      "DELETE FROM job_attachments WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM recipients WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM chunks WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM jobs WHERE tenant_id = $1",

@@ -93,7 +93,7 @@ class JobSpecParserTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"subjct", "bcc", "From", "sender", "attachments", "vars"})
+  @ValueSource(strings = {"subjct", "bcc", "From", "sender", "attachment", "vars"})
   void rejectsUnknownFields(String field) {
     InvalidInputException e = rejected(job().put(field, "x"));
     assertEquals("unknown_field", e.code());
@@ -336,5 +336,33 @@ class JobSpecParserTest {
     JsonObject j = new JsonObject().put("from", "a@acme.example").put("subject", "S").put("text", "T")
         .mergeIn(new JsonObject(extra));
     assertThrows(InvalidInputException.class, () -> parser.parse(j, false));
+  }
+
+  @Test
+  void attachmentsAreDecodedWithTheirNameTypeAndContentIdDefaults() {
+    JobSpec spec = parser.parse(job().put("html", "<img src=\"cid:logo.png\">").put("attachments", new JsonArray()
+        .add(new JsonObject().put("filename", "C:\\Users\\ann\\report.pdf").put("content", "AAEC"))
+        .add(new JsonObject().put("filename", "logo.png").put("contentType", "Image/PNG").put("inline", true).put("content", "/w=="))
+        .add(new JsonObject().put("filename", "x.gif").put("contentId", "pic@acme").put("content", ""))), false);
+    var files = spec.attachments();
+    assertEquals(3, files.size());
+    assertEquals("report.pdf", files.get(0).filename(), "the last segment of a path");
+    assertEquals("application/octet-stream", files.get(0).contentType());
+    assertEquals(null, files.get(0).contentId());
+    assertEquals(3, files.get(0).data().length);
+    assertEquals("image/png", files.get(1).contentType());
+    assertEquals("logo.png", files.get(1).contentId(), "an inline part's Content-ID defaults to its name");
+    assertEquals("pic@acme", files.get(2).contentId(), "a contentId makes the part inline");
+    assertEquals(0, files.get(2).data().length);
+    assertEquals(3, spec.toJson().getInteger("attachments"), "the stored spec keeps their number, not their bytes");
+    assertFalse(spec.toJson().encode().contains("AAEC"));
+  }
+
+  @Test
+  void twoInlinePartsWithOneContentIdAreRefused() {
+    InvalidInputException e = rejected(job().put("attachments", new JsonArray()
+        .add(new JsonObject().put("filename", "a.png").put("inline", true).put("content", "AAAA"))
+        .add(new JsonObject().put("filename", "b.png").put("contentId", "a.png").put("content", "AAAA"))));
+    assertEquals("attachments[1].contentId", e.field());
   }
 }

@@ -393,4 +393,69 @@ class MimeComposerTest {
     }
     assertArrayEquals(m.toBytes(), c.composeShared(at).toBytes(), "the same bytes each time");
   }
+
+  // --- attachments
+
+  private static io.vertx.core.json.JsonArray files(String... namesTypesInline) {
+    io.vertx.core.json.JsonArray a = new io.vertx.core.json.JsonArray();
+    for (int i = 0; i < namesTypesInline.length; i += 3) {
+      JsonObject f = new JsonObject().put("filename", namesTypesInline[i]).put("contentType", namesTypesInline[i + 1])
+          .put("content", java.util.Base64.getEncoder().encodeToString(("bytes of " + namesTypesInline[i]).getBytes(StandardCharsets.UTF_8)));
+      if (namesTypesInline[i + 2].equals("inline")) {
+        f.put("inline", true);
+      }
+      a.add(f);
+    }
+    return a;
+  }
+
+  @Test
+  void aLongNonAsciiFileNameIsWrittenAsRfc2231ContinuationsThatJakartaMailDecodes() throws Exception {
+    String name = "Überweisungsbestätigung für den Zeitraum Januar bis März — Kunde Ørsted Ærø.pdf";
+    ComposedMessage m = compose(job().put("text", "see attached").put("attachments", files(name, "application/pdf", "no")),
+        Map.of());
+    assertWireSafe(m);
+    String wire = new String(m.toBytes(), StandardCharsets.US_ASCII);
+    assertTrue(wire.contains(" filename*0*=UTF-8''%C3%9Cberweisungsbest"), wire);
+    assertTrue(wire.contains(" filename*1*="), "continued: " + wire);
+    for (String line : wire.split("\r\n")) {
+      assertTrue(line.length() <= 78 || !line.contains("filename"), "a parameter line of " + line.length() + ": " + line);
+    }
+    MimeMultipart mixed = (MimeMultipart) parse(m).getContent();
+    assertEquals(2, mixed.getCount());
+    MimePart file = (MimePart) mixed.getBodyPart(1);
+    assertEquals(name, file.getFileName());
+    assertEquals("attachment", file.getDisposition());
+    assertEquals("bytes of " + name, new String(file.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void inlinePartsWithoutAttachmentsMakeAMultipartRelatedMessageAndWithoutHtmlAreFilesOfTheirOwn() throws Exception {
+    MimeMessage related = parse(compose(job().put("html", "<img src=\"cid:a.png\">")
+        .put("attachments", files("a.png", "image/png", "inline")), Map.of()));
+    assertTrue(related.getContentType().startsWith("multipart/related"), related.getContentType());
+    MimeMultipart r = (MimeMultipart) related.getContent();
+    assertEquals(2, r.getCount());
+    assertTrue(r.getBodyPart(0).isMimeType("text/html"));
+    assertEquals("<a.png>", ((MimePart) r.getBodyPart(1)).getContentID());
+
+    MimeMessage mixed = parse(compose(job().put("text", "no html")
+        .put("attachments", files("a.png", "image/png", "inline")), Map.of()));
+    assertTrue(mixed.getContentType().startsWith("multipart/mixed"), "no html to relate it to: " + mixed.getContentType());
+    MimeMultipart x = (MimeMultipart) mixed.getContent();
+    assertTrue(x.getBodyPart(0).isMimeType("text/plain"));
+    assertEquals("inline", x.getBodyPart(1).getDisposition());
+  }
+
+  @Test
+  void everyRecipientsMessageSharesTheAttachmentsOneEncoding() {
+    MimeComposer c = composer(job().put("text", "Hi {{name}}").put("attachments", files("r.bin", "application/octet-stream", "no")));
+    ComposedMessage a = c.compose(1, TO, Map.of("name", "Ann"));
+    ComposedMessage b = c.compose(2, EmailAddress.parse("bob@example.com", "email"), Map.of("name", "Bob"));
+    String one = new String(a.toBytes(), StandardCharsets.US_ASCII);
+    String two = new String(b.toBytes(), StandardCharsets.US_ASCII);
+    String encoded = java.util.Base64.getEncoder().encodeToString("bytes of r.bin".getBytes(StandardCharsets.UTF_8));
+    assertTrue(one.contains(encoded) && two.contains(encoded), one);
+    assertTrue(one.contains("Hi Ann") && two.contains("Hi Bob"), "personal text, shared files");
+  }
 }

@@ -47,8 +47,8 @@ final class MessageTranslation {
 
   /** Parameters refused with the reason, so a caller knows what to change. */
   private static final Map<String, String> REFUSED = Map.ofEntries(
-      Map.entry("attachment", "attachments are not supported yet"),
-      Map.entry("inline", "inline attachments are not supported yet"),
+      Map.entry("attachment", "send a file as a multipart/form-data file part with a filename"),
+      Map.entry("inline", "send a file as a multipart/form-data file part with a filename"),
       Map.entry("o:deliverytime-optimize-period", "send time optimization is not supported; give o:deliverytime"),
       Map.entry("o:time-zone-localize", "time zone localization is not supported; give o:deliverytime"),
       Map.entry("amp-html", "AMP parts are not supported"),
@@ -62,7 +62,8 @@ final class MessageTranslation {
 
   /**
    * @param params the form's parameters, in order, names as sent
-   * @param fileParts names of the file parts (attachments) in a multipart body
+   * @param fileParts names of the file parts in a multipart body other than {@code attachment} and {@code inline}
+   *     (which the caller reads as the job's files)
    */
   static JsonObject toJob(List<Map.Entry<String, String>> params, List<String> fileParts) {
     Map<String, List<String>> core = new HashMap<>();

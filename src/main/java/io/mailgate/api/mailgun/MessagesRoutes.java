@@ -177,32 +177,68 @@ final class MessagesRoutes {
       }
       MailgunRoutes.continueIfExpected(req);
       var defaults = new JobSpecParser.TenantDefaults(tenant.unsubscribeDefault(), tenant.unsubscribeMailto());
-      return intake.submitJson(tenant.id(), defaults, declared, () -> readForm(req)
-          .map(form -> MessageTranslation.toJob(form.params(), form.files()).toBuffer()), null)
+      return intake.submitForm(tenant.id(), defaults, declared, MAX_BODY_BYTES,
+              () -> readForm(ctx.vertx(), req, intake.limits()))
           .map(a -> new JsonObject()
               .put("id", "<" + a.jobId() + "@" + d + ">")
               .put("message", "Queued. Thank you."));
     });
   }
 
-  private record Form(List<Map.Entry<String, String>> params, List<String> files) {}
+  /** An {@code attachment} or {@code inline} file part, streamed to a temporary file readable by this process only. */
+  private record Upload(String name, String filename, String contentType, String charset, String path) {}
 
   /**
-   * Decodes the form while it arrives (Vert.x's streaming decoder, bounded by the server's form limits); file parts
-   * are counted by name and their bytes dropped, so they are refused without being held.
+   * Decodes the form while it arrives (Vert.x's streaming decoder, bounded by the server's form limits). The file
+   * parts {@code attachment} and {@code inline} (at most {@code MAILGATE_MAX_ATTACHMENTS}) each go to a temporary
+   * file through the upload's own pipe, with backpressure; other file parts are counted by name and their bytes
+   * dropped, so they are refused without being held. Once the form is translated (a refused parameter costs no read),
+   * the files are read back and checked on a worker, and deleted whatever the outcome.
    */
-  private static Future<Form> readForm(HttpServerRequest req) {
+  private static Future<JobIntake.FormJob> readForm(io.vertx.core.Vertx vertx, HttpServerRequest req,
+                                                    io.mailgate.config.GatewayConfig.LimitsConfig limits) {
     List<String> files = new ArrayList<>();
     if (req.isEnded()) {
-      return Future.succeededFuture(new Form(List.of(), files));
+      return Future.succeededFuture(new JobIntake.FormJob(MessageTranslation.toJob(List.of(), files), List.of()));
     }
-    Promise<Form> p = Promise.promise();
+    Promise<JobIntake.FormJob> p = Promise.promise();
+    List<Upload> uploads = new ArrayList<>();
+    List<Future<Void>> written = new ArrayList<>();
+    List<io.vertx.core.http.HttpServerFileUpload> streaming = new ArrayList<>();
+    List<String> paths = new ArrayList<>();
+    boolean[] over = {false};
     long[] seen = {0};
     req.setExpectMultipart(true);
     req.uploadHandler(upload -> {
-      files.add(upload.name());
-      upload.exceptionHandler(e -> {});
-      upload.handler(b -> {});
+      String name = upload.name().toLowerCase(Locale.ROOT);
+      boolean file = name.equals("attachment") || name.equals("inline");
+      if (!file || uploads.size() >= limits.maxAttachments()) {
+        if (file) {
+          p.tryFail(new InvalidInputException("invalid_parameter", "Too many attachments; max is "
+              + limits.maxAttachments() + " (MAILGATE_MAX_ATTACHMENTS)", null));
+        } else {
+          files.add(upload.name());
+        }
+        upload.exceptionHandler(e -> {});
+        upload.handler(b -> {});
+        return;
+      }
+      // readable by this process only (a file is the tenant's mail); the upload waits until the file exists
+      upload.pause();
+      streaming.add(upload);
+      Promise<String> path = Promise.promise();
+      written.add(vertx.fileSystem().createTempFile("mailgate-attachment-", ".part", "rw-------").compose(f -> {
+        paths.add(f);
+        if (over[0]) {
+          return vertx.fileSystem().delete(f); // the request failed meanwhile
+        }
+        path.complete(f);
+        return upload.streamToFileSystem(f);
+      }));
+      uploads.add(null);
+      int at = uploads.size() - 1;
+      path.future().onSuccess(f -> uploads.set(at, new Upload(name, upload.filename(), upload.contentType(),
+          upload.charset(), f)));
     });
     req.handler(b -> {
       seen[0] += b.length();
@@ -218,10 +254,75 @@ final class MessagesRoutes {
       for (Map.Entry<String, String> e : req.formAttributes().entries()) {
         params.add(multipart ? Map.entry(prefixRestored(e.getKey()), e.getValue()) : e);
       }
-      p.tryComplete(new Form(params, files));
+      Future.all(written).compose(x -> {
+        // the job's fields first: a refused parameter costs no read of the files
+        JsonObject job = MessageTranslation.toJob(params, files);
+        List<Upload> parts = List.copyOf(uploads);
+        List<String[]> checked = checked(parts, limits);
+        return vertx.executeBlocking(() -> {
+          List<io.mailgate.message.Attachment> out = new ArrayList<>(parts.size());
+          for (int i = 0; i < parts.size(); i++) {
+            byte[] data = java.nio.file.Files.readAllBytes(java.nio.file.Path.of(parts.get(i).path()));
+            String[] c = checked.get(i);
+            out.add(new io.mailgate.message.Attachment(c[0], c[1], c[2], data));
+          }
+          return new JobIntake.FormJob(job, out);
+        }, false);
+      }).onComplete(ar -> {
+        if (ar.succeeded()) {
+          p.tryComplete(ar.result());
+        } else {
+          p.tryFail(ar.cause());
+        }
+      });
     });
     req.resume();
-    return p.future();
+    // the temporary files go once the request is done with, whatever the outcome: a failed request's uploads are
+    // stopped (their rest may never arrive) and their files deleted at once
+    return p.future().andThen(ar -> {
+      over[0] = true;
+      if (ar.failed()) {
+        for (io.vertx.core.http.HttpServerFileUpload u : streaming) {
+          try {
+            u.cancelStreamToFileSystem();
+          } catch (IllegalStateException e) {
+            // not streaming (yet, or any more)
+          }
+        }
+      }
+      List.copyOf(paths).forEach(f -> vertx.fileSystem().delete(f).otherwiseEmpty());
+    });
+  }
+
+  /**
+   * Each upload's file name (its last path segment, no control characters), content type (the part's, checked;
+   * default {@code application/octet-stream}) and, for an {@code inline} part, Content-ID (its file name, as Mailgun
+   * does: the html refers to it as {@code cid:<filename>}).
+   */
+  private static List<String[]> checked(List<Upload> uploads, io.mailgate.config.GatewayConfig.LimitsConfig limits) {
+    List<String[]> out = new ArrayList<>(uploads.size());
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    for (Upload u : uploads) {
+      String field = u.name() + " '" + io.mailgate.message.EmailAddress.printable(String.valueOf(u.filename())) + "'";
+      String filename;
+      String type;
+      String cid = null;
+      try {
+        filename = io.mailgate.message.Attachment.filename(u.filename(), limits.maxAttachmentNameChars(), u.name() + " filename");
+        type = io.mailgate.message.Attachment.contentType(u.contentType(), u.charset(), field + " Content-Type");
+        if (u.name().equals("inline")) {
+          cid = io.mailgate.message.Attachment.contentId(filename, field);
+          if (!ids.add(cid)) {
+            throw new InvalidInputException("invalid_parameter", field + ": two inline parts have this file name, which"
+                + " is their Content-ID", null);
+          }
+        }
+      } catch (InvalidInputException e) {
+        throw new InvalidInputException("invalid_parameter", e.getMessage(), null);
+      }
+      out.add(new String[] {filename, type, cid});
+    }
+    return out;
   }
 
   /**

@@ -16,8 +16,8 @@ import java.util.List;
 
 /**
  * Mailgun's part of a provider backend: {@code POST /v3/{domain}/messages} with the form of {@link MailgunRequests}
- * (a batch with recipient variables, or one recipient rendered by the gateway); a call is accepted for all its
- * recipients or none.
+ * (a batch with recipient variables, or one recipient rendered by the gateway), with the job's files as
+ * {@code attachment} and {@code inline} parts of a multipart form; a call is accepted for all its recipients or none.
  */
 final class MailgunProvider implements Provider {
 
@@ -61,9 +61,9 @@ final class MailgunProvider implements Provider {
   public Future<Job> prepare(Campaign campaign) {
     MailgunRequests req = MailgunRequests.of(campaign);
     if (req.batchable()) {
-      return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> call(req.batch(batch))));
+      return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> call(req.batch(batch), campaign.attachments())));
     }
-    return Future.succeededFuture(new Job(1, batch -> call(req.single(batch.get(0)))));
+    return Future.succeededFuture(new Job(1, batch -> call(req.single(batch.get(0)), campaign.attachments())));
   }
 
   /** Recipient variables are keyed by address. */
@@ -72,11 +72,14 @@ final class MailgunProvider implements Provider {
     return true;
   }
 
-  private Future<Answer> call(List<MailgunRequests.Field> form) {
-    Buffer body = MailgunRequests.encode(form);
+  /** A call of the form; a job with files sends it as multipart/form-data with them, else url-encoded. */
+  private Future<Answer> call(List<MailgunRequests.Field> form, List<io.mailgate.message.Attachment> files) {
+    String boundary = "mailgate-" + java.util.UUID.randomUUID();
+    Buffer body = files.isEmpty() ? MailgunRequests.encode(form) : MailgunRequests.multipart(boundary, form, files);
     Future<HttpResponse<Buffer>> response = client.postAbs(settings.messagesUrl())
         .basicAuthentication("api", settings.apiKey())
-        .putHeader("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+        .putHeader("Content-Type", files.isEmpty() ? "application/x-www-form-urlencoded; charset=utf-8"
+            : "multipart/form-data; boundary=" + boundary)
         .putHeader("Accept", "application/json")
         .idleTimeout(settings.limits().requestTimeout().toMillis())
         .sendBuffer(body);

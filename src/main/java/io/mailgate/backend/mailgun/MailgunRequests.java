@@ -156,6 +156,39 @@ final class MailgunRequests {
     return out;
   }
 
+  /**
+   * {@code multipart/form-data} of a job with files: the fields, then each file as Mailgun takes it, a file part
+   * {@code attachment} or {@code inline} with its file name and Content-Type. Mailgun makes an inline part's
+   * Content-ID of its file name, so an inline part is named by its Content-ID (which the html refers to).
+   */
+  static Buffer multipart(String boundary, List<Field> form, List<io.mailgate.message.Attachment> files) {
+    StringBuilder b = new StringBuilder(1024);
+    for (Field f : form) {
+      b.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(quoted(f.name()))
+          .append("\"\r\n\r\n").append(f.value()).append("\r\n");
+    }
+    long size = b.length() * 3L;
+    for (io.mailgate.message.Attachment a : files) {
+      size += a.data().length + 512;
+    }
+    Buffer out = Buffer.buffer((int) Math.min(Integer.MAX_VALUE - 64, size));
+    out.appendString(b.toString(), "UTF-8");
+    for (io.mailgate.message.Attachment a : files) {
+      String name = a.inline() ? a.contentId() : a.filename();
+      out.appendString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + (a.inline() ? "inline" : "attachment")
+          + "\"; filename=\"" + quoted(name) + "\"\r\nContent-Type: "
+          + a.contentType() + "\r\n\r\n", "UTF-8");
+      out.appendBytes(a.data());
+      out.appendString("\r\n");
+    }
+    return out.appendString("--" + boundary + "--\r\n");
+  }
+
+  /** A name or file name in a form part's quoted parameter, as browsers write it: {@code "} as {@code %22}. */
+  static String quoted(String s) {
+    return s.indexOf('"') < 0 ? s : s.replace("\"", "%22");
+  }
+
   /** {@code application/x-www-form-urlencoded}, UTF-8. */
   static Buffer encode(List<Field> form) {
     StringBuilder b = new StringBuilder(4096);

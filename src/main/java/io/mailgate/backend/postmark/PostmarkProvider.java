@@ -27,16 +27,32 @@ final class PostmarkProvider implements Provider {
   private final PostmarkSettings settings;
   private final WebClient client;
   private final String url;
+  private final Vertx vertx;
 
   PostmarkProvider(Vertx vertx, PostmarkSettings settings) {
+    this.vertx = vertx;
     this.settings = settings;
     this.client = HttpCalls.client(vertx, settings.limits(), "mailgate");
     this.url = settings.baseUrl() + "/email/batch";
   }
 
+  /**
+   * Every message of a batch carries the job's files (base64, encoded once for the job, off the event loop): a job
+   * with files sends as many messages per call as {@code maxRequestSize} takes with them, at least one.
+   */
   @Override
   public Future<Job> prepare(Campaign campaign) {
-    return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> send(campaign, batch)));
+    if (campaign.attachments().isEmpty()) {
+      return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> send(campaign, batch)));
+    }
+    return vertx.executeBlocking(() -> {
+      long bytes = 4096;
+      for (io.mailgate.message.Attachment a : campaign.attachments()) {
+        bytes += a.base64().length() + a.filename().length() * 6L + 256;
+      }
+      int perCall = (int) Math.max(1, Math.min(settings.limits().maxRecipientsPerCall(), settings.maxRequestBytes() / bytes));
+      return new Job(perCall, batch -> send(campaign, batch));
+    }, false);
   }
 
   /**
@@ -142,6 +158,17 @@ final class PostmarkProvider implements Provider {
     }
     if (c.tags() != null && !c.tags().isEmpty()) {
       m.put("Tag", c.tags().get(0)); // Postmark takes one tag per message
+    }
+    if (!c.attachments().isEmpty()) {
+      JsonArray files = new JsonArray();
+      for (io.mailgate.message.Attachment a : c.attachments()) {
+        JsonObject f = new JsonObject().put("Name", a.filename()).put("Content", a.base64()).put("ContentType", a.contentType());
+        if (a.inline()) {
+          f.put("ContentID", "cid:" + a.contentId());
+        }
+        files.add(f);
+      }
+      m.put("Attachments", files);
     }
     m.put("Metadata", new JsonObject()
         .put("mailgate-job", c.jobId().toString())

@@ -24,14 +24,27 @@ final class SendGridProvider implements Provider {
 
   private final SendGridSettings settings;
   private final WebClient client;
+  private final Vertx vertx;
 
   SendGridProvider(Vertx vertx, SendGridSettings settings) {
+    this.vertx = vertx;
     this.settings = settings;
     this.client = HttpCalls.client(vertx, settings.limits(), "mailgate");
   }
 
+  /** A job's files are base64-encoded once, off the event loop, before its calls are built. */
   @Override
   public Future<Job> prepare(Campaign campaign) {
+    if (campaign.attachments().isEmpty()) {
+      return jobOf(campaign);
+    }
+    return vertx.executeBlocking(() -> {
+      campaign.attachments().forEach(io.mailgate.message.Attachment::base64);
+      return campaign;
+    }, false).compose(this::jobOf);
+  }
+
+  private Future<Job> jobOf(Campaign campaign) {
     SendGridRequests req = SendGridRequests.of(campaign);
     if (req.batchable()) {
       return Future.succeededFuture(new Job(settings.limits().maxRecipientsPerCall(), batch -> call(req.batch(batch))));

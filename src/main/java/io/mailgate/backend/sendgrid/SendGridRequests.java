@@ -114,7 +114,24 @@ final class SendGridRequests {
       body.put("categories", new JsonArray(List.copyOf(campaign.tags())));
     }
     body.put("custom_args", new JsonObject().put(JOB_ARG, campaign.jobId().toString()));
+    if (!campaign.attachments().isEmpty()) {
+      body.put("attachments", attachments(campaign));
+    }
     return body;
+  }
+
+  /** SendGrid's {@code attachments}: content (base64, encoded once per job), filename, type, disposition, content_id. */
+  static JsonArray attachments(Campaign campaign) {
+    JsonArray out = new JsonArray();
+    for (io.mailgate.message.Attachment a : campaign.attachments()) {
+      JsonObject j = new JsonObject().put("content", a.base64()).put("filename", a.filename()).put("type", a.contentType())
+          .put("disposition", a.inline() ? "inline" : "attachment");
+      if (a.inline()) {
+        j.put("content_id", a.contentId());
+      }
+      out.add(j);
+    }
+    return out;
   }
 
   private static JsonObject address(Mailbox m) {

@@ -90,12 +90,14 @@ final class SesProvider implements Provider {
 
   /**
    * A shared or MIME job: SendEmail with the gateway's composed (and signed) message as raw content, one recipient
-   * per call as its Destination (the envelope), so every recipient gets the same message with its own To and Cc.
+   * per call as its Destination (the envelope), so every recipient gets the same message with its own To and Cc. A
+   * job with files goes the same way, each recipient's own composed message (its attachments in it) as raw content:
+   * SendEmail's simple content and SendBulkEmail's templates carry no files.
    */
   @Override
   public Future<Job> prepare(io.mailgate.backend.Delivery delivery) {
     Campaign campaign = delivery.campaign();
-    if (!campaign.oneMessage()) {
+    if (!campaign.oneMessage() && campaign.attachments().isEmpty()) {
       return prepare(campaign);
     }
     return client.transform(ar -> ar.failed()

@@ -366,17 +366,27 @@ class MailgunApiTest {
   }
 
   @Test
-  void anAttachmentIsRefusedByName() {
+  void aFilePartOtherThanAttachmentOrInlineIsRefusedByName() {
     String boundary = "mg-test-boundary";
     String body = part(boundary, "from", "news@acme.example") + part(boundary, "to", "att@example.com")
         + part(boundary, "subject", "S") + part(boundary, "text", "T")
-        + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a.txt\"\r\n"
+        + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.txt\"\r\n"
         + "Content-Type: text/plain\r\n\r\nfile content\r\n--" + boundary + "--\r\n";
     assertNothingStored(() -> {
       Api.Response r = api.send("POST", "/v3/acme.example/messages", null, "multipart/form-data; boundary=" + boundary,
           HttpRequest.BodyPublishers.ofString(body), Map.of("Authorization", basic("api", acme.apiKey())));
       assertEquals(400, r.status(), r.text());
-      assertTrue(r.json().getString("message").startsWith("Parameter not supported: attachment"), r.text());
+      assertEquals("Parameter not supported: document", r.json().getString("message"), r.text());
+    });
+  }
+
+  @Test
+  void anAttachmentAsAPlainFieldInsteadOfAFileIsRefusedWithTheReason() {
+    assertNothingStored(() -> {
+      Api.Response r = postForm("/v3/acme.example/messages", acme.apiKey(), simpleForm() + "&" + form("attachment", "x"));
+      assertEquals(400, r.status(), r.text());
+      assertTrue(r.json().getString("message").startsWith("Parameter not supported: attachment (send a file as a"
+          + " multipart/form-data file part"), r.text());
     });
   }
 

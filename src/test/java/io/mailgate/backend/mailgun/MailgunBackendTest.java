@@ -124,6 +124,39 @@ class MailgunBackendTest {
   }
 
   @Test
+  void aJobsAttachmentsAndInlineImageGoAsMailgunFilePartsWithTheirNamesTypesAndBytesInOneBatchCall() {
+    try (MailgunSimulator sim = new MailgunSimulator(DOMAIN, KEY).start()) {
+      TenantKey t = tenantOn("files", sim, null);
+      JsonObject job = personalisedJob(List.of(
+          rcpt("files-ann@example.com", new JsonObject().put("name", "Ann")),
+          rcpt("files-bob@example.com", new JsonObject().put("name", "Bob"))))
+          .put("html", io.mailgate.support.TestAttachments.HTML)
+          .put("attachments", io.mailgate.support.TestAttachments.json());
+      String id = submit(api, t, job);
+      api.awaitState(t, id, "completed", TIMEOUT);
+
+      assertEquals(1, sim.calls(), "two recipients with files: still one batch call");
+      MailgunSimulator.Request r = sim.requests().get(0);
+      assertEquals(List.of("files-ann@example.com", "files-bob@example.com"), r.to());
+      assertEquals("Hi %recipient.name%,\r\nyour code is %recipient.code%.", r.first("text"), "the form's fields as before");
+      List<MailgunSimulator.FilePart> files = r.files("attachment");
+      assertEquals(2, files.size(), "two attachment parts");
+      assertEquals("report.pdf", files.get(0).filename());
+      assertEquals("application/pdf", files.get(0).contentType());
+      assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.REPORT, files.get(0).data()), "the report's bytes");
+      assertEquals(io.mailgate.support.TestAttachments.NOTES_NAME, files.get(1).filename());
+      assertEquals("text/plain", files.get(1).contentType());
+      assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.NOTES, files.get(1).data()), "the notes' bytes");
+      List<MailgunSimulator.FilePart> inline = r.files("inline");
+      assertEquals(1, inline.size(), "one inline part");
+      assertEquals("logo.png", inline.get(0).filename(), "named by its Content-ID, which Mailgun makes of the file name");
+      assertEquals("image/png", inline.get(0).contentType());
+      assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.LOGO, inline.get(0).data()), "the logo's bytes");
+      assertTrue(r.first("html").contains("cid:logo.png"), r.first("html"));
+    }
+  }
+
+  @Test
   void batchCallCarriesPlaceholdersRecipientVariablesTagsHeadersAndVariables() {
     try (MailgunSimulator sim = new MailgunSimulator(DOMAIN, KEY).start()) {
       TenantKey t = tenantOn("shape", sim, null);

@@ -95,6 +95,43 @@ class PostmarkBackendTest {
   }
 
   @Test
+  void everyMessageOfABatchCarriesTheJobsAttachmentsAndInlineImageWithNameTypeContentAndContentId() {
+    try (PostmarkSimulator pm = PostmarkSimulator.start(TOKEN)) {
+      TenantKey t = tenantOnPostmark("pm-files", settings(pm, TOKEN));
+      JsonObject job = personalisedJob(List.of("pm-files-ann@example.com", "pm-files-bob@example.com"))
+          .put("html", io.mailgate.support.TestAttachments.HTML)
+          .put("attachments", io.mailgate.support.TestAttachments.json());
+      String id = submit(api, t, job);
+      JsonObject done = api.awaitState(t, id, "completed", TIMEOUT);
+      assertEquals(2, done.getJsonObject("counts").getInteger("sent"));
+
+      assertEquals(2, pm.accepted().size());
+      for (PostmarkSimulator.Accepted a : pm.accepted()) {
+        JsonArray files = a.message().getJsonArray("Attachments");
+        assertEquals(3, files.size(), a.message().getString("To"));
+        JsonObject report = files.getJsonObject(0);
+        assertEquals("report.pdf", report.getString("Name"));
+        assertEquals("application/pdf", report.getString("ContentType"));
+        assertNull(report.getString("ContentID"), "an attachment has no Content-ID");
+        assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.REPORT,
+            java.util.Base64.getDecoder().decode(report.getString("Content"))), "the report's bytes");
+        JsonObject notes = files.getJsonObject(1);
+        assertEquals(io.mailgate.support.TestAttachments.NOTES_NAME, notes.getString("Name"));
+        assertEquals("text/plain; charset=utf-8", notes.getString("ContentType"));
+        assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.NOTES,
+            java.util.Base64.getDecoder().decode(notes.getString("Content"))), "the notes' bytes");
+        JsonObject logo = files.getJsonObject(2);
+        assertEquals("logo.png", logo.getString("Name"));
+        assertEquals("cid:logo.png", logo.getString("ContentID"));
+        assertEquals("image/png", logo.getString("ContentType"));
+        assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.LOGO,
+            java.util.Base64.getDecoder().decode(logo.getString("Content"))), "the logo's bytes");
+        assertTrue(a.message().getString("HtmlBody").contains("cid:logo.png"));
+      }
+    }
+  }
+
+  @Test
   void sendsTwelveHundredRecipientsInBatchesOf500And500And200EachSentWithItsMessageId() {
     try (PostmarkSimulator pm = PostmarkSimulator.start(TOKEN)) {
       TenantKey t = tenantOnPostmark("pm-bulk", settings(pm, TOKEN));

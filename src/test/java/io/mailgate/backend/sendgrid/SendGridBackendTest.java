@@ -26,6 +26,7 @@ import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -100,6 +101,46 @@ class SendGridBackendTest {
       });
       assertEquals(2500, sim.acceptedPerAddress().size());
       sim.acceptedPerAddress().values().forEach(n -> assertEquals(1, n));
+    }
+  }
+
+  @Test
+  void aJobsAttachmentsAndInlineImageGoInTheRequestsAttachmentsWithTypeDispositionAndContentId() {
+    try (SendGridSimulator sim = new SendGridSimulator(KEY).start()) {
+      TenantKey t = tenantOn("files", sim, null);
+      JsonObject job = new JsonObject()
+          .put("from", "news@acme.example")
+          .put("subject", "Hello {{name}}")
+          .put("text", "Hi {{name}}")
+          .put("html", io.mailgate.support.TestAttachments.HTML)
+          .put("attachments", io.mailgate.support.TestAttachments.json())
+          .put("recipients", new JsonArray().add(rcpt("files-ann@example.com", new JsonObject().put("name", "Ann")))
+              .add(rcpt("files-bob@example.com", new JsonObject().put("name", "Bob"))));
+      String id = submit(api, t, job);
+      api.awaitState(t, id, "completed", TIMEOUT);
+
+      assertEquals(1, sim.requests().size(), "one request for both recipients");
+      SendGridSimulator.Request r = sim.requests().get(0);
+      assertEquals(202, r.status(), r.body().encode().substring(0, 200));
+      JsonArray files = r.body().getJsonArray("attachments");
+      assertEquals(3, files.size(), files.encode().length() + " bytes of attachments");
+      JsonObject report = files.getJsonObject(0);
+      assertEquals("report.pdf", report.getString("filename"));
+      assertEquals("application/pdf", report.getString("type"));
+      assertEquals("attachment", report.getString("disposition"));
+      assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.REPORT,
+          Base64.getDecoder().decode(report.getString("content"))), "the report's bytes");
+      JsonObject notes = files.getJsonObject(1);
+      assertEquals(io.mailgate.support.TestAttachments.NOTES_NAME, notes.getString("filename"));
+      assertEquals("text/plain; charset=utf-8", notes.getString("type"));
+      assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.NOTES,
+          Base64.getDecoder().decode(notes.getString("content"))), "the notes' bytes");
+      JsonObject logo = files.getJsonObject(2);
+      assertEquals("inline", logo.getString("disposition"));
+      assertEquals("logo.png", logo.getString("content_id"));
+      assertEquals("image/png", logo.getString("type"));
+      assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.LOGO,
+          Base64.getDecoder().decode(logo.getString("content"))), "the logo's bytes");
     }
   }
 

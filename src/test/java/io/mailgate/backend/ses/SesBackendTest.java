@@ -271,6 +271,35 @@ class SesBackendTest {
   }
 
   @Test
+  void aJobWithAttachmentsGoesAsEachRecipientsOwnRawMessageWithTheFilesInIt() throws Exception {
+    try (SesSimulator ses = SesSimulator.start(KEY_ID, SECRET, REGION)) {
+      TenantKey t = tenantOnSes("ses-files", settings(ses, SECRET));
+      JsonObject job = personalisedJob(List.of("ses-files-0@example.com", "ses-files-1@example.com"),
+          io.mailgate.support.TestAttachments.HTML).put("attachments", io.mailgate.support.TestAttachments.json());
+      String id = submit(api, t, job);
+      JsonObject done = api.awaitState(t, id, "completed", TIMEOUT);
+      assertEquals(2, done.getJsonObject("counts").getInteger("sent"));
+      assertTrue(ses.calls("SendBulkEmail").isEmpty(), "templates carry no files");
+      assertEquals(2, ses.calls("SendEmail").size(), "one raw SendEmail per recipient");
+
+      for (SesSimulator.Delivered d : ses.delivered()) {
+        byte[] raw = d.text().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        var message = io.mailgate.support.MimeParts.parse(raw);
+        assertEquals(d.to(), message.getHeader("To")[0], "each recipient's own message");
+        var leaves = io.mailgate.support.MimeParts.leaves(message);
+        var report = io.mailgate.support.MimeParts.byName(leaves, "report.pdf");
+        assertEquals("application/pdf", report.type());
+        assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.REPORT, report.data()), "the report's bytes");
+        var logo = io.mailgate.support.MimeParts.byName(leaves, "logo.png");
+        assertEquals("<logo.png>", logo.contentId());
+        assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.LOGO, logo.data()), "the logo's bytes");
+        assertTrue(java.util.Arrays.equals(io.mailgate.support.TestAttachments.NOTES,
+            io.mailgate.support.MimeParts.byName(leaves, io.mailgate.support.TestAttachments.NOTES_NAME).data()));
+      }
+    }
+  }
+
+  @Test
   void sendsOneSendEmailPerRecipientWhenTheTemplateIsNotBatchable() {
     try (SesSimulator ses = SesSimulator.start(KEY_ID, SECRET, REGION)) {
       ses.failAddress("ses-single-2@example.com", "MESSAGE_REJECTED", "Email address is not verified.", -1);

@@ -38,7 +38,12 @@ public final class MailgunSimulator implements AutoCloseable {
 
   /** One request as received: the form fields (in order, names may repeat) and what it was answered. */
   public record Request(List<Map.Entry<String, String>> fields, String authorization, int status, String messageId,
-                        Instant receivedAt, byte[] mime) {
+                        Instant receivedAt, byte[] mime, List<FilePart> files) {
+
+    /** The file parts named {@code name} ({@code attachment}, {@code inline}) in the order sent. */
+    public List<FilePart> files(String name) {
+      return files.stream().filter(f -> f.name().equals(name)).toList();
+    }
 
     /** A messages.mime call. */
     public boolean isMime() {
@@ -94,6 +99,9 @@ public final class MailgunSimulator implements AutoCloseable {
   private static final Pattern PLACEHOLDER = Pattern.compile("%recipient(?:\\.([A-Za-z0-9_:-]+))?%");
 
   /** A scripted answer for one call. {@code status} 0: never answer (the client times out). */
+  /** A file part of a messages call as received: its part name, file name, Content-Type and bytes. */
+  public record FilePart(String name, String filename, String contentType, byte[] data) {}
+
   private record Script(int status, String body, Map<String, String> headers) {}
 
   private final Vertx vertx = Vertx.vertx();
@@ -220,10 +228,20 @@ public final class MailgunSimulator implements AutoCloseable {
       req.end().onSuccess(v -> answer(req, path.group(1), req.formAttributes(), got[0] ? message.getBytes() : new byte[0]));
       return;
     }
-    req.end().onSuccess(v -> answer(req, path.group(1), req.formAttributes(), null));
+    List<FilePart> files = Collections.synchronizedList(new ArrayList<>());
+    req.uploadHandler(u -> {
+      io.vertx.core.buffer.Buffer data = io.vertx.core.buffer.Buffer.buffer();
+      u.handler(data::appendBuffer);
+      u.endHandler(x -> files.add(new FilePart(u.name(), u.filename(), u.contentType(), data.getBytes())));
+    });
+    req.end().onSuccess(v -> answer(req, path.group(1), req.formAttributes(), null, List.copyOf(files)));
   }
 
   private void answer(HttpServerRequest req, String requestDomain, MultiMap form, byte[] mime) {
+    answer(req, requestDomain, form, mime, List.of());
+  }
+
+  private void answer(HttpServerRequest req, String requestDomain, MultiMap form, byte[] mime, List<FilePart> files) {
     Instant receivedAt = Instant.now();
     List<Map.Entry<String, String>> fields = new ArrayList<>();
     // Netty's multipart decoder turns the ':' of o:, h:, v: names into a space; Mailgun reads them as sent
@@ -257,7 +275,7 @@ public final class MailgunSimulator implements AutoCloseable {
         body = new JsonObject().put("id", id).put("message", "Queued. Thank you.").encode();
       }
     }
-    requests.add(new Request(Collections.unmodifiableList(fields), auth, status, id, receivedAt, mime));
+    requests.add(new Request(Collections.unmodifiableList(fields), auth, status, id, receivedAt, mime, files));
     if (status == 0) {
       return; // scripted silence
     }

@@ -180,6 +180,27 @@ public final class PostmarkSimulator implements AutoCloseable {
     if (m.getString("TextBody") == null && m.getString("HtmlBody") == null) {
       return new JsonObject().put("ErrorCode", 300).put("Message", "Provide either email TextBody or HtmlBody or both.");
     }
+    if (m.getValue("Attachments") != null) {
+      if (!(m.getValue("Attachments") instanceof JsonArray files)) {
+        return new JsonObject().put("ErrorCode", 300).put("Message", "Invalid email request: Attachments must be an array.");
+      }
+      for (Object o2 : files) {
+        if (!(o2 instanceof JsonObject f) || f.getString("Name") == null || f.getString("Content") == null
+            || f.getString("ContentType") == null) {
+          return new JsonObject().put("ErrorCode", 300).put("Message", "Invalid email request: an attachment needs Name,"
+              + " Content and ContentType.");
+        }
+        try {
+          java.util.Base64.getDecoder().decode(f.getString("Content"));
+        } catch (IllegalArgumentException e) {
+          return new JsonObject().put("ErrorCode", 300).put("Message", "Invalid email request: attachment content is not base64.");
+        }
+        String cid = f.getString("ContentID");
+        if (cid != null && !cid.startsWith("cid:")) {
+          return new JsonObject().put("ErrorCode", 300).put("Message", "Invalid email request: ContentID must be cid:...");
+        }
+      }
+    }
     Failure f = failures.get(to);
     if (f != null) {
       return new JsonObject().put("ErrorCode", f.errorCode()).put("Message", f.message());

@@ -158,6 +158,40 @@ public final class SendGridSimulator implements AutoCloseable {
   }
 
   /** SendGrid's error body. */
+  /**
+   * SendGrid's {@code attachments}: each an object with {@code content} (base64) and {@code filename}, {@code type}
+   * optional, {@code disposition} {@code attachment} (default) or {@code inline}, {@code content_id} required inline.
+   */
+  private static String attachmentsProblem(Object v) {
+    if (v == null) {
+      return null;
+    }
+    if (!(v instanceof JsonArray a)) {
+      return errors("The attachments field must be an array.", "attachments");
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (!(a.getValue(i) instanceof JsonObject f) || !(f.getValue("content") instanceof String c) || c.isEmpty()) {
+        return errors("The attachment content is required.", "attachments." + i + ".content");
+      }
+      try {
+        java.util.Base64.getDecoder().decode(c);
+      } catch (IllegalArgumentException e) {
+        return errors("The attachment content must be base64 encoded.", "attachments." + i + ".content");
+      }
+      if (!(f.getValue("filename") instanceof String n) || n.isEmpty()) {
+        return errors("The attachment filename parameter is required.", "attachments." + i + ".filename");
+      }
+      String d = f.getString("disposition", "attachment");
+      if (!d.equals("attachment") && !d.equals("inline")) {
+        return errors("The disposition must be inline or attachment.", "attachments." + i + ".disposition");
+      }
+      if (d.equals("inline") && (f.getString("content_id") == null || f.getString("content_id").isEmpty())) {
+        return errors("The content_id parameter is required if disposition is set to inline.", "attachments." + i + ".content_id");
+      }
+    }
+    return null;
+  }
+
   public static String errors(String message, String field) {
     return new JsonObject().put("errors", new JsonArray().add(new JsonObject().put("message", message)
         .put("field", field).putNull("help"))).encode();
@@ -320,6 +354,10 @@ public final class SendGridSimulator implements AutoCloseable {
     JsonArray categories = b.getJsonArray("categories");
     if (categories != null && categories.size() > 10) {
       return errors("You may not have more than 10 categories per request.", "categories");
+    }
+    String files = attachmentsProblem(b.getValue("attachments"));
+    if (files != null) {
+      return files;
     }
     return null;
   }
