@@ -187,7 +187,8 @@ public record GatewayConfig(
   public record WebhookConfig(boolean enabled, int concurrency, int perWebhook, int batch, Duration pollInterval,
                               Duration connectTimeout, Duration timeout, Duration lease, Duration retryBaseDelay,
                               Duration retryMaxDelay, int maxAttempts, Duration maxAge, Duration retention,
-                              int maxPerTenant, boolean allowHttp, boolean allowPrivate, int dbConnections) {
+                              int maxPerTenant, boolean allowHttp, boolean allowPrivate, int dbConnections,
+                              Duration slowClaim) {
     public WebhookConfig {
       if (lease.compareTo(timeout.plus(connectTimeout)) <= 0) {
         throw new ConfigException("MAILGATE_WEBHOOK_LEASE_TIME must be longer than MAILGATE_WEBHOOK_TIMEOUT plus"
@@ -347,7 +348,8 @@ public record GatewayConfig(
             s.integer("MAILGATE_WEBHOOK_MAX_PER_TENANT", 100, 1, 10_000),
             s.bool("MAILGATE_WEBHOOK_ALLOW_HTTP", false),
             s.bool("MAILGATE_WEBHOOK_ALLOW_PRIVATE", false),
-            s.integer("MAILGATE_WEBHOOK_DB_CONNECTIONS", 2, 1, 64)),
+            s.integer("MAILGATE_WEBHOOK_DB_CONNECTIONS", 2, 1, 64),
+            s.duration("MAILGATE_WEBHOOK_SLOW_CLAIM", Duration.ofMillis(50))),
         new WebhooksInConfig(
             s.bytes("MAILGATE_PROVIDER_HOOK_MAX_BODY", 8L * 1024 * 1024, 256L * 1024 * 1024),
             s.integer("MAILGATE_PROVIDER_HOOK_MAX_EVENTS", 5000, 1, io.mailgate.events.EventService.MAX_BATCH),

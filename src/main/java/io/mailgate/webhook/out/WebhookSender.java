@@ -43,9 +43,7 @@ public final class WebhookSender extends VerticleBase {
   private static final int FLUSH_BATCH = 200;
   private static final long FLUSH_DELAY_MS = 20;
   private static final int PRUNE_BATCH = 5000;
-  /** A claim slower than this asks for fresh statistics of the outbox ({@link WebhookOutboxStore#analyze}). */
-  private static final long SLOW_CLAIM_MS = 50;
-  /** ... at most this often. */
+  /** Fresh statistics of the outbox ({@link WebhookOutboxStore#analyze}), asked for by slow claims, at most this often. */
   private static final long ANALYZE_EVERY_MS = 5_000;
 
   private final WebhookOutboxStore store;
@@ -137,7 +135,7 @@ public final class WebhookSender extends VerticleBase {
   /** A slow claim: the outbox's statistics are likely those of a much smaller table; refreshed in the background. */
   private void analyzeIfSlow(long started) {
     long now = System.nanoTime();
-    if (analyzing || now - started < TimeUnit.MILLISECONDS.toNanos(SLOW_CLAIM_MS)
+    if (analyzing || now - started < config.slowClaim().toNanos()
         || now - lastAnalyze < TimeUnit.MILLISECONDS.toNanos(ANALYZE_EVERY_MS)) {
       return;
     }
