@@ -93,6 +93,12 @@ public record EmailAddress(String value) {
     return value.substring(value.lastIndexOf('@') + 1);
   }
 
+  /** The domain in ASCII, an IDN as A-labels: for a Message-ID, a DKIM d= or a tenant's domain (stored ASCII). */
+  public String asciiDomain() {
+    String d = domain();
+    return isAscii(d) ? d : IDN.toASCII(d, IDN_FLAGS);
+  }
+
   /** True when the local part has a non-ASCII character: the address can only travel with SMTPUTF8 (RFC 6531). */
   public boolean utf8Local() {
     int at = value.lastIndexOf('@');
