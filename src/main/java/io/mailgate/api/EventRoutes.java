@@ -215,6 +215,7 @@ final class EventRoutes {
     if (recipient != null && EmailAddress.problem(recipient) != null) {
       throw new InvalidInputException("invalid_parameter", "recipient: " + EmailAddress.problem(recipient), "recipient");
     }
+    recipient = recipient == null ? null : EmailAddress.key(recipient);
     String tag = req.getParam("tag");
     if (tag != null) {
       checkTag(tag, "tag");
@@ -288,7 +289,7 @@ final class EventRoutes {
     if (problem != null) {
       throw new InvalidInputException("invalid_address", "address: " + problem, "address");
     }
-    return a.toLowerCase(Locale.ROOT);
+    return EmailAddress.key(a);
   }
 
   /** A body of one suppression, an array of them, or {"items": [...]}: all checked before any is stored. */
@@ -345,7 +346,7 @@ final class EventRoutes {
       if (detail != null && (detail.length() > 500 || detail.indexOf('\0') >= 0)) {
         throw new InvalidInputException("invalid_field", at + ".detail must be at most 500 characters", at + ".detail");
       }
-      out.add(new NewSuppression(address.toLowerCase(Locale.ROOT), tag == null ? "" : tag, reason, detail));
+      out.add(new NewSuppression(EmailAddress.key(address), tag == null ? "" : tag, reason, detail));
     }
     return out;
   }

@@ -443,10 +443,13 @@ public record GatewayConfig(
       if (t.isEmpty()) {
         continue;
       }
-      if (!t.matches("[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+") || t.length() > 253) {
+      // an IDN (U-labels or A-labels) in the form recipient domains are stored in: lower-case U-labels
+      String canonical = io.mailgate.message.EmailAddress.normalize("x@" + t);
+      String ascii = canonical == null ? null : new io.mailgate.message.EmailAddress(canonical).toAscii().domain();
+      if (ascii == null || !ascii.matches("[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+") || ascii.length() > 253) {
         throw new ConfigException("MAILGATE_STATS_RECIPIENT_DOMAINS must be domain names separated by commas, got '" + d.trim() + "'");
       }
-      out.add(t);
+      out.add(canonical.substring(2));
     }
     if (out.size() > 1000) {
       throw new ConfigException("MAILGATE_STATS_RECIPIENT_DOMAINS keeps at most 1000 domains apart, got " + out.size());

@@ -542,7 +542,7 @@ public final class Dispatcher extends VerticleBase {
   }
 
   private static String senderDomain(JobContext job) {
-    return job.campaign() == null ? null : job.campaign().from().address().domain().toLowerCase(java.util.Locale.ROOT);
+    return job.campaign() == null ? null : io.mailgate.message.EmailAddress.asciiLower(job.campaign().from().address().domain());
   }
 
   private static String endpoint(BackendSlots.Slot slot) {

@@ -121,7 +121,7 @@ final class JobContexts {
   }
 
   private Future<JobContext> compiled(JobRow row, JobSpec spec, io.mailgate.message.Campaign campaign) {
-    return signers.signer(row.tenantId(), campaign.from().address().domain()).map(signer ->
+    return signers.signer(row.tenantId(), campaign.from().address().asciiDomain()).map(signer ->
         new JobContext(campaign, new MimeComposer(campaign), signer.orElse(null), row.chunkSize(), row.createdAt(),
             row.expiresAt(), spec.testMode(), System.nanoTime()));
   }

@@ -45,10 +45,8 @@ public final class RecipientParser {
     if (email == null) {
       throw new InvalidInputException("invalid_recipient", "email is required", "email");
     }
-    String problem = EmailAddress.problem(email);
-    if (problem != null) {
-      throw new InvalidInputException("invalid_address", "email: " + problem, "email");
-    }
+    // the canonical form (the same string for a plain ASCII address): NFC, an IDN domain as U-labels
+    email = EmailAddress.canonical(email, "email");
     if (vars != null && vars.size() > limits.maxVarsPerRecipient()) {
       throw new InvalidInputException("too_many_vars", "at most " + limits.maxVarsPerRecipient() + " vars per recipient", "vars");
     }

@@ -117,8 +117,9 @@ public record Campaign(
       return mime.messageId();
     }
     String job = jobId.toString().replace("-", "");
-    return oneMessage() ? "<" + job + "@" + from.address().domain() + ">"
-        : "<" + seq + "." + job + "@" + from.address().domain() + ">";
+    // ASCII: an IDN From domain as A-labels
+    return oneMessage() ? "<" + job + "@" + from.address().asciiDomain() + ">"
+        : "<" + seq + "." + job + "@" + from.address().asciiDomain() + ">";
   }
 
   /** Subject, text and html for one recipient, for providers that take the parts rather than a MIME message. */

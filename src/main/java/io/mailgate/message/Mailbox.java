@@ -32,12 +32,15 @@ public record Mailbox(String displayName, EmailAddress address) {
     return new Mailbox(name.isEmpty() ? null : name, addr);
   }
 
-  /** The header form: the display name encoded per RFC 2047 when it is not plain ASCII. */
+  /**
+   * The header form: the display name encoded per RFC 2047 when it is not plain ASCII, the address in its
+   * {@link EmailAddress#headerForm()} (an IDN domain as A-labels; UTF-8 only for a UTF-8 local part, RFC 6532).
+   */
   public String toHeader() {
     if (displayName == null) {
-      return address.value();
+      return address.headerForm();
     }
-    return HeaderValues.phrase(displayName) + " <" + address.value() + ">";
+    return HeaderValues.phrase(displayName) + " <" + address.headerForm() + ">";
   }
 
   @Override

@@ -62,12 +62,13 @@ public final class MimeComposer {
       h.append(e.getKey()).append(": ").append(HeaderValues.unstructured(e.getKey(), e.getValue())).append("\r\n");
     }
     String fixed = h.toString();
-    this.fixedHeaders = fixed.getBytes(StandardCharsets.US_ASCII);
+    // UTF-8 only where an address has a UTF-8 local part (RFC 6532); everything else is ASCII
+    this.fixedHeaders = fixed.getBytes(StandardCharsets.UTF_8);
     this.fixedHeadersDot = fixed.startsWith(".") || fixed.contains("\n.");
     StringBuilder lists = new StringBuilder();
     list(lists, "To", campaign.to());
     list(lists, "Cc", campaign.cc());
-    this.sharedLists = lists.toString().getBytes(StandardCharsets.US_ASCII);
+    this.sharedLists = lists.toString().getBytes(StandardCharsets.UTF_8);
   }
 
   /** {@code To: Ann <a@x.example>, b@y.example} folded between addresses; nothing for an empty list. */
@@ -118,7 +119,7 @@ public final class MimeComposer {
     if (campaign.shape() == Campaign.Shape.SHARED) {
       out.bytes(sharedLists, sharedLists.length);
     } else {
-      out.ascii("To: ").ascii(to.value()).crlf();
+      out.ascii("To: ").address(to).crlf();
     }
     out.ascii("Subject: ").ascii(HeaderValues.unstructured("Subject", subject)).crlf();
     out.ascii("Message-ID: ").ascii(campaign.messageId(seq)).crlf();
@@ -365,6 +366,17 @@ public final class MimeComposer {
       s.getBytes(0, n, buf, len);
       len += n;
       return this;
+    }
+
+    /** An address in its header form: ASCII (an IDN domain as A-labels), or UTF-8 for a UTF-8 local part. */
+    Out address(EmailAddress a) {
+      String h = a.headerForm();
+      if (a.utf8Local()) {
+        byte[] b = h.getBytes(StandardCharsets.UTF_8);
+        bytes(b, b.length);
+        return this;
+      }
+      return ascii(h);
     }
 
     Out crlf() {

@@ -57,9 +57,14 @@ public record MimeMessage(byte[] data, Mailbox from, String subject, String mess
     if (h.from == null) {
       throw invalid("the message has no From header");
     }
+    // the header section was read octet by octet: the From as UTF-8, for an internationalised address (RFC 6532)
+    String fromValue = new String(h.from.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+    if (fromValue.indexOf('\uFFFD') >= 0) {
+      throw invalid("the message's From is not valid UTF-8");
+    }
     List<Mailbox> from;
     try {
-      from = AddressList.parse(h.from, "From");
+      from = AddressList.parse(fromValue, "From");
     } catch (InvalidInputException e) {
       throw invalid("the message's From is not an address: " + e.getMessage());
     }
@@ -84,6 +89,19 @@ public record MimeMessage(byte[] data, Mailbox from, String subject, String mess
     System.arraycopy(head, 0, out, 0, head.length);
     System.arraycopy(data, 0, out, head.length, data.length);
     return new ComposedMessage(out, head.length + data.length, dotAtLineStart);
+  }
+
+  /** True when the header section has 8-bit octets (UTF-8 headers, RFC 6532): SMTP asks for SMTPUTF8 where offered. */
+  public boolean eightBitHeaders() {
+    for (int i = 0; i < data.length; i++) {
+      if (data[i] < 0) {
+        return true;
+      }
+      if (data[i] == '\n' && i + 2 < data.length && data[i + 1] == '\r' && data[i + 2] == '\n') {
+        return false; // the empty line after the headers
+      }
+    }
+    return false;
   }
 
   private record Headers(String from, String subject, String messageId) {}

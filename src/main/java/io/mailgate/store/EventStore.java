@@ -178,7 +178,7 @@ public final class EventStore {
       sql.append(" AND e.type = $").append(t.size());
     }
     if (q.recipient() != null) {
-      t.addValue(q.recipient().toLowerCase(java.util.Locale.ROOT));
+      t.addValue(io.mailgate.message.EmailAddress.asciiLower(q.recipient()));
       sql.append(" AND e.email = $").append(t.size());
     }
     if (q.jobId() != null) {

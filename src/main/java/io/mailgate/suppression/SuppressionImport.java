@@ -25,7 +25,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.UUID;
 
 /**
@@ -219,7 +218,7 @@ final class SuppressionImport {
           if (why != null) {
             return problem(recordLine, col, why);
           }
-          a = v.toLowerCase(Locale.ROOT);
+          a = EmailAddress.key(v);
         }
         case REASON -> {
           if (!SuppressionCsvFormat.REASONS.contains(v)) {

@@ -163,6 +163,15 @@ public final class AdminService {
         throw new InvalidInputException("invalid_address", "unsubscribeMailto: " + problem, "unsubscribeMailto");
       }
       mailto = (String) v;
+      if (mailto != null) {
+        // a mailto: URI in the List-Unsubscribe header: ASCII, an IDN domain as A-labels
+        io.mailgate.message.EmailAddress a = io.mailgate.message.EmailAddress.parse(mailto, "unsubscribeMailto");
+        if (a.utf8Local()) {
+          throw new InvalidInputException("invalid_address", "unsubscribeMailto: an address with a UTF-8 local part"
+              + " cannot go in the List-Unsubscribe header; give an ASCII address", "unsubscribeMailto");
+        }
+        mailto = a.asciiForm();
+      }
     }
     return new TenantStore.Policy(allowed, rate, chunks, unsubscribe, mailto, own);
   }

@@ -3,6 +3,7 @@ package io.mailgate.job;
 import org.junit.jupiter.api.Timeout;
 import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -64,13 +65,22 @@ class RecipientParserTest {
   }
 
   @Test
+  void acceptsAUnicodeAddressInItsCanonicalForm() {
+    assertEquals("ädä@bücher.example", parser.parse(new JsonObject().put("email", "ädä@xn--bcher-kva.example")).email());
+    assertEquals("ad\u00e9@example.com", parser.parse(new JsonObject().put("email", "ade\u0301@example.com")).email(), "NFC");
+    String plain = new String("ada@example.com");
+    assertSame(plain, parser.parse(new JsonObject().put("email", plain)).email(), "an ASCII address is kept, not copied");
+  }
+
+  @Test
   void rejectsNonStringEmail() {
     assertEquals("invalid_recipient", rejected(new JsonObject().put("email", 42)).code());
     assertEquals("invalid_recipient", rejected(new JsonObject().putNull("email")).code());
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "ada", "ada@localhost", "ada@example.com\r\nRCPT TO:<x@y.z>", "ädä@example.com", "a b@example.com"})
+  @ValueSource(strings = {"", "ada", "ada@localhost", "ada@example.com\r\nRCPT TO:<x@y.z>", "äd\u0085ä@example.com", "a b@example.com",
+      "ada@faß.de"})
   void rejectsBadEmail(String email) {
     InvalidInputException e = rejected(new JsonObject().put("email", email));
     assertEquals("invalid_address", e.code());

@@ -50,6 +50,28 @@ class MimeComposerTest {
     return composer(job).compose(1, TO, vars);
   }
 
+  @Test
+  void aUtf8LocalPartGoesIntoToAsUtf8Bytes() {
+    ComposedMessage m = composer(job().put("text", "x")).compose(1, EmailAddress.parse("jürgen@bücher.example", "email"), Map.of());
+    String wire = new String(m.toBytes(), StandardCharsets.UTF_8);
+    assertTrue(wire.contains("\r\nTo: jürgen@bücher.example\r\n"), wire);
+    assertWireSafe(m);
+  }
+
+  @Test
+  void anIdnDomainWithAnAsciiLocalPartGoesIntoHeadersAsALabels() {
+    ComposedMessage m = composer(job().put("from", "Bücher <news@bücher.example>").put("replyTo", "help@bücher.example")
+        .put("text", "x")).compose(1, EmailAddress.parse("ann@münchen.example", "email"), Map.of());
+    String wire = new String(m.toBytes(), StandardCharsets.UTF_8);
+    assertTrue(wire.contains("\r\nTo: ann@xn--mnchen-3ya.example\r\n"), wire);
+    assertTrue(wire.contains(" <news@xn--bcher-kva.example>\r\n"), wire);
+    assertTrue(wire.contains("Message-ID: <1.0f8fad5bd9cb469fa16570867728950e@xn--bcher-kva.example>\r\n"), wire);
+    assertTrue(wire.contains("Reply-To: help@xn--bcher-kva.example\r\n"), wire);
+    for (byte b : m.toBytes()) {
+      assertTrue(b >= 0, "all ASCII: no SMTPUTF8 needed");
+    }
+  }
+
   private static MimeMessage parse(ComposedMessage m) throws Exception {
     return new MimeMessage(Session.getInstance(new Properties()), new ByteArrayInputStream(m.toBytes()));
   }

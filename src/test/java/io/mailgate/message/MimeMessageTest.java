@@ -42,6 +42,21 @@ class MimeMessageTest {
   }
 
   @Test
+  void aUtf8FromIsReadAsUtf8AndTheHeadersAreEightBit() {
+    byte[] b = "From: Jürgen <jürgen@xn--bcher-kva.example>\r\nSubject: Grüße\r\n\r\nbody ü\r\n".getBytes(StandardCharsets.UTF_8);
+    MimeMessage m = MimeMessage.parse(b, b.length);
+    assertEquals("jürgen@bücher.example", m.from().address().value());
+    assertTrue(m.eightBitHeaders());
+    assertFalse(parse("From: a@acme.example\r\n\r\nbody \u00fc\r\n").eightBitHeaders(), "8-bit in the body only");
+  }
+
+  @Test
+  void aFromThatIsNotUtf8IsRefused() {
+    var e = assertThrows(io.mailgate.error.InvalidInputException.class, () -> parse("From: j\u00fcrgen@acme.example\r\n\r\nx\r\n"));
+    assertTrue(e.getMessage().contains("not valid UTF-8"), e.getMessage());
+  }
+
+  @Test
   void aMessageOfBareLfsGetsCrlfs() {
     MimeMessage m = parse("From: a@acme.example\n\n.dot\nend\n");
     assertArrayEquals(bytes("From: a@acme.example\r\n\r\n.dot\r\nend\r\n"), m.data());

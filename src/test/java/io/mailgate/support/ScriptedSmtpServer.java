@@ -26,8 +26,11 @@ import java.util.function.Function;
  */
 public final class ScriptedSmtpServer implements AutoCloseable {
 
-  /** A message as received: envelope and content (dot-stuffing removed). */
-  public record Received(String mailFrom, List<String> rcptTo, String data, byte[] raw) {}
+  /**
+   * A message as received: envelope and content (dot-stuffing removed); {@code mailParameters} what followed the
+   * MAIL FROM address (" SMTPUTF8 BODY=8BITMIME"), empty when nothing did.
+   */
+  public record Received(String mailFrom, List<String> rcptTo, String data, byte[] raw, String mailParameters) {}
 
   private final Vertx vertx = Vertx.vertx();
   private final ConcurrentLinkedQueue<Received> received = new ConcurrentLinkedQueue<>();
@@ -39,6 +42,7 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   private volatile Function<String, String> mailReply = sender -> "250 2.1.0 ok";
   private volatile BiFunction<Integer, String, String> dataReply = (n, data) -> "250 2.0.0 queued as " + n;
   private volatile boolean pipelining = true;
+  private volatile boolean smtpUtf8;
   private volatile boolean startTls;
   private volatile String user;
   private volatile String password;
@@ -66,6 +70,15 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   /** The reply after the final '.', given the message number (from 1) and the content. */
   public ScriptedSmtpServer onData(BiFunction<Integer, String, String> reply) {
     this.dataReply = reply;
+    return this;
+  }
+
+  /**
+   * Offers SMTPUTF8 (RFC 6531). Either way, like a real server, a MAIL or RCPT with a non-ASCII address in a
+   * transaction not started with {@code MAIL FROM:<...> SMTPUTF8} is refused with 553 5.6.7.
+   */
+  public ScriptedSmtpServer smtpUtf8(boolean on) {
+    this.smtpUtf8 = on;
     return this;
   }
 
@@ -158,6 +171,8 @@ public final class ScriptedSmtpServer implements AutoCloseable {
     private final NetSocket socket;
     private final RecordParser parser;
     private String mailFrom;
+    private String mailParameters = "";
+    private boolean utf8Transaction;
     private final List<String> rcpts = new ArrayList<>();
     private boolean inData;
     private Buffer raw;
@@ -206,6 +221,9 @@ public final class ScriptedSmtpServer implements AutoCloseable {
         if (user != null) {
           r.append("250-AUTH PLAIN LOGIN\r\n");
         }
+        if (smtpUtf8) {
+          r.append("250-SMTPUTF8\r\n");
+        }
         r.append("250 8BITMIME");
         reply(r.toString());
       } else if (upper.startsWith("HELO")) {
@@ -230,12 +248,16 @@ public final class ScriptedSmtpServer implements AutoCloseable {
       } else if (upper.startsWith("MAIL FROM:")) {
         String sender = between(line);
         rcpts.clear();
-        String r = mailReply.apply(sender);
+        String params = line.substring(line.indexOf('>') + 1);
+        utf8Transaction = smtpUtf8 && params.toUpperCase(Locale.ROOT).contains(" SMTPUTF8");
+        String r = !utf8Transaction && !ascii(sender) ? "553 5.6.7 non-ASCII address without SMTPUTF8" : mailReply.apply(sender);
         mailFrom = r.startsWith("2") ? sender : null;
+        mailParameters = params;
         reply(r);
       } else if (upper.startsWith("RCPT TO:")) {
         String addr = between(line);
-        String r = mailFrom == null ? "503 5.5.1 need MAIL" : rcptReply.apply(addr);
+        String r = mailFrom == null ? "503 5.5.1 need MAIL"
+            : !utf8Transaction && !ascii(addr) ? "553 5.6.7 non-ASCII address without SMTPUTF8" : rcptReply.apply(addr);
         if (r.startsWith("2")) {
           rcpts.add(addr);
         }
@@ -283,7 +305,7 @@ public final class ScriptedSmtpServer implements AutoCloseable {
       }
       String r = dataReply.apply(n, data);
       if (r.startsWith("2")) {
-        received.add(new Received(mailFrom, List.copyOf(rcpts), data, bytes));
+        received.add(new Received(mailFrom, List.copyOf(rcpts), data, bytes, mailParameters));
       }
       mailFrom = null;
       rcpts.clear();
@@ -300,6 +322,10 @@ public final class ScriptedSmtpServer implements AutoCloseable {
         b.append(l.startsWith(".") ? l.substring(1) : l).append("\r\n");
       }
       return b.substring(0, b.length() - 2);
+    }
+
+    private boolean ascii(String s) {
+      return s.chars().allMatch(c -> c < 128);
     }
 
     private String between(String line) {

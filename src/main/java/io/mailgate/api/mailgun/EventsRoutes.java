@@ -212,7 +212,7 @@ final class EventsRoutes {
         throw new InvalidInputException("invalid_parameter", "recipient must be one address (expressions are not supported): "
             + why, "recipient");
       }
-      recipient = recipient.toLowerCase(Locale.ROOT);
+      recipient = EmailAddress.key(recipient);
     }
     List<String> tags = null;
     if (req.getParam("tags") != null) {

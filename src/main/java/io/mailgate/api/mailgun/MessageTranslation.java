@@ -162,7 +162,7 @@ final class MessageTranslation {
     JsonArray list = new JsonArray();
     for (Mailbox r : rs.envelope) {
       JsonObject recipient = new JsonObject().put("email", r.address().value());
-      JsonObject v = vars == null ? null : vars.get(r.address().value().toLowerCase(Locale.ROOT));
+      JsonObject v = vars == null ? null : vars.get(EmailAddress.asciiLower(r.address().value()));
       if (v != null && !v.isEmpty()) {
         recipient.put("vars", v);
       }
@@ -332,7 +332,7 @@ final class MessageTranslation {
           throw invalid("Too many recipients; max is " + MAX_RECIPIENTS); // to, cc and bcc together
         }
         for (Mailbox m : parsed) {
-          String key = m.address().value().toLowerCase(Locale.ROOT);
+          String key = EmailAddress.asciiLower(m.address().value());
           if (inList.add(key)) {
             out.add(m);
           }
@@ -345,7 +345,7 @@ final class MessageTranslation {
     }
   }
 
-  /** {@code {"ann@example.com": {"name": "Ann"}, ...}}, keyed by lowercase address. */
+  /** {@code {"ann@example.com": {"name": "Ann"}, ...}}, keyed by {@link EmailAddress#key}. */
   private static Map<String, JsonObject> recipientVariables(String raw) {
     JsonObject all;
     try {
@@ -358,7 +358,9 @@ final class MessageTranslation {
       if (!(all.getValue(address) instanceof JsonObject v)) {
         throw invalid("recipient-variables: the value for '" + EmailAddress.printable(address) + "' must be a JSON object");
       }
-      out.put(address.trim().toLowerCase(Locale.ROOT), v);
+      // keyed as the envelope's addresses are compared: canonical (an A-label domain as its U-label), ASCII case folded
+      String key = EmailAddress.key(address.trim());
+      out.put(key != null ? key : EmailAddress.asciiLower(address.trim()), v);
     }
     return out;
   }

@@ -25,7 +25,6 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -116,7 +115,7 @@ final class SuppressionsRoutes {
       if (why != null) {
         throw new InvalidInputException("invalid_parameter", "address: " + why, "address");
       }
-      pivot = pivot.toLowerCase(Locale.ROOT);
+      pivot = EmailAddress.key(pivot);
     }
     boolean forward;
     switch (page == null ? "first" : page) {
@@ -343,7 +342,7 @@ final class SuppressionsRoutes {
     }
     List<Entry> out = new ArrayList<>();
     for (String tag : tags) {
-      out.add(new Entry(address.trim().toLowerCase(Locale.ROOT), tag, code, detail, created));
+      out.add(new Entry(EmailAddress.key(address.trim()), tag, code, detail, created));
     }
     return out;
   }
@@ -437,6 +436,6 @@ final class SuppressionsRoutes {
     if (why != null) {
       throw new InvalidInputException("invalid_parameter", "address is not valid: " + why, "address");
     }
-    return a.toLowerCase(Locale.ROOT);
+    return EmailAddress.key(a);
   }
 }

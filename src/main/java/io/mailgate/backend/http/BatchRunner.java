@@ -7,7 +7,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -30,6 +29,8 @@ public final class BatchRunner {
   private final CallGate gate;
   private final int maxPerCall;
   private final boolean distinctAddresses;
+  /** Null, or the name of a provider that takes ASCII addresses only (see {@link Provider#asciiAddressesOnly()}). */
+  private final String asciiOnly;
   private final Provider.Call call;
   private final List<OutboundRecipient> all;
   private final Promise<Void> done = Promise.promise();
@@ -44,9 +45,10 @@ public final class BatchRunner {
   /** A call refused as a whole for our credentials or throttling: the outcome of the rest of the delivery. */
   private Outcome halt;
 
-  private BatchRunner(Delivery delivery, CallGate gate, Provider.Job job, boolean distinctAddresses) {
+  private BatchRunner(Delivery delivery, CallGate gate, Provider.Job job, boolean distinctAddresses, String asciiOnly) {
     this.delivery = delivery;
     this.gate = gate;
+    this.asciiOnly = asciiOnly;
     this.maxPerCall = Math.max(1, job.recipientsPerCall());
     this.distinctAddresses = distinctAddresses;
     this.call = job.call();
@@ -55,7 +57,16 @@ public final class BatchRunner {
 
   /** @return completes when every recipient started is reported */
   public static Future<Void> run(Delivery delivery, CallGate gate, Provider.Job job, boolean distinctAddresses) {
-    BatchRunner r = new BatchRunner(delivery, gate, job, distinctAddresses);
+    return run(delivery, gate, job, distinctAddresses, null);
+  }
+
+  /**
+   * With {@code asciiOnly} (a provider's name), each call carries its recipients' addresses in ASCII (IDN domains as
+   * A-labels); one with a UTF-8 local part fails for good without being sent.
+   */
+  public static Future<Void> run(Delivery delivery, CallGate gate, Provider.Job job, boolean distinctAddresses,
+      String asciiOnly) {
+    BatchRunner r = new BatchRunner(delivery, gate, job, distinctAddresses, asciiOnly);
     r.pump();
     return r.done.future();
   }
@@ -129,11 +140,32 @@ public final class BatchRunner {
       batch.forEach(r -> delivery.report(r, skip, 0));
       return;
     }
+    List<OutboundRecipient> reported = batch;
+    List<OutboundRecipient> sent = batch;
+    if (asciiOnly != null && batch.stream().anyMatch(r -> !r.email().isAscii())) {
+      reported = new java.util.ArrayList<>(batch.size());
+      sent = new java.util.ArrayList<>(batch.size());
+      for (OutboundRecipient r : batch) {
+        if (r.email().utf8Local()) {
+          delivery.report(r, io.mailgate.backend.Utf8Addresses.refusal("the address has a UTF-8 local part",
+              asciiOnly + " takes ASCII addresses only"), 0);
+        } else {
+          reported.add(r);
+          sent.add(new OutboundRecipient(r.seq(), r.email().toAscii(), r.vars(), r.attempt()));
+        }
+      }
+      if (sent.isEmpty()) {
+        gate.release();
+        return;
+      }
+    }
+    List<OutboundRecipient> callBatch = List.copyOf(sent);
+    List<OutboundRecipient> reportTo = reported;
     inFlight++;
     long started = System.nanoTime();
     Future<Provider.Answer> f;
     try {
-      f = call.send(batch);
+      f = call.send(callBatch);
     } catch (RuntimeException e) {
       f = Future.failedFuture(e);
     }
@@ -151,7 +183,7 @@ public final class BatchRunner {
       }
       // one instance for the recipients an answer leaves out: the dispatcher counts a failed call once
       Outcome missing = null;
-      for (int i = 0; i < batch.size(); i++) {
+      for (int i = 0; i < reportTo.size(); i++) {
         Outcome o = answer.of(i);
         if (o == null) {
           if (missing == null) {
@@ -159,7 +191,7 @@ public final class BatchRunner {
           }
           o = missing;
         }
-        delivery.report(batch.get(i), o, latency);
+        delivery.report(reportTo.get(i), o, latency);
       }
       inFlight--;
       gate.release();
@@ -175,7 +207,7 @@ public final class BatchRunner {
     }
     Set<String> seen = new HashSet<>();
     for (int i = next; i < end; i++) {
-      if (!seen.add(all.get(i).email().value().toLowerCase(Locale.ROOT))) {
+      if (!seen.add(io.mailgate.message.EmailAddress.asciiLower(all.get(i).email().value()))) {
         return i - next;
       }
     }

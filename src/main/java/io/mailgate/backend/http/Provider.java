@@ -75,6 +75,15 @@ public interface Provider {
     return prepare(delivery.campaign());
   }
 
+  /**
+   * Null when the provider takes internationalised addresses as they are (Mailgun: UTF-8 in the form); else its name
+   * for the failures of the addresses it cannot take: an address with a UTF-8 local part is then not sent (553 5.6.7,
+   * per recipient; every recipient when the sender or a header address has one) and an IDN domain goes as A-labels.
+   */
+  default String asciiAddressesOnly() {
+    return null;
+  }
+
   /** "host:port" of the provider's API, for events. */
   String endpoint();
 

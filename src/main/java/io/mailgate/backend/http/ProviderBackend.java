@@ -32,6 +32,11 @@ public final class ProviderBackend implements MailBackend {
       return delivery.reportAll(new io.mailgate.backend.Outcome.Permanent(null, "not sent: one message to several"
           + " recipients as it is (a shared or MIME message) cannot go through this backend: " + refusal));
     }
+    String asciiOnly = provider.asciiAddressesOnly();
+    String need = asciiOnly == null ? null : io.mailgate.backend.Utf8Addresses.jobNeed(delivery.campaign());
+    if (need != null) {
+      return delivery.reportAll(io.mailgate.backend.Utf8Addresses.refusal(need, asciiOnly + " takes ASCII addresses only"));
+    }
     Future<Provider.Job> job;
     try {
       job = provider.prepare(delivery);
@@ -39,7 +44,7 @@ public final class ProviderBackend implements MailBackend {
       job = Future.failedFuture(e);
     }
     // a job that cannot be prepared fails the delivery: the dispatcher defers its recipients with the reason
-    return job.compose(j -> BatchRunner.run(delivery, gate, j, provider.distinctAddressesPerCall()));
+    return job.compose(j -> BatchRunner.run(delivery, gate, j, provider.distinctAddressesPerCall(), asciiOnly));
   }
 
   @Override

@@ -190,6 +190,12 @@ final class PostmarkProvider implements Provider {
     return PostmarkBackendType.ONE_MESSAGE;
   }
 
+  /** Internationalised addresses: see README "Unicode addresses" for what its documentation says. */
+  @Override
+  public String asciiAddressesOnly() {
+    return "Postmark";
+  }
+
   @Override
   public String endpoint() {
     return HttpCalls.authority(url);

@@ -111,6 +111,12 @@ final class SendGridProvider implements Provider {
     return SendGridBackendType.ONE_MESSAGE;
   }
 
+  /** Internationalised addresses: see README "Unicode addresses" for what its documentation says. */
+  @Override
+  public String asciiAddressesOnly() {
+    return "SendGrid";
+  }
+
   @Override
   public String endpoint() {
     return HttpCalls.authority(settings.sendUrl());

@@ -135,7 +135,7 @@ final class SendGridRequests {
   }
 
   private static JsonObject address(Mailbox m) {
-    JsonObject a = new JsonObject().put("email", m.address().value());
+    JsonObject a = new JsonObject().put("email", m.address().headerForm()); // ASCII: an IDN domain as A-labels
     if (m.displayName() != null) {
       a.put("name", m.displayName());
     }

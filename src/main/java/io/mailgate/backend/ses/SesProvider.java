@@ -272,6 +272,12 @@ final class SesProvider implements Provider {
         .mapEmpty();
   }
 
+  /** Internationalised addresses: see README "Unicode addresses" for what its documentation says. */
+  @Override
+  public String asciiAddressesOnly() {
+    return "Amazon SES";
+  }
+
   @Override
   public String endpoint() {
     return settings.endpoint() != null ? HttpCalls.authority(settings.endpoint())

@@ -165,10 +165,10 @@ final class SmtpConnection {
    * One mail transaction: envelope, then the already encoded DATA section. Server refusals become outcomes;
    * connection failures fail the future (and leave this connection unusable).
    */
-  Future<Outcome> send(EmailAddress mailFrom, EmailAddress rcptTo, Buffer data, String messageId) {
+  Future<Outcome> send(EmailAddress mailFrom, EmailAddress rcptTo, Buffer data, String messageId, boolean smtpUtf8) {
     messages++;
-    String mail = "MAIL FROM:<" + mailFrom.value() + ">\r\n";
-    String rcpt = "RCPT TO:<" + rcptTo.value() + ">\r\n";
+    String mail = mailFrom(mailFrom, smtpUtf8);
+    String rcpt = "RCPT TO:<" + envelope(rcptTo, smtpUtf8) + ">\r\n";
     Future<SmtpReply> mailReply;
     Future<SmtpReply> rcptReply;
     Future<SmtpReply> dataReply;
@@ -212,10 +212,11 @@ final class SmtpConnection {
    * outcomes are per recipient, in order: its RCPT refusal, or the final reply to the message. Connection failures
    * fail the future (after DATA, marked as such: the server may have taken the message).
    */
-  Future<List<Outcome>> sendMany(EmailAddress mailFrom, List<EmailAddress> rcptTo, Buffer data, String messageId) {
+  Future<List<Outcome>> sendMany(EmailAddress mailFrom, List<EmailAddress> rcptTo, Buffer data, String messageId,
+      boolean smtpUtf8) {
     messages++;
-    String mail = "MAIL FROM:<" + mailFrom.value() + ">\r\n";
-    List<String> rcpts = rcptTo.stream().map(a -> "RCPT TO:<" + a.value() + ">\r\n").toList();
+    String mail = mailFrom(mailFrom, smtpUtf8);
+    List<String> rcpts = rcptTo.stream().map(a -> "RCPT TO:<" + envelope(a, smtpUtf8) + ">\r\n").toList();
     Future<SmtpReply> mailReply;
     List<Future<SmtpReply>> rcptReplies = new ArrayList<>();
     Future<SmtpReply> dataReply;
@@ -272,6 +273,37 @@ final class SmtpConnection {
         return out;
       });
     });
+  }
+
+  /** Whether the server's EHLO reply offered the extension (upper case: "SMTPUTF8", "8BITMIME"). */
+  boolean offers(String extension) {
+    return extensions.contains(extension);
+  }
+
+  /**
+   * {@code MAIL FROM:<...>}, with SMTPUTF8 (RFC 6531) and BODY=8BITMIME (where offered) for a transaction that carries
+   * UTF-8 addresses or headers; only asked for when the server offers SMTPUTF8.
+   */
+  private String mailFrom(EmailAddress from, boolean smtpUtf8) {
+    if (!smtpUtf8) {
+      return "MAIL FROM:<" + envelope(from, false) + ">\r\n";
+    }
+    return "MAIL FROM:<" + from.value() + "> SMTPUTF8" + (extensions.contains("8BITMIME") ? " BODY=8BITMIME" : "") + "\r\n";
+  }
+
+  /**
+   * An address as the envelope carries it: as is (UTF-8) with SMTPUTF8, else in ASCII, an IDN domain as A-labels.
+   * The backend never sends an address without an ASCII form without SMTPUTF8; refusing here keeps the bytes unmangled.
+   */
+  private static String envelope(EmailAddress a, boolean smtpUtf8) {
+    if (smtpUtf8) {
+      return a.value();
+    }
+    String ascii = a.asciiForm();
+    if (ascii == null) {
+      throw new IllegalStateException("an address with a UTF-8 local part needs SMTPUTF8");
+    }
+    return ascii;
   }
 
   /** The server connected to, as resolved: "address:port". */

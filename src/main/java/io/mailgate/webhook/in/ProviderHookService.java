@@ -170,7 +170,7 @@ public final class ProviderHookService {
           unknown++;
           continue;
         }
-        in.add(new Incoming(tenant, e.jobId(), e.seq(), e.email(), e.type(), e.severity(), e.code(), e.message(),
+        in.add(new Incoming(tenant, e.jobId(), e.seq(), EmailAddress.normalize(e.email()), e.type(), e.severity(), e.code(), e.message(),
             e.messageId(), backend, "webhook:" + provider, e.eventId() == null ? null : backend + "/" + e.eventId()));
       }
       int unknownTotal = unknown;

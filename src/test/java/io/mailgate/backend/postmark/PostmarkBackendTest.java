@@ -132,6 +132,43 @@ class PostmarkBackendTest {
   }
 
   @Test
+  void idnDomainsGoAsALabelsAndAUtf8LocalPartFailsForGoodWithoutBeingSent() {
+    try (PostmarkSimulator pm = PostmarkSimulator.start(TOKEN)) {
+      TenantKey t = tenantOnPostmark("pm-intl", settings(pm, TOKEN));
+      JsonObject job = TestJobs.job("Hallo\n", List.of("pm-ann@bücher.example", "pm-jürgen@example.com", "pm-bob@example.com"))
+          .put("from", "Bücher <news@bücher.example>");
+      String id = submit(api, t, job);
+      JsonObject done = api.awaitState(t, id, "completed", TIMEOUT);
+      assertEquals(2, done.getJsonObject("counts").getInteger("sent"), done.encode());
+      assertEquals(1, done.getJsonObject("counts").getInteger("failed"), done.encode());
+
+      Map<String, Integer> calls = callsPerAddress(pm);
+      assertEquals(Map.of("pm-ann@xn--bcher-kva.example", 1, "pm-bob@example.com", 1), calls,
+          "only ASCII addresses reach Postmark, an IDN domain as A-labels");
+      pm.calls().forEach(c -> c.messages().forEach(m ->
+          assertTrue(((JsonObject) m).getString("From").endsWith("<news@xn--bcher-kva.example>"), ((JsonObject) m).encode())));
+      JsonObject failed = recipientsByEmail(api, t, id).get("pm-jürgen@example.com");
+      assertEquals("failed", failed.getString("state"));
+      assertEquals(553, failed.getInteger("lastCode"));
+      assertEquals("5.6.7 not sent: the address has a UTF-8 local part and needs SMTPUTF8 (RFC 6531), Postmark takes"
+          + " ASCII addresses only", failed.getString("lastMessage"));
+    }
+  }
+
+  @Test
+  void aSenderWithAUtf8LocalPartFailsEveryRecipientWithoutACall() {
+    try (PostmarkSimulator pm = PostmarkSimulator.start(TOKEN)) {
+      TenantKey t = tenantOnPostmark("pm-utf8-from", settings(pm, TOKEN));
+      String id = submit(api, t, TestJobs.job("x", List.of("pm-a@example.com", "pm-b@example.com")).put("from", "nachrichten-ä@acme.example"));
+      JsonObject done = api.awaitState(t, id, "completed", TIMEOUT);
+      assertEquals(2, done.getJsonObject("counts").getInteger("failed"), done.encode());
+      assertTrue(pm.calls().isEmpty(), "nothing sent");
+      String why = recipientsByEmail(api, t, id).get("pm-a@example.com").getString("lastMessage");
+      assertTrue(why.startsWith("5.6.7 not sent: the sender address has a UTF-8 local part"), why);
+    }
+  }
+
+  @Test
   void sendsTwelveHundredRecipientsInBatchesOf500And500And200EachSentWithItsMessageId() {
     try (PostmarkSimulator pm = PostmarkSimulator.start(TOKEN)) {
       TenantKey t = tenantOnPostmark("pm-bulk", settings(pm, TOKEN));

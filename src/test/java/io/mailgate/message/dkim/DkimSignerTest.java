@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.regex.Matcher;
@@ -231,6 +232,24 @@ class DkimSignerTest {
 
   private static DkimSigner signer(DkimKeys.KeyMaterial key) {
     return new DkimSigner(key.algorithm(), DOMAIN, SELECTOR, key.privateKey());
+  }
+
+  @Test
+  void utf8AddressHeadersVerifyWithDkimpy() {
+    // RFC 6532 headers: raw UTF-8 in To and Reply-To; relaxed canonicalisation works on the octets
+    JsonObject job = new JsonObject().put("from", "Acme News <news@acme.example>").put("subject", "Hallo {{name}}")
+        .put("replyTo", "Hjälp <hjälp@acme.example>").put("text", "Grüße\n");
+    ComposedMessage composed = composer(job).compose(1, EmailAddress.parse("jürgen@bücher.example", "email"), VARS);
+    String head = new String(composed.toBytes(), StandardCharsets.UTF_8);
+    assertTrue(head.contains("\r\nTo: jürgen@bücher.example\r\n") && head.contains("<hjälp@acme.example>"), head);
+    for (DkimKeys.KeyMaterial key : List.of(RSA, ED25519)) {
+      byte[] signed = signer(key).sign(composed).toBytes();
+      Verdict v = DkimVerifiers.dkimpy(signed, DNS_NAME, record(key));
+      assertTrue(v.valid(), key.algorithm() + ": " + v.detail());
+      String tampered = new String(signed, StandardCharsets.UTF_8).replace("To: jürgen@", "To: jurgen@");
+      assertFalse(DkimVerifiers.dkimpy(tampered.getBytes(StandardCharsets.UTF_8), DNS_NAME, record(key)).valid(),
+          "the UTF-8 To is signed");
+    }
   }
 
   private static byte[] sign(JsonObject job, DkimKeys.KeyMaterial key) {
