@@ -333,8 +333,8 @@ public record GatewayConfig(
             s.integer("MAILGATE_PUBLIC_RATE_CLIENTS", 100_000, 1, 10_000_000)),
         new WebhookConfig(
             s.bool("MAILGATE_WEBHOOK_SENDER_ENABLED", true),
-            s.integer("MAILGATE_WEBHOOK_CONCURRENCY", 128, 1, 10_000),
-            s.integer("MAILGATE_WEBHOOK_PER_WEBHOOK", 32, 1, 10_000),
+            s.integer("MAILGATE_WEBHOOK_CONCURRENCY", 256, 1, 10_000),
+            s.integer("MAILGATE_WEBHOOK_PER_WEBHOOK", 96, 1, 10_000),
             s.integer("MAILGATE_WEBHOOK_BATCH", 200, 1, 10_000),
             s.duration("MAILGATE_WEBHOOK_POLL_INTERVAL", Duration.ofMillis(250)),
             s.duration("MAILGATE_WEBHOOK_CONNECT_TIMEOUT", Duration.ofSeconds(5)),
