@@ -82,7 +82,11 @@ public final class Gateway {
     Pool statsPool = PgBuilder.pool()
         .with(new PoolOptions().setMaxSize(config.events().statsPoolSize()).setMaxWaitQueueSize(config.dbWaitQueue())
             .setName("mailgate-stats"))
-        .connectingTo(statsOptions.setProperties(statsProperties))
+        // with the client's default bound on kept statements (2,048 characters), unlike the other pools: the
+        // statistics' long statements, built per query shape over ranges from an hour to months, stay planned for
+        // the range at hand at each execution, as they were measured (BENCHMARKS.md)
+        .connectingTo(statsOptions.setProperties(statsProperties)
+            .setPreparedStatementCacheSqlLimit(io.vertx.sqlclient.SqlConnectOptions.DEFAULT_PREPARED_STATEMENT_CACHE_SQL_LIMIT))
         .using(vertx)
         .build();
     GatewayMetrics metrics = new GatewayMetrics(config.events().maxTenantSeries());
