@@ -137,13 +137,7 @@ final class MessagesRoutes {
           }
           return new JobIntake.MimeJob(job, io.mailgate.message.MimeMessage.parse(data, data.length));
         }, false);
-      }).onComplete(ar -> {
-        if (ar.succeeded()) {
-          p.tryComplete(ar.result());
-        } else {
-          p.tryFail(ar.cause());
-        }
-      });
+      }).onComplete(ar -> settle(p, ar));
     });
     req.resume();
     // the temporary file goes once the request is done with, whatever the outcome
@@ -155,6 +149,15 @@ final class MessagesRoutes {
         }
       });
     });
+  }
+
+  /** Completes {@code p} with {@code ar} unless the form already failed it (too large, a broken upload). */
+  private static <T> void settle(Promise<T> p, io.vertx.core.AsyncResult<T> ar) {
+    if (ar.succeeded()) {
+      p.tryComplete(ar.result());
+    } else {
+      p.tryFail(ar.cause());
+    }
   }
 
   private static PayloadTooLargeException mimeTooLarge(long max) {
@@ -268,13 +271,7 @@ final class MessagesRoutes {
           }
           return new JobIntake.FormJob(job, out);
         }, false);
-      }).onComplete(ar -> {
-        if (ar.succeeded()) {
-          p.tryComplete(ar.result());
-        } else {
-          p.tryFail(ar.cause());
-        }
-      });
+      }).onComplete(ar -> settle(p, ar));
     });
     req.resume();
     // the temporary files go once the request is done with, whatever the outcome: a failed request's uploads are
