@@ -11,6 +11,7 @@ import io.mailgate.store.StatsStore.GroupBy;
 import io.mailgate.store.StatsStore.Resolution;
 import io.mailgate.store.StatsStore.Window;
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -51,8 +52,8 @@ final class StatsRoutes {
     router.route("/v1/stats*").handler(auth.tenant());
     router.route("/v1/reputation*").handler(auth.tenant());
 
-    router.get("/v1/stats").handler(Responses.json(200, ctx -> stats(ctx, stats, Auth.tenant(ctx).id(), TENANT_GROUPS)));
-    router.get("/v1/admin/stats").handler(Responses.json(200, ctx -> {
+    router.get("/v1/stats").handler(Responses.encodedJson(200, ctx -> stats(ctx, stats, Auth.tenant(ctx).id(), TENANT_GROUPS)));
+    router.get("/v1/admin/stats").handler(Responses.encodedJson(200, ctx -> {
       Map<String, GroupBy> groups = new LinkedHashMap<>(TENANT_GROUPS);
       groups.put("tenant", GroupBy.TENANT);
       return stats(ctx, stats, null, groups);
@@ -84,7 +85,7 @@ final class StatsRoutes {
     }));
   }
 
-  private static Future<JsonObject> stats(RoutingContext ctx, StatsStore stats, UUID tenant, Map<String, GroupBy> groups) {
+  private static Future<Buffer> stats(RoutingContext ctx, StatsStore stats, UUID tenant, Map<String, GroupBy> groups) {
     EventRoutes.onlyParams(ctx, Set.of("begin", "end", "resolution", "groupBy", "event"));
     var req = ctx.request();
     String resName = req.getParam("resolution") == null ? "day" : req.getParam("resolution");
@@ -131,9 +132,10 @@ final class StatsRoutes {
     }
     OffsetDateTime b = begin;
     OffsetDateTime e = end;
-    // 30 days by hour grouped by recipient domain is up to 300,000 counters: shaped on a worker, not an event loop
+    // a week by hour and recipient domain is ~50,000 counters, a 0.5 MB answer: shaped and encoded on a worker, not
+    // an event loop
     return stats.counts(tenant, begin, end, res, by, events)
-        .compose(counts -> ctx.vertx().executeBlocking(() -> series(counts, b, e, resName, groupName), false));
+        .compose(counts -> ctx.vertx().executeBlocking(() -> series(counts, b, e, resName, groupName).toBuffer(), false));
   }
 
   private static OffsetDateTime ceil(OffsetDateTime t, ChronoUnit unit) {
@@ -142,7 +144,8 @@ final class StatsRoutes {
   }
 
   private static JsonObject series(List<Count> counts, OffsetDateTime begin, OffsetDateTime end, String res, String groupBy) {
-    Map<String, Map<String, JsonObject>> byGroup = new LinkedHashMap<>();
+    // groups in name order, whichever order the counts came in
+    Map<String, Map<String, JsonObject>> byGroup = new TreeMap<>();
     Map<String, JsonObject> groupTotals = new LinkedHashMap<>();
     JsonObject totals = new JsonObject();
     for (Count c : counts) {
