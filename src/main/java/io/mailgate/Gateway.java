@@ -164,8 +164,11 @@ public final class Gateway {
     io.mailgate.webhook.in.ProviderHooks providerHooks = new io.mailgate.webhook.in.ProviderHooks(vertx, config.webhooksIn());
     io.mailgate.api.ClientRateLimit publicRate = new io.mailgate.api.ClientRateLimit(publicEndpoints.ratePerClient(),
         publicEndpoints.rateBurst(), publicEndpoints.rateClients());
+    // one statistics cache for the event loops: a slice read on one serves them all
+    io.mailgate.store.StatsStore stats = new io.mailgate.store.StatsStore(statsPool,
+        config.events().statsCacheBytes() == 0 ? null : new io.mailgate.store.StatsCache(config.events().statsCacheBytes()));
     for (int i = 0; i < config.http().instances(); i++) {
-      HttpVerticle v = new HttpVerticle(config, pool, statsPool, admin, adminToken, intake, jobs, metrics, databaseHealth,
+      HttpVerticle v = new HttpVerticle(config, pool, stats, admin, adminToken, intake, jobs, metrics, databaseHealth,
           unsubscribe, providerHooks, publicRate);
       verticles.add(v);
       deployed = deployed.compose(x -> vertx.deployVerticle(v, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))

@@ -35,19 +35,19 @@ public final class HttpVerticle extends VerticleBase {
   private final UnsubscribeTokens unsubscribe;
   private final io.mailgate.webhook.in.ProviderHooks providerHooks;
   /** The statistics' reads: a few connections of their own, with MAILGATE_STATS_QUERY_TIMEOUT. */
-  private final Pool statsPool;
+  private final io.mailgate.store.StatsStore stats;
   /** Shared by the event loops: requests per client address on the unsubscribe links. */
   private final ClientRateLimit publicRate;
   private HttpServer server;
   private HttpServer publicServer;
 
-  public HttpVerticle(GatewayConfig config, Pool pool, Pool statsPool, AdminService admin, String adminToken, JobIntake intake,
+  public HttpVerticle(GatewayConfig config, Pool pool, io.mailgate.store.StatsStore stats, AdminService admin, String adminToken, JobIntake intake,
                       JobService jobs, GatewayMetrics metrics, DatabaseHealth databaseHealth, UnsubscribeTokens unsubscribe,
                       io.mailgate.webhook.in.ProviderHooks providerHooks, ClientRateLimit publicRate) {
     this.publicRate = publicRate;
     this.unsubscribe = unsubscribe;
     this.providerHooks = providerHooks;
-    this.statsPool = statsPool;
+    this.stats = stats;
     this.databaseHealth = databaseHealth;
     this.config = config;
     this.pool = pool;
@@ -90,7 +90,6 @@ public final class HttpVerticle extends VerticleBase {
         config.limits().ingestTimeout(), config.limits().maxTagChars(), intake.admission());
     EventRoutes.mount(router, auth, eventStore, eventService, suppressions, csv, jobs,
         maxPage, config.limits().maxAdminBodyBytes());
-    io.mailgate.store.StatsStore stats = new io.mailgate.store.StatsStore(statsPool);
     StatsRoutes.mount(router, auth, stats, new io.mailgate.store.TenantStore(pool), config.events().thresholds());
     StatsRoutes.mountBackends(router, stats, metrics);
 

@@ -4,12 +4,15 @@ import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -51,9 +54,17 @@ public final class StatsStore {
   private static final String MARK = "(SELECT coalesce(hours_until, '-infinity') FROM stats_summarized)";
 
   private final Pool pool;
+  private final StatsCache cache;
 
+  /** Reads every range from the database. */
   public StatsStore(Pool pool) {
+    this(pool, null);
+  }
+
+  /** Reads closed ranges through {@code cache} (null: none). */
+  public StatsStore(Pool pool, StatsCache cache) {
     this.pool = pool;
+    this.cache = cache;
   }
 
   /** The counters' column that a dimension groups by. */
@@ -113,9 +124,86 @@ public final class StatsStore {
     return counts(tenantId, begin, end, res, by, events, null);
   }
 
-  /** The same, of one group only (one sender domain, one tag) when {@code onlyGroup} is not null. */
+  /**
+   * The same, of one group only (one sender domain, one tag) when {@code onlyGroup} is not null. With a cache, the
+   * range's closed part (hours before the mark; for day and month resolution, days before the mark's day) comes from
+   * it at the summaries' generation, read first; the rest from the database. In time order, then group order.
+   */
   public Future<List<Count>> counts(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
                                     List<String> events, String onlyGroup) {
+    if (cache == null) {
+      return read(tenantId, begin, end, res, by, events, onlyGroup);
+    }
+    return pool.query("SELECT hours_until, generation FROM stats_summarized").execute().recover(StatsStore::timedOut)
+        .compose(rows -> {
+          Row r = rows.iterator().next();
+          OffsetDateTime mark = r.getOffsetDateTime(0);
+          long generation = r.getLong(1);
+          boolean daily = res != Resolution.HOUR;
+          Instant closedEnd = mark == null ? Instant.MIN
+              : daily ? mark.toInstant().truncatedTo(ChronoUnit.DAYS) : mark.toInstant();
+          if (end.toInstant().isBefore(closedEnd)) {
+            closedEnd = end.toInstant();
+          }
+          if (!begin.toInstant().isBefore(closedEnd)) {
+            return read(tenantId, begin, end, res, by, events, onlyGroup);
+          }
+          StatsCache.Key key = new StatsCache.Key(tenantId, by, daily, events.stream().sorted().distinct().toList(), onlyGroup);
+          Instant b = begin.toInstant();
+          Instant e = closedEnd;
+          Future<StatsCache.Slice> closed = closed(key, generation, b, e, daily ? Resolution.DAY : Resolution.HOUR);
+          Future<List<Count>> open = e.isBefore(end.toInstant())
+              ? read(tenantId, OffsetDateTime.ofInstant(e, ZoneOffset.UTC), end, res, by, events, onlyGroup)
+              : Future.succeededFuture(List.of());
+          return Future.all(closed, open).map(x -> merged(closed.result().between(b, e), open.result(), res));
+        });
+  }
+
+  /** The slice of [begin, end) at its base resolution: the cached one, the cached one grown to end, or read anew. */
+  private Future<StatsCache.Slice> closed(StatsCache.Key key, long generation, Instant begin, Instant end, Resolution base) {
+    StatsCache.Slice have = cache.get(key, generation);
+    if (have != null && have.covers(begin, end)) {
+      return Future.succeededFuture(have);
+    }
+    boolean grow = have != null && !begin.isBefore(have.from) && !end.isBefore(have.to);
+    Instant from = grow ? have.to : begin;
+    return read(key.tenant(), OffsetDateTime.ofInstant(from, ZoneOffset.UTC), OffsetDateTime.ofInstant(end, ZoneOffset.UTC),
+        base, key.by(), key.events(), key.onlyGroup()).map(rows -> {
+          StatsCache.Slice s = grow ? have.extended(end, rows) : StatsCache.Slice.of(generation, begin, end, rows);
+          cache.put(key, s);
+          return s;
+        });
+  }
+
+  /**
+   * The closed part's counts (at its base resolution; a month's days are summed into the month) and the open part's,
+   * summed where both have a bucket (a month across the mark's day), in time order, then group order.
+   */
+  private static List<Count> merged(List<Count> closed, List<Count> open, Resolution res) {
+    if (res != Resolution.MONTH && open.isEmpty()) {
+      return closed;
+    }
+    record K(long t, String g, String event, String severity) {}
+    Map<K, long[]> sums = new HashMap<>();
+    for (List<Count> part : List.of(closed, open)) {
+      for (Count c : part) {
+        OffsetDateTime t = res == Resolution.MONTH
+            ? c.time().withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.DAYS).withDayOfMonth(1)
+            : c.time();
+        sums.computeIfAbsent(new K(t.toEpochSecond(), c.group(), c.event(), c.severity()), k -> new long[1])[0] += c.n();
+      }
+    }
+    List<Count> out = new ArrayList<>(sums.size());
+    sums.forEach((k, n) -> out.add(new Count(OffsetDateTime.ofInstant(Instant.ofEpochSecond(k.t()), ZoneOffset.UTC),
+        k.g(), k.event(), k.severity(), n[0])));
+    out.sort(java.util.Comparator.comparing(Count::time)
+        .thenComparing(Count::group, java.util.Comparator.nullsLast(java.util.Comparator.naturalOrder())));
+    return out;
+  }
+
+  /** Counters in [begin, end) from the database. */
+  private Future<List<Count>> read(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
+                                   List<String> events, String onlyGroup) {
     boolean daily = res != Resolution.HOUR;
     Tuple args = Tuple.of(begin, end);
     String tenant = null;
@@ -296,7 +384,12 @@ public final class StatsStore {
       Future<Integer> folded = c.preparedQuery(whole ? FOLD_HOUR_WHOLE : FOLD_HOUR_LATE).execute(at)
           .compose(a -> c.preparedQuery(whole ? FOLD_TAGS_WHOLE : FOLD_TAGS_LATE).execute(at)
               .map(b -> (int) (a.iterator().next().getLong(0) + b.iterator().next().getLong(0))));
-      return !whole ? folded : folded.compose(n -> c.preparedQuery("UPDATE stats_summarized SET hours_until = $1")
+      if (!whole) {
+        // late writers' rows added to a summarized hour: the cached closed parts read before are stale
+        return folded.compose(n -> n == 0 ? Future.succeededFuture(0)
+            : c.query("UPDATE stats_summarized SET generation = generation + 1").execute().map(n));
+      }
+      return folded.compose(n -> c.preparedQuery("UPDATE stats_summarized SET hours_until = $1")
           .execute(Tuple.of(hour.plusHours(1))).map(n));
     }));
   }

@@ -30,7 +30,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Folding a closed period's shards keeps every key's sum, leaves one row per key, and leaves other periods alone;
- * summarizing an hour keeps every count the statistics read, once, whichever side of the mark an hour is on.
+ * summarizing an hour keeps every count the statistics read, once, whichever side of the mark an hour is on; and
+ * reads through the cache of closed ranges answer the same as reads without it, as the mark moves and after late
+ * writers' rows are folded into summarized hours.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class StatsFoldingTest {
@@ -39,6 +41,8 @@ class StatsFoldingTest {
   static Vertx vertx;
   static Pool pool;
   static StatsStore stats;
+  /** The same reads through a cache of closed ranges: every view must equal the uncached one at every step. */
+  static StatsStore cached;
 
   @BeforeEach
   void start() {
@@ -46,6 +50,7 @@ class StatsFoldingTest {
     vertx = Vertx.vertx();
     pool = PgBuilder.pool().connectingTo(db.connectOptions()).with(new PoolOptions().setMaxSize(2)).using(vertx).build();
     stats = new StatsStore(pool);
+    cached = new StatsStore(pool, new StatsCache(8L * 1024 * 1024));
     TestDatabase.execute(db, "INSERT INTO tenants (id, name, region, api_key_hash) VALUES ('00000000-0000-0000-0000-0000000000a1', 'fold', 'eu', '\\x01')");
   }
 
@@ -116,21 +121,21 @@ class StatsFoldingTest {
     OffsetDateTime end = first.plusHours(30);
     OffsetDateTime dayBegin = first.truncatedTo(ChronoUnit.DAYS);
     OffsetDateTime dayEnd = end.truncatedTo(ChronoUnit.DAYS).plusDays(1);
-    Map<String, Long> before = everyView(tenant, first, end, dayBegin, dayEnd);
+    Map<String, Long> before = bothViews(tenant, first, end, dayBegin, dayEnd);
     assertNull(await(stats.summarizedUntil()));
 
     // an hour after the mark would leave a gap: refused, nothing folded
     await(stats.foldHour(first));
     assertThrows(Exception.class, () -> await(stats.foldHour(first.plusHours(2))));
     assertEquals(first.plusHours(1).toInstant(), await(stats.summarizedUntil()).toInstant());
-    sameViews(before, everyView(tenant, first, end, dayBegin, dayEnd));
+    sameViews(before, bothViews(tenant, first, end, dayBegin, dayEnd));
 
     // the rest of the closed hours but the last two, as the folding pass leaves them
     for (int h = 1; h < 28; h++) {
       await(stats.foldHour(first.plusHours(h)));
     }
     assertEquals(first.plusHours(28).toInstant(), await(stats.summarizedUntil()).toInstant());
-    sameViews(before, everyView(tenant, first, end, dayBegin, dayEnd));
+    sameViews(before, bothViews(tenant, first, end, dayBegin, dayEnd));
 
     // a late writer adds to a summarized hour: counted once the next pass folds it (and not twice after)
     TestDatabase.execute(db, "INSERT INTO stats_hourly VALUES (" + T + ", '" + first.plusHours(5) + "', " + B
@@ -138,18 +143,27 @@ class StatsFoldingTest {
     TestDatabase.execute(db, "INSERT INTO stats_tags_hourly VALUES (" + T + ", '" + first.plusHours(5) + "', 'news', 'sent', '', 4, 1000)");
     // (where read from the summaries, the hour shows it once folded)
     await(stats.foldHour(first.plusHours(5)));
-    Map<String, Long> late = everyView(tenant, first, end, dayBegin, dayEnd);
+    Map<String, Long> late = bothViews(tenant, first, end, dayBegin, dayEnd);
     for (String k : List.of("hour/none/sent", "day/none/sent", "month/none/sent", "hour/a.example/sent", "day/other/sent",
         "day/news/sent", "24h/a.example/sent/", "30d/a.example/sent")) {
       assertEquals(before.get(k) + 1000, late.get(k), k);
     }
     await(stats.foldHour(first.plusHours(5)));
-    sameViews(late, everyView(tenant, first, end, dayBegin, dayEnd));
+    sameViews(late, bothViews(tenant, first, end, dayBegin, dayEnd));
     assertEquals(0, TestDatabase.count(db, "SELECT count(*) FROM stats_hourly WHERE shard <> 0 AND hour = '" + first.plusHours(5) + "'"));
   }
 
+  /** {@link #everyView} read without the cache and through it (twice: as read, and as kept), all equal. */
+  private Map<String, Long> bothViews(UUID tenant, OffsetDateTime begin, OffsetDateTime end, OffsetDateTime dayBegin,
+                                      OffsetDateTime dayEnd) throws Exception {
+    Map<String, Long> plain = everyView(stats, tenant, begin, end, dayBegin, dayEnd);
+    sameViews(plain, everyView(cached, tenant, begin, end, dayBegin, dayEnd));
+    sameViews(plain, everyView(cached, tenant, begin, end, dayBegin, dayEnd));
+    return plain;
+  }
+
   /** Every grouping at every resolution, summed per resolution, group and event: what a reader sees. */
-  private Map<String, Long> everyView(UUID tenant, OffsetDateTime begin, OffsetDateTime end, OffsetDateTime dayBegin,
+  private Map<String, Long> everyView(StatsStore stats, UUID tenant, OffsetDateTime begin, OffsetDateTime end, OffsetDateTime dayBegin,
                                       OffsetDateTime dayEnd) throws Exception {
     Map<String, Long> out = new TreeMap<>();
     for (GroupBy by : List.of(GroupBy.NONE, GroupBy.BACKEND, GroupBy.SENDER_DOMAIN, GroupBy.RECIPIENT_DOMAIN, GroupBy.TAG)) {
@@ -160,6 +174,14 @@ class StatsFoldingTest {
           out.merge(k, c.n(), Long::sum);
           out.merge(k + "@" + c.time().toInstant(), c.n(), Long::sum);
         }
+        // a filtered read, and the operators' view by tenant
+        for (Count c : await(stats.counts(tenant, hourly ? begin : dayBegin, hourly ? end : dayEnd, res, by, List.of("bounced")))) {
+          out.merge(res.name().toLowerCase() + "/" + (c.group() == null ? "none" : c.group()) + "/only-" + c.event()
+              + "@" + c.time().toInstant(), c.n(), Long::sum);
+        }
+      }
+      for (Count c : await(stats.counts(null, dayBegin, dayEnd, Resolution.MONTH, GroupBy.TENANT, List.of()))) {
+        out.merge("month/tenant-" + c.group() + "/" + c.event() + "@" + c.time().toInstant(), c.n(), Long::sum);
       }
     }
     for (StatsStore.Window w : await(stats.window(tenant, begin))) {
