@@ -103,6 +103,7 @@ final class MessagesRoutes {
       }
     });
     req.exceptionHandler(e -> p.tryFail(formError(e)));
+    failIfGone(req, p);
     req.endHandler(v -> {
       List<Map.Entry<String, String>> params = new ArrayList<>();
       String inline = null;
@@ -133,6 +134,17 @@ final class MessagesRoutes {
     });
     req.resume();
     return p.future();
+  }
+
+  /**
+   * Fails {@code p} when the client went away already: its connection's close came while the request waited to be
+   * read (authentication, the domain's check), before there was a handler to hear of it; from here on the request's
+   * exception handler does.
+   */
+  private static void failIfGone(HttpServerRequest req, Promise<?> p) {
+    if (req.response().closed()) {
+      p.tryFail(new io.vertx.core.http.HttpClosedException("the client closed the connection before its request was read"));
+    }
   }
 
   /** Completes {@code p} with {@code ar} unless the form already failed it (too large, a broken upload). */
@@ -219,6 +231,7 @@ final class MessagesRoutes {
       }
     });
     req.exceptionHandler(e -> p.tryFail(formError(e)));
+    failIfGone(req, p);
     boolean multipart = mediaType(req.getHeader("Content-Type")).equals("multipart/form-data");
     req.endHandler(v -> {
       List<Map.Entry<String, String>> params = new ArrayList<>();

@@ -524,11 +524,13 @@ class AttachmentsTest {
     Api.expect(r, 202);
     String id = r.json().getString("id");
     assertEquals(3, count("SELECT count(*) FROM job_attachments WHERE job_id = '" + id + "'"));
+    assertTrue(count("SELECT count(*) FROM job_attachment_parts WHERE job_id = '" + id + "'") >= 3);
     api.awaitState(doomed, id, "completed", TIMEOUT);
     long others = count("SELECT count(*) FROM job_attachments WHERE job_id <> '" + id + "'");
 
     Api.expect(api.send("DELETE", "/v1/admin/tenants/" + doomed.id(), TestGateway.ADMIN_TOKEN, null, null, Map.of()), 204);
     assertEquals(0, count("SELECT count(*) FROM job_attachments WHERE job_id = '" + id + "'"), "its files are gone");
+    assertEquals(0, count("SELECT count(*) FROM job_attachment_parts WHERE job_id = '" + id + "'"), "and their parts");
     assertEquals(0, count("SELECT count(*) FROM jobs WHERE id = '" + id + "'"));
     assertEquals(others, count("SELECT count(*) FROM job_attachments WHERE job_id <> '" + id + "'"), "no other tenant's");
   }
