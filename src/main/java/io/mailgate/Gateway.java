@@ -102,7 +102,7 @@ public final class Gateway {
         config.events().thresholds())
         .unsubscribeAvailable(unsubscribe.linksAvailable());
     EventSql eventSql = new EventSql(config.events());
-    JobStore jobStore = new JobStore(pool, config.nodeId(), eventSql);
+    JobStore jobStore = new JobStore(pool, config.nodeId(), eventSql, config.limits().blobChunkBytes());
     DispatchStore dispatchStore = new DispatchStore(pool, eventSql);
 
     AtomicReference<Dispatcher> dispatcher = new AtomicReference<>();

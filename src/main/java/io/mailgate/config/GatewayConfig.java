@@ -99,7 +99,9 @@ public record GatewayConfig(
       long maxMimeMessageBytes,
       int maxAttachments,
       long maxJsonAttachmentBytes,
-      int maxAttachmentNameChars) {}
+      int maxAttachmentNameChars,
+      int blobChunkBytes,
+      int maxMimeHeaderBytes) {}
 
   /**
    * Admission and group commit of submissions: bytes of bodies in flight, streams (NDJSON uploads, each holding a
@@ -255,7 +257,9 @@ public record GatewayConfig(
             s.bytes("MAILGATE_MAX_MIME_MESSAGE", 25L * 1024 * 1024, Integer.MAX_VALUE - 16),
             s.integer("MAILGATE_MAX_ATTACHMENTS", 100, 0, 10_000),
             s.bytes("MAILGATE_MAX_JSON_ATTACHMENT_BYTES", 10L * 1024 * 1024, Integer.MAX_VALUE - 16),
-            s.integer("MAILGATE_MAX_ATTACHMENT_NAME_CHARS", 255, 1, 900)),
+            s.integer("MAILGATE_MAX_ATTACHMENT_NAME_CHARS", 255, 1, 900),
+            blobChunk(s.bytes("MAILGATE_BLOB_CHUNK_BYTES", 256 * 1024)),
+            (int) s.bytes("MAILGATE_MAX_MIME_HEADER_BYTES", 1024 * 1024, Integer.MAX_VALUE - 16)),
         new IntakeConfig(
             s.bytes("MAILGATE_INGEST_MAX_BYTES", 64L * 1024 * 1024),
             s.integer("MAILGATE_INGEST_MAX_STREAMS", 4, 1, 1000),
@@ -489,6 +493,14 @@ public record GatewayConfig(
   }
 
   /** PostgreSQL takes max_wal_size in MB (at least 2 WAL segments of 16 MB). */
+  /** A stored part's size: at least 1 kB (a part is a row), at most 16 MB (a part is held whole, twice at most). */
+  private static int blobChunk(long bytes) {
+    if (bytes < 1024 || bytes > 16L * 1024 * 1024) {
+      throw new ConfigException("MAILGATE_BLOB_CHUNK_BYTES must be between 1kb and 16mb, got " + bytes);
+    }
+    return (int) bytes;
+  }
+
   private static String walSize(long bytes) {
     long mb = bytes / (1024 * 1024);
     if (mb < 32) {

@@ -15,6 +15,12 @@ import java.util.UUID;
  * deleted key stops signing), and MIME jobs and jobs with attachments (whose message and its signed copy, or files
  * and their encodings, may weigh megabytes each; see {@link io.mailgate.message.Attachment#weight()}) within
  * {@code mimeBytes} together: the least recently used go first. Used from the dispatcher's event loop.
+ *
+ * <p>Intake stores a job's files and message in parts and never holds them whole; a job context does: each is
+ * reassembled from its parts into one array ({@link DispatchStore#jobAttachments}, {@link DispatchStore#jobMessage}),
+ * read once per cached context and shared by every message of the job. That is bounded per job by what intake takes
+ * (Mailgun's 25 MB request, {@code MAILGATE_MAX_MIME_MESSAGE}, {@code MAILGATE_MAX_JSON_ATTACHMENT_BYTES}) and across
+ * jobs by {@code mimeBytes}.
  */
 final class JobContexts {
 

@@ -4,6 +4,9 @@ import io.mailgate.config.GatewayConfig.IntakeConfig;
 import io.mailgate.config.GatewayConfig.LimitsConfig;
 import io.mailgate.error.InvalidInputException;
 import io.mailgate.error.RequestTimeoutException;
+import io.mailgate.message.MimeMessage;
+import io.mailgate.store.BlobParts;
+import io.mailgate.store.FileParts;
 import io.mailgate.store.Ids;
 import io.mailgate.store.JobStore;
 import io.vertx.core.Future;
@@ -92,14 +95,18 @@ public final class JobIntake {
     return this;
   }
 
-  /** A MIME job as read from its request: its fields as a JSON job (recipients, tags...), and the message. */
-  public record MimeJob(JsonObject job, io.mailgate.message.MimeMessage message) {}
+  /**
+   * A MIME job as read from its request: its fields as a JSON job (recipients, tags...), and the message, in the
+   * temporary file {@code path} (its upload), or {@code text} for a client that sent it as a plain field.
+   */
+  public record MimeJob(JsonObject job, String path, byte[] text) {}
 
   /**
    * A caller's whole MIME message to the recipients of {@code job} (Mailgun's messages.mime): admitted by its declared
-   * size first (or {@code maxMimeMessageBytes} when unknown), then read ({@code read}, which streams it to disk and
-   * checks it), validated like a JSON job (its tags, metadata, sendAt, testMode, recipients), and written with the
-   * message in one transaction.
+   * size first (or {@code maxMimeMessageBytes} when unknown), then read ({@code read}, which streams it to disk),
+   * its fields validated like a JSON job's (tags, metadata, sendAt, testMode, recipients), then the message checked
+   * while it is written in parts ({@link MimeMessage.Checker}), with the job, in one transaction: a message refused
+   * half-way leaves nothing. The temporary file is the caller's to delete once this completes.
    */
   public Future<Accepted> submitMime(UUID tenantId, long declaredBytes, Supplier<Future<MimeJob>> read) {
     long cost = declaredBytes >= 0 ? declaredBytes : limits.maxMimeMessageBytes();
@@ -109,18 +116,18 @@ public final class JobIntake {
         .compose(m -> mimeJob(tenantId, m)));
   }
 
+  /** Stands in for a MIME job's From while its fields are checked, before the message is read. */
+  private static final String MIME_FIELDS_FROM = "mime@mailgate.example";
+
   private Future<Accepted> mimeJob(UUID tenantId, MimeJob m) {
-    JobSpec spec;
+    JobSpec checked;
     String[] emails;
     try {
-      io.mailgate.message.MimeMessage msg = m.message();
-      // the job's own fields are checked as any job's; the message stands in for from, subject and body
-      JsonObject fields = m.job().copy().put("from", msg.from().toString()).put("subject", "mime").put("text", "");
+      // the job's own fields are checked as any job's, before the message is read: the message stands in for from,
+      // subject and body
+      JsonObject fields = m.job().copy().put("from", MIME_FIELDS_FROM).put("subject", "mime").put("text", "");
       JsonArray list = (JsonArray) fields.remove("recipients");
-      JobSpec checked = specParser.parse(fields, false, JobSpecParser.TenantDefaults.NONE);
-      spec = new JobSpec(msg.from(), null, msg.subject() == null ? "" : msg.subject(), null, null, Map.of(), checked.tags(),
-          checked.priority(), checked.expiresAt(), checked.sendAt(), null, checked.metadata(), checked.testMode(),
-          io.mailgate.message.Campaign.Shape.MIME, null, null);
+      checked = specParser.parse(fields, false, JobSpecParser.TenantDefaults.NONE);
       if (list == null || list.isEmpty()) {
         throw new InvalidInputException("no_recipients", "a job needs at least one recipient", "recipients");
       }
@@ -132,13 +139,21 @@ public final class JobIntake {
     } catch (InvalidInputException e) {
       return Future.failedFuture(e);
     }
-    int priority = spec.priorityFor(emails.length, intake.smallJobRecipients()).code;
     UUID jobId = Ids.newId();
-    byte[] message = m.message().data();
-    return oneMessageRoutes.apply(tenantId).compose(ok -> jobs.beginIngest(jobId)).compose(tx -> tx.insertRecipients(0,
-            emails, new String[emails.length])
-        .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(),
-            spec.sendAt(), null, null, message))
+    int priority = checked.priorityFor(emails.length, intake.smallJobRecipients()).code;
+    BlobParts source = m.path() != null ? new FileParts(vertx, m.path(), limits.blobChunkBytes())
+        : BlobParts.of(m.text(), limits.blobChunkBytes());
+    CheckedMimeParts message = new CheckedMimeParts(vertx, source, limits.blobChunkBytes(), limits.maxMimeHeaderBytes());
+    return oneMessageRoutes.apply(tenantId).compose(ok -> jobs.beginIngest(jobId)).compose(tx -> tx.insertMessage(message)
+        .compose(size -> {
+          MimeMessage.Checked msg = message.checked();
+          JobSpec spec = new JobSpec(msg.from(), null, msg.subject() == null ? "" : msg.subject(), null, null, Map.of(),
+              checked.tags(), checked.priority(), checked.expiresAt(), checked.sendAt(), null, checked.metadata(),
+              checked.testMode(), io.mailgate.message.Campaign.Shape.MIME, null, null);
+          return tx.insertRecipients(0, emails, new String[emails.length])
+              .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(),
+                  spec.sendAt(), null, null));
+        })
         .map(v -> new Accepted(jobId, emails.length, false, tenantId, priority, (emails.length + chunkSize - 1) / chunkSize))
         .onFailure(e -> tx.rollback()));
   }
@@ -161,13 +176,20 @@ public final class JobIntake {
         .compose(body -> submitJsonBody(tenantId, defaults, body, idempotencyKey)));
   }
 
-  /** A Mailgun form as read from its request: its fields as a JSON job, and its files (read from their uploads). */
-  public record FormJob(JsonObject job, java.util.List<io.mailgate.message.Attachment> attachments) {}
+  /**
+   * A file of a form (Mailgun's attachment and inline parts), its name, type and Content-ID checked, its bytes in the
+   * temporary file {@code path} (its upload) until the job is stored.
+   */
+  public record FormFile(String filename, String contentType, String contentId, String path) {}
+
+  /** A Mailgun form as read from its request: its fields as a JSON job, and its files. */
+  public record FormJob(JsonObject job, java.util.List<FormFile> files) {}
 
   /**
    * A job from a form (Mailgun's messages with its attachment and inline parts): admitted by its declared size (or
-   * {@code maxBytes} when unknown), read ({@code read} streams the files to disk and reads them back), validated like
-   * a JSON job and, with files, written with them in one transaction.
+   * {@code maxBytes} when unknown), read ({@code read} streams the files to disk), validated like a JSON job and,
+   * with files, written with them in one transaction, each read back from its file a part at a time. The temporary
+   * files are the caller's to delete once this completes.
    */
   public Future<Accepted> submitForm(UUID tenantId, JobSpecParser.TenantDefaults defaults, long declaredBytes,
                                      long maxBytes, Supplier<Future<FormJob>> read) {
@@ -175,7 +197,7 @@ public final class JobIntake {
     return admitted(admission.admit(tenantId, cost, false), () -> read.get()
         .timeout(limits.ingestTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .recover(e -> Future.failedFuture(e instanceof java.util.concurrent.TimeoutException ? timedOut(limits) : e))
-        .compose(form -> submitJob(tenantId, defaults, form.job(), form.attachments(), null, null)));
+        .compose(form -> submitJob(tenantId, defaults, form.job(), form.files(), null, null)));
   }
 
   /** An NDJSON job: the first line is the job, each following line one recipient. */
@@ -214,9 +236,8 @@ public final class JobIntake {
 
   /** @param files a form's files (none for a JSON body, whose {@code attachments} the spec carries) */
   private Future<Accepted> submitJob(UUID tenantId, JobSpecParser.TenantDefaults defaults, JsonObject json,
-                                     java.util.List<io.mailgate.message.Attachment> files, String idempotencyKey,
-                                     byte[] hash) {
-    java.util.concurrent.Callable<Checked> check = () -> checked(json, defaults, files);
+                                     java.util.List<FormFile> files, String idempotencyKey, byte[] hash) {
+    java.util.concurrent.Callable<Checked> check = () -> checked(json, defaults);
     // decoding attachments (up to MAILGATE_MAX_JSON_ATTACHMENT_BYTES of base64) is for a worker, not the event loop
     Future<Checked> checked;
     if (json.getValue("attachments") instanceof JsonArray a && !a.isEmpty()) {
@@ -232,21 +253,17 @@ public final class JobIntake {
       int priority = c.spec().priorityFor(c.emails().length, intake.smallJobRecipients()).code;
       if (c.spec().shape() != io.mailgate.message.Campaign.Shape.PERSONAL) {
         return oneMessageRoutes.apply(tenantId)
-            .compose(ok -> store(tenantId, c.spec(), priority, c.emails(), c.vars(), idempotencyKey, hash));
+            .compose(ok -> store(tenantId, c.spec(), files, priority, c.emails(), c.vars(), idempotencyKey, hash));
       }
-      return store(tenantId, c.spec(), priority, c.emails(), c.vars(), idempotencyKey, hash);
+      return store(tenantId, c.spec(), files, priority, c.emails(), c.vars(), idempotencyKey, hash);
     });
   }
 
-  /** A JSON job checked: its spec (with a form's files) and its recipients. */
+  /** A JSON job checked: its spec and its recipients. */
   private record Checked(JobSpec spec, String[] emails, String[] vars) {}
 
-  private Checked checked(JsonObject json, JobSpecParser.TenantDefaults defaults,
-                          java.util.List<io.mailgate.message.Attachment> files) {
+  private Checked checked(JsonObject json, JobSpecParser.TenantDefaults defaults) {
     JobSpec spec = specParser.parse(json, true, defaults);
-    if (!files.isEmpty()) {
-      spec = spec.withAttachments(files);
-    }
     Object rs = json.getValue("recipients");
     if (rs == null) {
       throw new InvalidInputException("no_recipients", "recipients is required", "recipients");
@@ -277,10 +294,10 @@ public final class JobIntake {
     return new Checked(spec, emails, vars);
   }
 
-  private Future<Accepted> store(UUID tenantId, JobSpec spec, int priority, String[] emails, String[] vars,
-                                 String idempotencyKey, byte[] hash) {
+  private Future<Accepted> store(UUID tenantId, JobSpec spec, java.util.List<FormFile> files, int priority,
+                                 String[] emails, String[] vars, String idempotencyKey, byte[] hash) {
     // a job with files has a transaction of its own (a group's one statement carries no files)
-    if (emails.length <= intake.groupMaxRecipients() && spec.attachments().isEmpty()) {
+    if (emails.length <= intake.groupMaxRecipients() && spec.attachments().isEmpty() && files.isEmpty()) {
       JobStore.NewJob job = new JobStore.NewJob(Ids.newId(), tenantId, spec.toJson(), chunkSize, priority, spec.expiresAt(), spec.sendAt(),
           idempotencyKey, hash, emails, vars);
       int chunks = (emails.length + chunkSize - 1) / chunkSize;
@@ -288,7 +305,7 @@ public final class JobIntake {
           ? Future.succeededFuture(new Accepted(job.id(), emails.length, false, tenantId, priority, chunks))
           : idempotency.replay(tenantId, idempotencyKey, hash));
     }
-    return bigJob(tenantId, spec, priority, emails, vars, idempotencyKey, hash);
+    return bigJob(tenantId, spec, files, priority, emails, vars, idempotencyKey, hash);
   }
 
   /** A shared message's recipients: no vars (nothing is substituted), at most MAILGATE_MAX_SHARED_RECIPIENTS. */
@@ -305,9 +322,12 @@ public final class JobIntake {
     }
   }
 
-  /** A JSON job too big for a group: its own transaction, recipients in batches of {@code ingestBatchRows}. */
-  private Future<Accepted> bigJob(UUID tenantId, JobSpec spec, int priority, String[] emails, String[] vars, String key,
-                                  byte[] hash) {
+  /**
+   * A JSON job too big for a group, or with files: its own transaction, recipients in batches of
+   * {@code ingestBatchRows}, then a form's files, each read back from its temporary file a part at a time.
+   */
+  private Future<Accepted> bigJob(UUID tenantId, JobSpec spec, java.util.List<FormFile> files, int priority,
+                                  String[] emails, String[] vars, String key, byte[] hash) {
     Future<Accepted> pre = key == null ? Future.succeededFuture()
         : jobs.findIdempotencyKey(tenantId, key).compose(found -> found.isPresent()
             ? idempotency.replay(tenantId, found.get(), hash) : Future.succeededFuture());
@@ -326,9 +346,18 @@ public final class JobIntake {
           inserts = Future.all(inserts, tx.insertRecipients(first, Arrays.copyOfRange(emails, from, to),
               Arrays.copyOfRange(vars, from, to))).mapEmpty();
         }
+        for (FormFile file : files) {
+          inserts = inserts.compose(v -> tx.insertAttachment(file.filename(), file.contentType(), file.contentId(),
+              new FileParts(vertx, file.path(), limits.blobChunkBytes())));
+        }
+        JsonObject stored = spec.toJson();
+        if (!files.isEmpty()) {
+          // the stored spec counts the job's files: a form's, then any of its own
+          stored.put("attachments", files.size() + spec.attachments().size());
+        }
         return inserts
-            .compose(v -> tx.commit(tenantId, spec.toJson(), emails.length, chunkSize, priority, spec.expiresAt(),
-                spec.sendAt(), key, hash, null, spec.attachments()))
+            .compose(v -> tx.commit(tenantId, stored, emails.length, chunkSize, priority, spec.expiresAt(),
+                spec.sendAt(), key, hash, spec.attachments()))
             .map(v -> new Accepted(jobId, emails.length, false, tenantId, priority, (emails.length + chunkSize - 1) / chunkSize))
             .onFailure(e -> tx.rollback());
       }).recover(e -> idempotency.raceLost(tenantId, key, hash, e));

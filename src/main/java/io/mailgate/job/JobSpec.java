@@ -23,11 +23,12 @@ import java.util.UUID;
  * <p>{@code shape}: {@link Campaign.Shape#PERSONAL}, a message per recipient from the templates (the usual job);
  * {@link Campaign.Shape#SHARED}, one message for all recipients with the header lists {@code to} and {@code cc}
  * (recipients in neither are blind copies), no per-recipient substitution; {@link Campaign.Shape#MIME}, a whole
- * message given by the caller, stored beside the job ({@code job_messages}) and sent as is ({@code from} and
+ * message given by the caller, stored beside the job ({@code job_messages}, in parts) and sent as is ({@code from} and
  * {@code subject} are read from it, for events).
  *
- * <p>{@code attachments}: files sent with every message, stored beside the job ({@code job_attachments}); its stored
- * spec keeps only their number.
+ * <p>{@code attachments}: files sent with every message, stored beside the job ({@code job_attachments}, in parts);
+ * its stored spec keeps only their number. A Mailgun form's files are not in it: they are stored from their
+ * temporary files, a part at a time, and counted in the stored spec.
  */
 public record JobSpec(
     Mailbox from,
@@ -63,7 +64,7 @@ public record JobSpec(
         shape, to, cc, null);
   }
 
-  /** This spec with the files {@code attachments} (those of a Mailgun form, or loaded for dispatch). */
+  /** This spec with the files {@code attachments} (loaded for dispatch). */
   public JobSpec withAttachments(List<io.mailgate.message.Attachment> files) {
     return new JobSpec(from, replyTo, subject, text, html, headers, tags, priority, expiresAt, sendAt, unsubscribe,
         metadata, testMode, shape, to, cc, files);

@@ -198,7 +198,7 @@ final class NdjsonIngest {
     hash = md.digest();
     int priority = spec.priorityFor(count, s.smallJobRecipients()).code;
     tx.commit(tenantId, spec.toJson(), count, s.chunkSize(), priority, spec.expiresAt(), spec.sendAt(), idempotencyKey, hash,
-        null, spec.attachments())
+        spec.attachments())
         .onSuccess(v -> result.complete(new Accepted(jobId, count, false, tenantId, priority,
             (count + s.chunkSize() - 1) / s.chunkSize())))
         .onFailure(result::fail);

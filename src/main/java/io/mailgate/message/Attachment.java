@@ -7,7 +7,8 @@ import java.util.Locale;
 /**
  * A file sent with a job's messages: its name (one path segment, no control characters), its media type
  * ({@code type/subtype}, parameters allowed), whether it is shown inline ({@code contentId} then names it, referenced
- * from the html as {@code cid:<contentId>}), and its bytes. Stored with the job ({@code job_attachments}).
+ * from the html as {@code cid:<contentId>}), and its bytes. Stored with the job ({@code job_attachments}, its bytes in
+ * parts in {@code job_attachment_parts}) and loaded whole for dispatch.
  *
  * <p>Its encodings are made once per loaded job and shared by every recipient's message: {@link #mimeBase64()} (76
  * characters a line, CRLF, as the MIME part's body) and {@link #base64()} (one line, for providers' JSON). Each is

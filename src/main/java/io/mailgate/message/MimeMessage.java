@@ -2,6 +2,7 @@ package io.mailgate.message;
 
 import io.mailgate.error.InvalidInputException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -10,72 +11,190 @@ import java.util.Locale;
  * as is: no NUL, one kind of line ending (a message of bare LFs is given CRLFs, the only change ever made to it; bare
  * CRs or a mix are refused), no line over 998 octets, a header section of fields, exactly one From with one address,
  * at most one Message-ID ({@code <id@domain>}) and Subject. {@code data} is the message as stored and sent.
+ *
+ * <p>Intake checks it a piece at a time with a {@link Checker} while it is stored in parts, so an upload is never
+ * held whole; {@link #parse} checks one already in memory (a stored message, loaded for dispatch) the same way.
  */
 public record MimeMessage(byte[] data, Mailbox from, String subject, String messageId, boolean dotAtLineStart) {
 
   /** RFC 5322 2.1.1: a line is at most 998 characters, without its CRLF. */
   static final int MAX_LINE = 998;
 
+  private static final byte[] CRLF = {'\r', '\n'};
+
   /** Checks {@code data[0..length)}; the array is kept (not copied) unless its line endings must change. */
   public static MimeMessage parse(byte[] data, int length) {
-    if (length == 0) {
-      throw invalid("the message is empty");
+    // a stored message was bounded at intake; one stored before the header bound is still sent
+    Checker c = new Checker(Integer.MAX_VALUE);
+    c.feed(data, 0, length, (b, off, len) -> { });
+    Checked k = c.finish();
+    byte[] d = k.converted() ? crlf(data, length, k.size()) : length == data.length ? data : Arrays.copyOf(data, length);
+    return new MimeMessage(d, k.from(), k.subject(), k.messageId(), k.dotAtLineStart());
+  }
+
+  /** Where a {@link Checker} writes the message as stored. */
+  @FunctionalInterface
+  public interface Sink {
+    void write(byte[] b, int offset, int length);
+  }
+
+  /**
+   * What a checked message says of itself: its From, Subject and Message-ID, whether a line starts with '.' (for
+   * dot-stuffing), its size as stored and whether that differs from what was given (bare LFs made CRLF).
+   */
+  public record Checked(Mailbox from, String subject, String messageId, boolean dotAtLineStart, long size,
+                        boolean converted) {}
+
+  /**
+   * The check of a message fed a piece at a time, in order: each piece is checked and written to a {@link Sink} as
+   * stored (bare LFs as CRLF) at once; what spans pieces (a CR at the end of one and its LF at the start of the
+   * next, a line's length, whether a line starts with '.') is carried over. The header section is kept, at most
+   * {@code maxHeaderBytes} (MAILGATE_MAX_MIME_HEADER_BYTES), and read by {@link #finish}. Not thread-safe: one
+   * caller at a time, in order.
+   */
+  public static final class Checker {
+    private final int maxHeaderBytes;
+    private long given;
+    private long bareLfs;
+    private boolean crlfs;
+    private boolean cr;
+    private int lineLength;
+    private boolean dot;
+    private boolean inHeader = true;
+    private byte[] header = new byte[256];
+    private int headerLength;
+    private int headerLineStart;
+
+    public Checker(int maxHeaderBytes) {
+      this.maxHeaderBytes = maxHeaderBytes;
     }
-    byte[] d = crlf(data, length);
-    int n = d == data ? length : d.length;
-    boolean dot = d[0] == '.';
-    int lineStart = 0;
-    int headerEnd = -1;
-    for (int i = 0; i < n; i++) {
-      byte b = d[i];
-      if (b == 0) {
-        throw invalid("the message contains a NUL byte");
+
+    /** Checks {@code b[offset..offset+length)}, the message's next bytes, and writes them as stored to {@code out}. */
+    public void feed(byte[] b, int offset, int length, Sink out) {
+      int end = offset + length;
+      int run = offset;
+      for (int i = offset; i < end; i++) {
+        byte c = b[i];
+        if (cr) {
+          cr = false;
+          if (c != '\n') {
+            throw bareCr();
+          }
+          crlfs = true;
+          if (bareLfs > 0) {
+            throw mixed();
+          }
+          if (inHeader) {
+            header(c);
+          }
+          lineEnd();
+        } else if (c == '\r') {
+          cr = true;
+          if (inHeader) {
+            header(c);
+          }
+        } else if (c == '\n') {
+          bareLfs++;
+          if (crlfs) {
+            throw mixed();
+          }
+          out.write(b, run, i - run);
+          out.write(CRLF, 0, 2);
+          run = i + 1;
+          if (inHeader) {
+            header((byte) '\r');
+            header(c);
+          }
+          lineEnd();
+        } else {
+          if (c == 0) {
+            throw invalid("the message contains a NUL byte");
+          }
+          if (lineLength == 0 && c == '.') {
+            dot = true;
+          }
+          if (++lineLength > MAX_LINE) {
+            throw invalid("the message has a line longer than " + MAX_LINE + " octets");
+          }
+          if (inHeader) {
+            header(c);
+          }
+        }
       }
-      if (b == '\n') {
-        if (i - 1 - lineStart > MAX_LINE) {
-          throw invalid("the message has a line longer than " + MAX_LINE + " octets");
-        }
-        if (headerEnd < 0 && i - 1 == lineStart) {
-          headerEnd = lineStart; // the empty line after the headers
-        }
-        lineStart = i + 1;
-        if (lineStart < n && d[lineStart] == '.') {
-          dot = true;
+      out.write(b, run, end - run);
+      given += length;
+    }
+
+    private void header(byte c) {
+      if (headerLength == header.length) {
+        header = Arrays.copyOf(header, header.length * 2);
+      }
+      header[headerLength++] = c;
+    }
+
+    private void lineEnd() {
+      if (inHeader) {
+        if (lineLength == 0) {
+          inHeader = false; // the empty line after the headers, which is not theirs
+          headerLength = headerLineStart;
+        } else {
+          headerLineStart = headerLength;
+          checkHeaderSize();
         }
       }
+      lineLength = 0;
     }
-    if (n - lineStart > MAX_LINE) {
-      throw invalid("the message has a line longer than " + MAX_LINE + " octets");
+
+    private void checkHeaderSize() {
+      if (headerLength > maxHeaderBytes) {
+        throw invalid("the message's header section is larger than " + maxHeaderBytes
+            + " bytes (MAILGATE_MAX_MIME_HEADER_BYTES)");
+      }
     }
-    if (headerEnd < 0) {
-      headerEnd = n;
+
+    /** After the last piece: the message's header facts, or why it cannot be sent as is. */
+    public Checked finish() {
+      if (given == 0) {
+        throw invalid("the message is empty");
+      }
+      if (cr) {
+        throw bareCr();
+      }
+      if (inHeader) {
+        checkHeaderSize(); // a message that is all header, its last line not ended
+      }
+      Headers h = headers(header, headerLength);
+      if (h.from == null) {
+        throw invalid("the message has no From header");
+      }
+      // the header section was read octet by octet: the From as UTF-8, for an internationalised address (RFC 6532)
+      String fromValue = new String(h.from.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+      if (fromValue.indexOf('\uFFFD') >= 0) {
+        throw invalid("the message's From is not valid UTF-8");
+      }
+      List<Mailbox> from;
+      try {
+        from = AddressList.parse(fromValue, "From");
+      } catch (InvalidInputException e) {
+        throw invalid("the message's From is not an address: " + e.getMessage());
+      }
+      if (from.size() != 1) {
+        throw invalid("the message's From must be one address");
+      }
+      String id = h.messageId == null ? null : h.messageId.trim();
+      if (id != null && !id.matches("<[!-;=?-~]+@[!-;=?-~]+>")) {
+        throw invalid("the message's Message-ID is not of the form <id@domain>");
+      }
+      return new Checked(from.get(0), h.subject, id, dot, given + bareLfs, bareLfs > 0);
     }
-    if (d.length != n) {
-      d = java.util.Arrays.copyOf(d, n);
+
+    private static InvalidInputException bareCr() {
+      return invalid("the message has a bare CR (a CR not followed by LF)");
     }
-    Headers h = headers(d, headerEnd);
-    if (h.from == null) {
-      throw invalid("the message has no From header");
+
+    private static InvalidInputException mixed() {
+      return invalid("the message mixes CRLF and bare LF line endings");
     }
-    // the header section was read octet by octet: the From as UTF-8, for an internationalised address (RFC 6532)
-    String fromValue = new String(h.from.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
-    if (fromValue.indexOf('\uFFFD') >= 0) {
-      throw invalid("the message's From is not valid UTF-8");
-    }
-    List<Mailbox> from;
-    try {
-      from = AddressList.parse(fromValue, "From");
-    } catch (InvalidInputException e) {
-      throw invalid("the message's From is not an address: " + e.getMessage());
-    }
-    if (from.size() != 1) {
-      throw invalid("the message's From must be one address");
-    }
-    String id = h.messageId == null ? null : h.messageId.trim();
-    if (id != null && !id.matches("<[!-;=?-~]+@[!-;=?-~]+>")) {
-      throw invalid("the message's Message-ID is not of the form <id@domain>");
-    }
-    return new MimeMessage(d, from.get(0), h.subject, id, dot);
   }
 
   /**
@@ -183,31 +302,9 @@ public record MimeMessage(byte[] data, Mailbox from, String subject, String mess
     return -1;
   }
 
-  /**
-   * The array as is when every line ends in CRLF; a new one with CRLFs when every line ends in a bare LF (files
-   * written on Unix); refused when it has a bare CR, or CRLF and bare LF mixed (what SMTP smuggling is made of).
-   */
-  private static byte[] crlf(byte[] d, int n) {
-    int crlf = 0;
-    int bareLf = 0;
-    for (int i = 0; i < n; i++) {
-      if (d[i] == '\r') {
-        if (i + 1 >= n || d[i + 1] != '\n') {
-          throw invalid("the message has a bare CR (a CR not followed by LF)");
-        }
-        crlf++;
-        i++;
-      } else if (d[i] == '\n') {
-        bareLf++;
-      }
-    }
-    if (bareLf == 0) {
-      return d;
-    }
-    if (crlf > 0) {
-      throw invalid("the message mixes CRLF and bare LF line endings");
-    }
-    byte[] out = new byte[n + bareLf];
+  /** {@code d[0..n)} with a CR before every LF: a message of bare LFs (files written on Unix), checked already. */
+  private static byte[] crlf(byte[] d, int n, long size) {
+    byte[] out = new byte[Math.toIntExact(size)];
     int o = 0;
     for (int i = 0; i < n; i++) {
       if (d[i] == '\n') {

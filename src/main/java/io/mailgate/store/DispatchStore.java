@@ -1,6 +1,7 @@
 package io.mailgate.store;
 
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
@@ -307,27 +308,108 @@ public final class DispatchStore {
         });
   }
 
-  /** The caller's own message of a MIME job (Mailgun's messages.mime), as stored with it. */
+  /** Parts read by one statement when a job's file or message is loaded: a few parts held beside the whole. */
+  static final int PARTS_PER_READ = 16;
+
+  /**
+   * The caller's own message of a MIME job (Mailgun's messages.mime), reassembled from its parts
+   * ({@code job_message_parts}) into one array of its stored size, {@link #PARTS_PER_READ} parts a statement.
+   */
   public Future<Optional<byte[]>> jobMessage(UUID jobId) {
-    return pool.preparedQuery("SELECT message FROM job_messages WHERE job_id = $1")
+    return pool.preparedQuery("SELECT size FROM job_messages WHERE job_id = $1")
         .execute(Tuple.of(jobId))
-        .map(rows -> {
+        .compose(rows -> {
           var it = rows.iterator();
-          return it.hasNext() ? Optional.of(it.next().getBuffer("message").getBytes()) : Optional.empty();
+          if (!it.hasNext()) {
+            return Future.succeededFuture(Optional.empty());
+          }
+          byte[][] data = {new byte[blobSize(jobId, it.next().getLong("size"))]};
+          return readParts(jobId, true, Map.of(0, 0), data, 0, -1, new int[1], new int[1])
+              .map(v -> Optional.of(data[0]));
         });
   }
 
-  /** A job's files ({@code job_attachments}), in the order given. */
+  /**
+   * A job's files ({@code job_attachments}), in the order given, each reassembled from its parts
+   * ({@code job_attachment_parts}) into one array of its size, {@link #PARTS_PER_READ} parts a statement. A job's
+   * files are at most Mailgun's 25 MB request (or MAILGATE_MAX_JSON_ATTACHMENT_BYTES for the job API).
+   */
   public Future<List<io.mailgate.message.Attachment>> jobAttachments(UUID jobId) {
-    return pool.preparedQuery("SELECT filename, content_type, content_id, data FROM job_attachments WHERE job_id = $1 ORDER BY idx")
+    return pool.preparedQuery("SELECT idx, filename, content_type, content_id, size FROM job_attachments WHERE job_id = $1 ORDER BY idx")
         .execute(Tuple.of(jobId))
-        .map(rows -> {
-          List<io.mailgate.message.Attachment> out = new ArrayList<>(rows.size());
-          for (Row r : rows) {
-            out.add(new io.mailgate.message.Attachment(r.getString("filename"), r.getString("content_type"),
-                r.getString("content_id"), r.getBuffer("data").getBytes()));
+        .compose(rows -> {
+          List<Row> files = new ArrayList<>();
+          rows.forEach(files::add);
+          byte[][] data = new byte[files.size()][];
+          Map<Integer, Integer> positions = new HashMap<>();
+          for (int i = 0; i < data.length; i++) {
+            data[i] = new byte[blobSize(jobId, files.get(i).getLong("size"))];
+            positions.put((int) files.get(i).getShort("idx"), i);
           }
-          return out;
+          return readParts(jobId, false, positions, data, -1, -1, new int[data.length], new int[data.length]).map(v -> {
+            List<io.mailgate.message.Attachment> out = new ArrayList<>(files.size());
+            for (int i = 0; i < data.length; i++) {
+              Row r = files.get(i);
+              out.add(new io.mailgate.message.Attachment(r.getString("filename"), r.getString("content_type"),
+                  r.getString("content_id"), data[i]));
+            }
+            return out;
+          });
+        });
+  }
+
+  private static int blobSize(UUID jobId, long size) {
+    if (size < 0 || size > Integer.MAX_VALUE - 16) {
+      throw new IllegalStateException("job " + jobId + " has a stored file of " + size + " bytes");
+    }
+    return (int) size;
+  }
+
+  private static final String MESSAGE_PARTS = """
+      SELECT 0::smallint AS idx, part, data FROM job_message_parts WHERE job_id = $1 AND part > $2
+      ORDER BY part LIMIT $3""";
+  private static final String ATTACHMENT_PARTS = """
+      SELECT idx, part, data FROM job_attachment_parts WHERE job_id = $1 AND (idx, part) > ($2, $3)
+      ORDER BY idx, part LIMIT $4""";
+
+  /**
+   * Reads the parts after ({@code idx}, {@code part}) into the array of their file ({@code positions} maps its idx
+   * to its place in {@code data}, {@code filled} how much of it is read, {@code parts} how many parts), and then
+   * the next ones, until none is left; each file must then be whole, its parts numbered from 0 without a gap (else
+   * it is an error: the job cannot be sent as stored). {@code message}: the job's message, its one array.
+   */
+  private Future<Void> readParts(UUID jobId, boolean message, Map<Integer, Integer> positions, byte[][] data, int idx,
+                                 int part, int[] filled, int[] parts) {
+    return pool.preparedQuery(message ? MESSAGE_PARTS : ATTACHMENT_PARTS)
+        .execute(message ? Tuple.of(jobId, part, PARTS_PER_READ) : Tuple.of(jobId, (short) idx, part, PARTS_PER_READ))
+        .compose(rows -> {
+          int lastIdx = idx;
+          int lastPart = part;
+          for (Row r : rows) {
+            int x = r.getShort("idx");
+            int p = r.getInteger("part");
+            Buffer b = r.getBuffer("data");
+            Integer i = positions.get(x);
+            if (i == null || p != parts[i] || filled[i] + b.length() > data[i].length) {
+              return Future.failedFuture(new IllegalStateException("job " + jobId + ": stored part " + p + " of file "
+                  + x + " does not fit its file"));
+            }
+            b.getBytes(data[i], filled[i]);
+            filled[i] += b.length();
+            parts[i]++;
+            lastIdx = x;
+            lastPart = p;
+          }
+          if (rows.size() == PARTS_PER_READ) {
+            return readParts(jobId, message, positions, data, lastIdx, lastPart, filled, parts);
+          }
+          for (int i = 0; i < data.length; i++) {
+            if (filled[i] != data[i].length) {
+              return Future.failedFuture(new IllegalStateException("job " + jobId + ": file " + i + " has "
+                  + filled[i] + " of its " + data[i].length + " bytes stored"));
+            }
+          }
+          return Future.succeededFuture();
         });
   }
 

@@ -96,11 +96,19 @@ public final class JobStore {
   private final Pool pool;
   private final String nodeId;
   private final EventSql events;
+  private final int partBytes;
 
-  public JobStore(Pool pool, String nodeId, EventSql events) {
+  /** @param partBytes the size of a stored part of a job's file or message (MAILGATE_BLOB_CHUNK_BYTES) */
+  public JobStore(Pool pool, String nodeId, EventSql events, int partBytes) {
     this.pool = pool;
     this.nodeId = nodeId;
     this.events = events;
+    this.partBytes = partBytes;
+  }
+
+  /** The size of a stored part of a job's file or message (MAILGATE_BLOB_CHUNK_BYTES). */
+  public int partBytes() {
+    return partBytes;
   }
 
   /**

@@ -132,7 +132,9 @@ public final class TenantStore {
       "DELETE FROM stats_summary_daily WHERE tenant_id = $1",
       // the operators' cached statistics (StatsCache) held the tenant's counters
       "UPDATE stats_summarized SET generation = generation + 1 WHERE $1::uuid IS NOT NULL",
+      "DELETE FROM job_message_parts WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM job_messages WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
+      "DELETE FROM job_attachment_parts WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM job_attachments WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM recipients WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",
       "DELETE FROM chunks WHERE job_id IN (SELECT id FROM jobs WHERE tenant_id = $1)",

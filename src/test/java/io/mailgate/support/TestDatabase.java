@@ -22,7 +22,12 @@ public final class TestDatabase {
 
   private TestDatabase() {}
 
-  public static synchronized DbTarget fresh() {
+  public static DbTarget fresh() {
+    return freshAt(null);
+  }
+
+  /** A fresh database built by the migrations up to {@code version} (all of them when null), to test a migration. */
+  public static synchronized DbTarget freshAt(String version) {
     try {
       if (server == null) {
         String url = System.getenv("MAILGATE_TEST_DB_URL");
@@ -47,7 +52,11 @@ public final class TestDatabase {
         st.execute("CREATE DATABASE " + name);
       }
       DbTarget db = server.withDatabase(name);
-      Migrations.migrate(db);
+      if (version == null) {
+        Migrations.migrate(db);
+      } else {
+        Migrations.migrate(db, version);
+      }
       return db;
     } catch (Exception e) {
       throw new IllegalStateException("cannot set up a test database", e);

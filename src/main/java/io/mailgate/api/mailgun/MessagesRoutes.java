@@ -42,8 +42,10 @@ final class MessagesRoutes {
 
   /**
    * {@code POST /v3/{domain}/messages.mime}: {@code to} and the options as form fields, the whole message in the file
-   * part {@code message}, streamed to a temporary file while the form is decoded (never held whole in memory before
-   * it is read once, checked and stored), at most {@code MAILGATE_MAX_MIME_MESSAGE} bytes.
+   * part {@code message}, streamed to a temporary file while the form is decoded, at most
+   * {@code MAILGATE_MAX_MIME_MESSAGE} bytes; then read back a part at a time, checked and stored in parts
+   * ({@link JobIntake#submitMime}), never held whole. The file is deleted once the submission is done, whatever its
+   * outcome.
    */
   private static Future<JsonObject> sendMime(RoutingContext ctx, DkimService domains, JobIntake intake) {
     Tenant tenant = MailgunAuth.tenant(ctx);
@@ -60,7 +62,9 @@ final class MessagesRoutes {
         return Future.<JsonObject>failedFuture(mimeTooLarge(maxMessage));
       }
       MailgunRoutes.continueIfExpected(req);
-      return intake.submitMime(tenant.id(), declared, () -> readMimeForm(ctx.vertx(), req, maxMessage))
+      TemporaryUploads files = new TemporaryUploads(ctx.vertx(), "mailgate-mime-", ".eml");
+      return intake.submitMime(tenant.id(), declared, () -> readMimeForm(req, maxMessage, files))
+          .andThen(ar -> files.close())
           .map(a -> new JsonObject()
               .put("id", "<" + a.jobId() + "@" + d + ">")
               .put("message", "Queued. Thank you."));
@@ -68,36 +72,28 @@ final class MessagesRoutes {
   }
 
   /**
-   * Decodes the form while it arrives: the {@code message} file part goes to a temporary file (the upload's own
-   * pipe, with backpressure), the other fields are kept; then, on a worker, the file is read once, checked
-   * ({@link io.mailgate.message.MimeMessage#parse}) and deleted.
+   * Decodes the form while it arrives: the {@code message} file part goes to a temporary file ({@code files}), the
+   * other fields are kept. The message is not read here: it is checked as it is stored.
    */
-  private static Future<JobIntake.MimeJob> readMimeForm(io.vertx.core.Vertx vertx, HttpServerRequest req, long maxMessage) {
+  private static Future<JobIntake.MimeJob> readMimeForm(HttpServerRequest req, long maxMessage, TemporaryUploads files) {
     if (req.isEnded()) {
       return Future.failedFuture(new InvalidInputException("invalid_parameter", "message parameter is missing", null));
     }
     Promise<JobIntake.MimeJob> p = Promise.promise();
     List<String> otherFiles = new ArrayList<>();
-    String[] file = {null};
     @SuppressWarnings("unchecked")
-    Future<Void>[] stored = new Future[] {null};
+    Future<String>[] stored = new Future[] {null};
     io.vertx.core.http.HttpServerFileUpload[] message = {null};
     long[] seen = {0};
     req.setExpectMultipart(true);
     req.uploadHandler(upload -> {
       if (!upload.name().equals("message") || message[0] != null) {
         otherFiles.add(upload.name());
-        upload.exceptionHandler(e -> {});
-        upload.handler(b -> {});
+        TemporaryUploads.drop(upload);
         return;
       }
       message[0] = upload;
-      // readable by this process only (a message is the tenant's mail); the upload waits until the file exists
-      upload.pause();
-      stored[0] = vertx.fileSystem().createTempFile("mailgate-mime-", ".eml", "rw-------").compose(path -> {
-        file[0] = path;
-        return upload.streamToFileSystem(path);
-      });
+      stored[0] = files.stream(upload);
     });
     req.handler(b -> {
       seen[0] += b.length();
@@ -107,6 +103,7 @@ final class MessagesRoutes {
       }
     });
     req.exceptionHandler(e -> p.tryFail(formError(e)));
+    failIfGone(req, p);
     req.endHandler(v -> {
       List<Map.Entry<String, String>> params = new ArrayList<>();
       String inline = null;
@@ -119,36 +116,35 @@ final class MessagesRoutes {
         }
       }
       String text = inline;
-      Future<Void> written = stored[0] == null ? Future.succeededFuture() : stored[0];
-      written.compose(x -> {
+      Future<String> written = stored[0] == null ? Future.succeededFuture() : stored[0];
+      written.compose(path -> {
         if (message[0] != null && message[0].size() > maxMessage) {
           return Future.failedFuture(mimeTooLarge(maxMessage));
         }
         if (message[0] == null && text == null) {
           return Future.failedFuture(new InvalidInputException("invalid_parameter", "message parameter is missing", null));
         }
-        // the job's fields first: a refused parameter costs no read of the message
+        byte[] data = path == null ? text.getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
+        if (data != null && data.length > maxMessage) {
+          return Future.failedFuture(mimeTooLarge(maxMessage));
+        }
         JsonObject job = MessageTranslation.toMimeJob(params, otherFiles);
-        return vertx.executeBlocking(() -> {
-          byte[] data = message[0] != null ? java.nio.file.Files.readAllBytes(java.nio.file.Path.of(file[0]))
-              : text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-          if (data.length > maxMessage) {
-            throw mimeTooLarge(maxMessage);
-          }
-          return new JobIntake.MimeJob(job, io.mailgate.message.MimeMessage.parse(data, data.length));
-        }, false);
+        return Future.succeededFuture(new JobIntake.MimeJob(job, path, data));
       }).onComplete(ar -> settle(p, ar));
     });
     req.resume();
-    // the temporary file goes once the request is done with, whatever the outcome
-    return p.future().andThen(ar -> {
-      Future<Void> w = stored[0] == null ? Future.succeededFuture() : stored[0];
-      w.otherwiseEmpty().onComplete(x -> {
-        if (file[0] != null) {
-          vertx.fileSystem().delete(file[0]).otherwiseEmpty();
-        }
-      });
-    });
+    return p.future();
+  }
+
+  /**
+   * Fails {@code p} when the client went away already: its connection's close came while the request waited to be
+   * read (authentication, the domain's check), before there was a handler to hear of it; from here on the request's
+   * exception handler does.
+   */
+  private static void failIfGone(HttpServerRequest req, Promise<?> p) {
+    if (req.response().closed()) {
+      p.tryFail(new io.vertx.core.http.HttpClosedException("the client closed the connection before its request was read"));
+    }
   }
 
   /** Completes {@code p} with {@code ar} unless the form already failed it (too large, a broken upload). */
@@ -180,36 +176,35 @@ final class MessagesRoutes {
       }
       MailgunRoutes.continueIfExpected(req);
       var defaults = new JobSpecParser.TenantDefaults(tenant.unsubscribeDefault(), tenant.unsubscribeMailto());
-      return intake.submitForm(tenant.id(), defaults, declared, MAX_BODY_BYTES,
-              () -> readForm(ctx.vertx(), req, intake.limits()))
+      TemporaryUploads files = new TemporaryUploads(ctx.vertx(), "mailgate-attachment-", ".part");
+      return intake.submitForm(tenant.id(), defaults, declared, MAX_BODY_BYTES, () -> readForm(req, intake.limits(), files))
+          .andThen(ar -> files.close())
           .map(a -> new JsonObject()
               .put("id", "<" + a.jobId() + "@" + d + ">")
               .put("message", "Queued. Thank you."));
     });
   }
 
-  /** An {@code attachment} or {@code inline} file part, streamed to a temporary file readable by this process only. */
-  private record Upload(String name, String filename, String contentType, String charset, String path) {}
+  /** An {@code attachment} or {@code inline} file part as its form part names it. */
+  private record Upload(String name, String filename, String contentType, String charset) {}
 
   /**
    * Decodes the form while it arrives (Vert.x's streaming decoder, bounded by the server's form limits). The file
    * parts {@code attachment} and {@code inline} (at most {@code MAILGATE_MAX_ATTACHMENTS}) each go to a temporary
-   * file through the upload's own pipe, with backpressure; other file parts are counted by name and their bytes
-   * dropped, so they are refused without being held. Once the form is translated (a refused parameter costs no read),
-   * the files are read back and checked on a worker, and deleted whatever the outcome.
+   * file ({@code files}); other file parts are counted by name and their bytes dropped, so they are refused without
+   * being held. The files are not read here: the job is stored from them ({@link JobIntake#submitForm}), and they
+   * are deleted once that is done, whatever its outcome.
    */
-  private static Future<JobIntake.FormJob> readForm(io.vertx.core.Vertx vertx, HttpServerRequest req,
-                                                    io.mailgate.config.GatewayConfig.LimitsConfig limits) {
-    List<String> files = new ArrayList<>();
+  private static Future<JobIntake.FormJob> readForm(HttpServerRequest req,
+                                                    io.mailgate.config.GatewayConfig.LimitsConfig limits,
+                                                    TemporaryUploads files) {
+    List<String> otherFiles = new ArrayList<>();
     if (req.isEnded()) {
-      return Future.succeededFuture(new JobIntake.FormJob(MessageTranslation.toJob(List.of(), files), List.of()));
+      return Future.succeededFuture(new JobIntake.FormJob(MessageTranslation.toJob(List.of(), otherFiles), List.of()));
     }
     Promise<JobIntake.FormJob> p = Promise.promise();
     List<Upload> uploads = new ArrayList<>();
-    List<Future<Void>> written = new ArrayList<>();
-    List<io.vertx.core.http.HttpServerFileUpload> streaming = new ArrayList<>();
-    List<String> paths = new ArrayList<>();
-    boolean[] over = {false};
+    List<Future<String>> written = new ArrayList<>();
     long[] seen = {0};
     req.setExpectMultipart(true);
     req.uploadHandler(upload -> {
@@ -220,28 +215,13 @@ final class MessagesRoutes {
           p.tryFail(new InvalidInputException("invalid_parameter", "Too many attachments; max is "
               + limits.maxAttachments() + " (MAILGATE_MAX_ATTACHMENTS)", null));
         } else {
-          files.add(upload.name());
+          otherFiles.add(upload.name());
         }
-        upload.exceptionHandler(e -> {});
-        upload.handler(b -> {});
+        TemporaryUploads.drop(upload);
         return;
       }
-      // readable by this process only (a file is the tenant's mail); the upload waits until the file exists
-      upload.pause();
-      streaming.add(upload);
-      Promise<String> path = Promise.promise();
-      written.add(vertx.fileSystem().createTempFile("mailgate-attachment-", ".part", "rw-------").compose(f -> {
-        paths.add(f);
-        if (over[0]) {
-          return vertx.fileSystem().delete(f); // the request failed meanwhile
-        }
-        path.complete(f);
-        return upload.streamToFileSystem(f);
-      }));
-      uploads.add(null);
-      int at = uploads.size() - 1;
-      path.future().onSuccess(f -> uploads.set(at, new Upload(name, upload.filename(), upload.contentType(),
-          upload.charset(), f)));
+      uploads.add(new Upload(name, upload.filename(), upload.contentType(), upload.charset()));
+      written.add(files.stream(upload));
     });
     req.handler(b -> {
       seen[0] += b.length();
@@ -251,6 +231,7 @@ final class MessagesRoutes {
       }
     });
     req.exceptionHandler(e -> p.tryFail(formError(e)));
+    failIfGone(req, p);
     boolean multipart = mediaType(req.getHeader("Content-Type")).equals("multipart/form-data");
     req.endHandler(v -> {
       List<Map.Entry<String, String>> params = new ArrayList<>();
@@ -258,37 +239,18 @@ final class MessagesRoutes {
         params.add(multipart ? Map.entry(prefixRestored(e.getKey()), e.getValue()) : e);
       }
       Future.all(written).compose(x -> {
-        // the job's fields first: a refused parameter costs no read of the files
-        JsonObject job = MessageTranslation.toJob(params, files);
-        List<Upload> parts = List.copyOf(uploads);
-        List<String[]> checked = checked(parts, limits);
-        return vertx.executeBlocking(() -> {
-          List<io.mailgate.message.Attachment> out = new ArrayList<>(parts.size());
-          for (int i = 0; i < parts.size(); i++) {
-            byte[] data = java.nio.file.Files.readAllBytes(java.nio.file.Path.of(parts.get(i).path()));
-            String[] c = checked.get(i);
-            out.add(new io.mailgate.message.Attachment(c[0], c[1], c[2], data));
-          }
-          return new JobIntake.FormJob(job, out);
-        }, false);
+        JsonObject job = MessageTranslation.toJob(params, otherFiles);
+        List<String[]> checked = checked(uploads, limits);
+        List<JobIntake.FormFile> out = new ArrayList<>(uploads.size());
+        for (int i = 0; i < uploads.size(); i++) {
+          String[] c = checked.get(i);
+          out.add(new JobIntake.FormFile(c[0], c[1], c[2], written.get(i).result()));
+        }
+        return Future.succeededFuture(new JobIntake.FormJob(job, out));
       }).onComplete(ar -> settle(p, ar));
     });
     req.resume();
-    // the temporary files go once the request is done with, whatever the outcome: a failed request's uploads are
-    // stopped (their rest may never arrive) and their files deleted at once
-    return p.future().andThen(ar -> {
-      over[0] = true;
-      if (ar.failed()) {
-        for (io.vertx.core.http.HttpServerFileUpload u : streaming) {
-          try {
-            u.cancelStreamToFileSystem();
-          } catch (IllegalStateException e) {
-            // not streaming (yet, or any more)
-          }
-        }
-      }
-      List.copyOf(paths).forEach(f -> vertx.fileSystem().delete(f).otherwiseEmpty());
-    });
+    return p.future();
   }
 
   /**

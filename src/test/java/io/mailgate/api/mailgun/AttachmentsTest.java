@@ -24,6 +24,7 @@ import io.mailgate.support.ScriptedSmtpServer;
 import io.mailgate.support.TestAttachments;
 import io.mailgate.support.TestDatabase;
 import io.mailgate.support.TestGateway;
+import io.mailgate.support.Uploads;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import jakarta.mail.internet.MimeMessage;
@@ -56,6 +57,8 @@ class AttachmentsTest {
   private static final Pattern ID = Pattern.compile("<([0-9a-f-]{36})@[a-z.]+>");
   private static final int MAX_JSON_FILES = 256 * 1024;
   private static final int MAX_FILES = 5;
+  /** Small parts, so that a file of a few megabytes is stored in many. */
+  private static final int PART = 64 * 1024;
 
   static GreenMail greenMail;
   static ScriptedSmtpServer smtp;
@@ -75,7 +78,8 @@ class AttachmentsTest {
     smtp = new ScriptedSmtpServer().start();
     gw = TestGateway.start(TestDatabase.fresh(), Map.of(
         "MAILGATE_MAX_JSON_ATTACHMENT_BYTES", String.valueOf(MAX_JSON_FILES),
-        "MAILGATE_MAX_ATTACHMENTS", String.valueOf(MAX_FILES)));
+        "MAILGATE_MAX_ATTACHMENTS", String.valueOf(MAX_FILES),
+        "MAILGATE_BLOB_CHUNK_BYTES", String.valueOf(PART)));
     api = gw.api.overHttp11();
     acme = api.tenantOnSmtp("files-acme", greenMail.getSmtp().getPort(), null);
     domains(acme, "acme.example");
@@ -147,10 +151,12 @@ class AttachmentsTest {
     long jobs = count("SELECT count(*) FROM jobs");
     long recipients = count("SELECT count(*) FROM recipients");
     long files = count("SELECT count(*) FROM job_attachments");
+    long parts = count("SELECT count(*) FROM job_attachment_parts");
     refused.run();
     assertEquals(jobs, count("SELECT count(*) FROM jobs"), "jobs stored by refused requests");
     assertEquals(recipients, count("SELECT count(*) FROM recipients"), "recipients stored");
     assertEquals(files, count("SELECT count(*) FROM job_attachments"), "attachments stored");
+    assertEquals(parts, count("SELECT count(*) FROM job_attachment_parts"), "attachments' parts stored");
   }
 
   static MimeMessage receivedBy(String address) throws Exception {
@@ -222,6 +228,79 @@ class AttachmentsTest {
     MimeMessage m = receivedBy("mg-files@example.com");
     assertEquals("Your report", m.getSubject());
     assertTextHtmlFilesAndInlineImage(m, TestAttachments.NOTES_NAME);
+    awaitTempFilesDeleted(before);
+  }
+
+  @Test
+  void aMailgunAttachmentOfThreeMegabytesIsStoredInPartsOfTheSettingAndArrivesByteIdentical() throws Exception {
+    byte[] data = new byte[3_000_001];
+    new java.util.Random(9).nextBytes(data);
+    File big = file("big-random.bin", data);
+    java.util.Set<String> before = attachmentTempFiles();
+    MessageResponse r = messages(acme).sendMessage("acme.example", Message.builder()
+        .from("news@acme.example")
+        .to("mg-parts@example.com")
+        .subject("Parts")
+        .text("A big file.")
+        .attachment(big)
+        .build());
+    String id = jobId(r);
+    String job = "job_id = '" + id + "'";
+    assertEquals((data.length + PART - 1) / PART, count("SELECT count(*) FROM job_attachment_parts WHERE " + job),
+        "stored before the answer, in parts of MAILGATE_BLOB_CHUNK_BYTES");
+    assertEquals(PART, count("SELECT max(length(data)) FROM job_attachment_parts WHERE " + job));
+    assertEquals(data.length, count("SELECT size FROM job_attachments WHERE " + job));
+    assertEquals(data.length, count("SELECT sum(length(data)) FROM job_attachment_parts WHERE " + job));
+    awaitTempFilesDeleted(before);
+    api.awaitState(acme, id, "completed", TIMEOUT);
+
+    MimeParts.Leaf file = MimeParts.byName(MimeParts.leaves(receivedBy("mg-parts@example.com")), "big-random.bin");
+    assertEquals("application/octet-stream", file.type());
+    assertArrayEquals(data, file.data(), "the file's bytes, reassembled from its parts");
+  }
+
+  @Test
+  void aMailgunUploadCutOffHalfWayLeavesNoTemporaryFileAndStoresNothing() {
+    String marker = "cut-off-" + java.util.UUID.randomUUID();
+    byte[] data = new byte[1024 * 1024];
+    new java.util.Random(3).nextBytes(data);
+    byte[] m = marker.getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(m, 0, data, 0, m.length);
+    String boundary = "cut-boundary";
+    byte[] body = Uploads.form(boundary, List.of(new String[] {"from", "news@acme.example"},
+        new String[] {"to", "mg-cut@example.com"}, new String[] {"subject", "cut"}, new String[] {"text", "cut"}),
+        "attachment", "cut.bin", data);
+    java.util.Set<java.nio.file.Path> before = Uploads.tempFiles("mailgate-attachment-");
+    assertNothingStored(() -> {
+      try (java.net.Socket client = Uploads.cutOff(gw.gateway.httpPort(), "/v3/acme.example/messages", acme.apiKey(),
+          boundary, body, body.length / 2)) {
+        java.nio.file.Path upload = Uploads.awaitTempFileWith("mailgate-attachment-", before, marker, TIMEOUT);
+        client.close(); // the client goes away half-way through its upload
+        Polling.await("the cut-off upload's temporary file is deleted", () -> !Files.exists(upload), TIMEOUT);
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    Uploads.awaitNoNewTempFiles("mailgate-attachment-", before, TIMEOUT);
+  }
+
+  @Test
+  void aMailgunFormWithAnAttachmentAndAnUnknownParameterIsRefusedAndStoresNoPart() {
+    String boundary = "b0undary";
+    String body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"from\"\r\n\r\nnews@acme.example\r\n"
+        + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\nmg-unknown@example.com\r\n"
+        + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nunknown\r\n"
+        + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nsee file\r\n"
+        + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"x-no-such-option\"\r\n\r\n1\r\n"
+        + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a.txt\"\r\n"
+        + "\r\n" + "file ".repeat(30_000) + "\r\n--" + boundary + "--\r\n";
+    java.util.Set<String> before = attachmentTempFiles();
+    assertNothingStored(() -> {
+      Api.Response r = api.postRaw("/v3/acme.example/messages", null, "multipart/form-data; boundary=" + boundary, body,
+          Map.of("Authorization", "Basic " + Base64.getEncoder().encodeToString(("api:" + acme.apiKey()).getBytes(StandardCharsets.UTF_8))));
+      assertEquals(400, r.status(), r.text());
+      assertTrue(r.text().contains("x-no-such-option"), r.text());
+    });
     awaitTempFilesDeleted(before);
   }
 
@@ -445,11 +524,13 @@ class AttachmentsTest {
     Api.expect(r, 202);
     String id = r.json().getString("id");
     assertEquals(3, count("SELECT count(*) FROM job_attachments WHERE job_id = '" + id + "'"));
+    assertTrue(count("SELECT count(*) FROM job_attachment_parts WHERE job_id = '" + id + "'") >= 3);
     api.awaitState(doomed, id, "completed", TIMEOUT);
     long others = count("SELECT count(*) FROM job_attachments WHERE job_id <> '" + id + "'");
 
     Api.expect(api.send("DELETE", "/v1/admin/tenants/" + doomed.id(), TestGateway.ADMIN_TOKEN, null, null, Map.of()), 204);
     assertEquals(0, count("SELECT count(*) FROM job_attachments WHERE job_id = '" + id + "'"), "its files are gone");
+    assertEquals(0, count("SELECT count(*) FROM job_attachment_parts WHERE job_id = '" + id + "'"), "and their parts");
     assertEquals(0, count("SELECT count(*) FROM jobs WHERE id = '" + id + "'"));
     assertEquals(others, count("SELECT count(*) FROM job_attachments WHERE job_id <> '" + id + "'"), "no other tenant's");
   }

@@ -19,6 +19,7 @@ import io.mailgate.support.DkimVerifiers;
 import io.mailgate.support.ScriptedSmtpServer;
 import io.mailgate.support.TestDatabase;
 import io.mailgate.support.TestGateway;
+import io.mailgate.support.Uploads;
 import io.mailgate.support.sim.MailgunSimulator;
 import io.mailgate.support.sim.SendGridSimulator;
 import io.mailgate.support.sim.SesSimulator;
@@ -55,6 +56,8 @@ class MailgunSharedAndMimeTest {
   private static final Pattern ID = Pattern.compile("<([0-9a-f-]{36})@[a-z.]+>");
   /** A small limit, so that a message over it is cheap to send. */
   private static final int MAX_MIME = 512 * 1024;
+  /** Small parts, so that a message of a few hundred kilobytes is stored in many. */
+  private static final int PART = 16 * 1024;
 
   static TestGateway gw;
   static Api api;
@@ -71,7 +74,8 @@ class MailgunSharedAndMimeTest {
   @BeforeAll
   static void start() {
     smtp = new ScriptedSmtpServer().start();
-    gw = TestGateway.start(TestDatabase.fresh(), Map.of("MAILGATE_MAX_MIME_MESSAGE", String.valueOf(MAX_MIME)));
+    gw = TestGateway.start(TestDatabase.fresh(), Map.of("MAILGATE_MAX_MIME_MESSAGE", String.valueOf(MAX_MIME),
+        "MAILGATE_BLOB_CHUNK_BYTES", String.valueOf(PART)));
     api = gw.api.overHttp11();
     acme = api.tenantOnSmtp("shared-acme", smtp.port(), null);
     domains(acme, "acme.example");
@@ -150,16 +154,17 @@ class MailgunSharedAndMimeTest {
     long jobs = count("SELECT count(*) FROM jobs");
     long recipients = count("SELECT count(*) FROM recipients");
     long messages = count("SELECT count(*) FROM job_messages");
+    long parts = count("SELECT count(*) FROM job_message_parts");
     refused.run();
     assertEquals(jobs, count("SELECT count(*) FROM jobs"), "jobs stored by refused requests");
     assertEquals(recipients, count("SELECT count(*) FROM recipients"), "recipients stored");
     assertEquals(messages, count("SELECT count(*) FROM job_messages"), "messages stored");
+    assertEquals(parts, count("SELECT count(*) FROM job_message_parts"), "messages' parts stored");
   }
 
   /** The temporary files of messages.mime uploads in the JVM's temporary directory. */
-  static long mimeTempFiles() {
-    File[] files = new File(System.getProperty("java.io.tmpdir")).listFiles((d, n) -> n.startsWith("mailgate-mime-"));
-    return files == null ? 0 : files.length;
+  static Set<java.nio.file.Path> mimeTempFiles() {
+    return Uploads.tempFiles("mailgate-mime-");
   }
 
   static FeignException refused(Runnable call) {
@@ -354,6 +359,7 @@ class MailgunSharedAndMimeTest {
 
   @Test
   void aMimeMessageArrivesAsSentSignedWithTheTenantsKeyAndKeepsItsMessageId() throws Exception {
+    Set<java.nio.file.Path> before = mimeTempFiles();
     MessageResponse r = messages(signed).sendMIMEMessage("signed.example", MailgunMimeMessage.builder()
         .to(List.of("mime-a@example.com", "mime-b@example.com"))
         .tag("mime")
@@ -373,7 +379,7 @@ class MailgunSharedAndMimeTest {
       assertEquals("sent", x.getString("state"));
       assertEquals("<own-id-1@signed.example>", x.getString("messageId"), "the message's own Message-ID");
     }
-    io.mailgate.support.Polling.await("the upload's temporary file is deleted", () -> mimeTempFiles() == 0, TIMEOUT);
+    Uploads.awaitNoNewTempFiles("mailgate-mime-", before, TIMEOUT);
   }
 
   @Test
@@ -387,6 +393,87 @@ class MailgunSharedAndMimeTest {
     String messageId = "<" + id.replace("-", "") + "@acme.example>";
     assertEquals("Message-ID: " + messageId + "\r\n" + lf.replace("\n", "\r\n"), data);
     assertEquals(messageId, api.recipients(acme, id).get(0).getString("messageId"));
+  }
+
+  /** A message of bare LFs, over many parts: lines of every length up to 200, some starting with '.'. */
+  static String manyLines(String subject, int bytes) {
+    java.util.Random random = new java.util.Random(5);
+    StringBuilder m = new StringBuilder("From: news@acme.example\nTo: list@acme.example\nSubject: " + subject + "\n\n");
+    while (m.length() < bytes) {
+      int n = random.nextInt(200);
+      StringBuilder line = new StringBuilder(random.nextInt(10) == 0 ? "." : "");
+      while (line.length() < n) {
+        line.append((char) ('a' + random.nextInt(26)));
+      }
+      m.append(line).append('\n');
+    }
+    return m.toString();
+  }
+
+  @Test
+  void aMimeMessageOfManyPartsWithBareLfsArrivesCrlfConvertedAndOtherwiseIdentical() throws Exception {
+    String lf = manyLines("Many parts", 300_000);
+    String crlf = lf.replace("\n", "\r\n");
+    Set<java.nio.file.Path> before = mimeTempFiles();
+    MessageResponse r = messages(acme).sendMIMEMessage("acme.example", MailgunMimeMessage.builder()
+        .to("mime-parts@example.com").message(file("parts.eml", lf.getBytes(StandardCharsets.US_ASCII))).build());
+    String id = jobId(r);
+    String job = "job_id = '" + id + "'";
+    assertEquals((crlf.length() + PART - 1) / PART, count("SELECT count(*) FROM job_message_parts WHERE " + job),
+        "stored before the answer, as converted, in parts of MAILGATE_BLOB_CHUNK_BYTES");
+    assertEquals(PART, count("SELECT max(length(data)) FROM job_message_parts WHERE " + job));
+    assertEquals(crlf.length(), count("SELECT size FROM job_messages WHERE " + job));
+    Uploads.awaitNoNewTempFiles("mailgate-mime-", before, TIMEOUT);
+    api.awaitState(acme, id, "completed", TIMEOUT);
+    String data = onePerAddress(List.of("mime-parts@example.com")).get(0);
+    assertEquals("Message-ID: <" + id.replace("-", "") + "@acme.example>\r\n" + crlf, data,
+        "CRLF line endings, and else the bytes as sent (its dotted lines too)");
+  }
+
+  @Test
+  void aMimeMessageRefusedInALaterPartStoresNoPartAndNoJob() throws Exception {
+    String good = manyLines("Refused late", 100_000).replace("\n", "\r\n");
+    List<String> bad = List.of(good + "a NUL \0 at the end\r\n", good + "x".repeat(999) + "\r\n", good + "a bare LF\n");
+    Set<java.nio.file.Path> before = mimeTempFiles();
+    assertNothingStored(() -> {
+      for (String m : bad) {
+        FeignException e = refused(() -> {
+          try {
+            messages(acme).sendMIMEMessage("acme.example", MailgunMimeMessage.builder().to("mime-late@example.com")
+                .message(file("late.eml", m.getBytes(StandardCharsets.ISO_8859_1))).build());
+          } catch (FeignException fe) {
+            throw fe;
+          } catch (Exception x) {
+            throw new IllegalStateException(x);
+          }
+        });
+        assertEquals(400, e.status(), e.contentUTF8());
+        assertTrue(new JsonObject(e.contentUTF8()).getString("message").startsWith("the message"), e.contentUTF8());
+      }
+    });
+    Uploads.awaitNoNewTempFiles("mailgate-mime-", before, TIMEOUT);
+  }
+
+  @Test
+  void aMimeUploadCutOffHalfWayLeavesNoTemporaryFileAndStoresNothing() {
+    String marker = "cut-off-" + java.util.UUID.randomUUID();
+    byte[] message = manyLines(marker, 200_000).getBytes(StandardCharsets.US_ASCII);
+    String boundary = "cut-boundary";
+    byte[] body = Uploads.form(boundary, List.<String[]>of(new String[] {"to", "mime-cut@example.com"}), "message",
+        "cut.eml", message);
+    Set<java.nio.file.Path> before = mimeTempFiles();
+    assertNothingStored(() -> {
+      try (java.net.Socket client = Uploads.cutOff(gw.gateway.httpPort(), "/v3/acme.example/messages.mime",
+          acme.apiKey(), boundary, body, body.length / 2)) {
+        java.nio.file.Path upload = Uploads.awaitTempFileWith("mailgate-mime-", before, marker, TIMEOUT);
+        client.close(); // the client goes away half-way through its upload
+        io.mailgate.support.Polling.await("the cut-off upload's temporary file is deleted", () -> !Files.exists(upload),
+            TIMEOUT);
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    Uploads.awaitNoNewTempFiles("mailgate-mime-", before, TIMEOUT);
   }
 
   @Test
@@ -420,13 +507,14 @@ class MailgunSharedAndMimeTest {
       big.append("x".repeat(70)).append("\r\n");
     }
     File f = file("big.eml", big.toString().getBytes(StandardCharsets.US_ASCII));
+    Set<java.nio.file.Path> before = mimeTempFiles();
     assertNothingStored(() -> {
       FeignException e = refused(() -> messages(acme).sendMIMEMessage("acme.example",
           MailgunMimeMessage.builder().to("mime-big@example.com").message(f).build()));
       assertEquals(413, e.status(), e.contentUTF8());
       assertTrue(new JsonObject(e.contentUTF8()).getString("message").contains("MAILGATE_MAX_MIME_MESSAGE"), e.contentUTF8());
     });
-    io.mailgate.support.Polling.await("the refused upload's temporary file is deleted", () -> mimeTempFiles() == 0, TIMEOUT);
+    Uploads.awaitNoNewTempFiles("mailgate-mime-", before, TIMEOUT);
   }
 
   @Test
