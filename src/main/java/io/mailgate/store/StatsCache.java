@@ -2,15 +2,9 @@ package io.mailgate.store;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import io.mailgate.store.StatsStore.Count;
 import io.mailgate.store.StatsStore.GroupBy;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -29,106 +23,25 @@ import java.util.UUID;
  */
 public final class StatsCache {
 
-  /** What one counter costs in a slice: two longs and three references (their strings are shared within it). */
-  static final int BYTES_PER_COUNT = 8 + 8 + 3 * 4;
   static final int BYTES_PER_SLICE = 256;
 
   record Key(UUID tenant, GroupBy by, boolean daily, List<String> events, String onlyGroup) {}
 
   /** Counters of [{@code from}, {@code to}) at a base resolution, in time order, read at {@code generation}. */
-  static final class Slice {
-    final long generation;
-    final Instant from;
-    final Instant to;
-    final int size;
-    final long[] time;
-    final String[] group;
-    final String[] event;
-    final String[] severity;
-    final long[] n;
+  record Slice(long generation, Instant from, Instant to, CountColumns counts) {
 
-    private Slice(long generation, Instant from, Instant to, int size, long[] time, String[] group, String[] event,
-                  String[] severity, long[] n) {
-      this.generation = generation;
-      this.from = from;
-      this.to = to;
-      this.size = size;
-      this.time = time;
-      this.group = group;
-      this.event = event;
-      this.severity = severity;
-      this.n = n;
-    }
-
-    /** The counts of {@code rows} (in time order, as a read orders them) as a slice of [from, to). */
-    static Slice of(long generation, Instant from, Instant to, List<Count> rows) {
-      return new Slice(generation, from, to, 0, new long[0], new String[0], new String[0], new String[0], new long[0])
-          .extended(to, rows);
-    }
-
-    /** This slice and the counts of [this.to, to) after it. */
-    Slice extended(Instant newTo, List<Count> rows) {
-      int total = size + rows.size();
-      long[] t = Arrays.copyOf(time, total);
-      String[] g = Arrays.copyOf(group, total);
-      String[] e = Arrays.copyOf(event, total);
-      String[] s = Arrays.copyOf(severity, total);
-      long[] c = Arrays.copyOf(n, total);
-      // a read decodes every string anew: one instance per distinct value keeps a slice at BYTES_PER_COUNT
-      Map<String, String> shared = new HashMap<>();
-      for (int i = 0; i < size; i++) {
-        share(shared, g[i]);
-        share(shared, e[i]);
-        share(shared, s[i]);
-      }
-      int i = size;
-      for (Count r : rows) {
-        t[i] = r.time().toEpochSecond();
-        g[i] = share(shared, r.group());
-        e[i] = share(shared, r.event());
-        s[i] = share(shared, r.severity());
-        c[i] = r.n();
-        i++;
-      }
-      return new Slice(generation, from, newTo, total, t, g, e, s, c);
-    }
-
-    private static String share(Map<String, String> shared, String v) {
-      return v == null ? null : shared.computeIfAbsent(v, x -> x);
+    /** This slice and the counters of [this.to, newTo) after it. */
+    Slice extended(Instant newTo, CountColumns more) {
+      return new Slice(generation, from, newTo,
+          new CountColumns(counts.size() + more.size()).append(counts, 0, counts.size()).append(more, 0, more.size()));
     }
 
     boolean covers(Instant begin, Instant end) {
       return !begin.isBefore(from) && !end.isAfter(to);
     }
 
-    /** The counts of [begin, end). */
-    List<Count> between(Instant begin, Instant end) {
-      int lo = lowerBound(begin.getEpochSecond());
-      int hi = lowerBound(end.getEpochSecond());
-      Count[] out = new Count[hi - lo];
-      for (int i = lo; i < hi; i++) {
-        out[i - lo] = new Count(OffsetDateTime.ofInstant(Instant.ofEpochSecond(time[i]), ZoneOffset.UTC), group[i],
-            event[i], severity[i], n[i]);
-      }
-      return Arrays.asList(out);
-    }
-
-    private int lowerBound(long t) {
-      int lo = 0;
-      int hi = size;
-      while (lo < hi) {
-        int mid = (lo + hi) >>> 1;
-        if (time[mid] < t) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
-        }
-      }
-      return lo;
-    }
-
     int weight() {
-      return (int) Math.min(Integer.MAX_VALUE, BYTES_PER_SLICE + (long) size * BYTES_PER_COUNT);
+      return (int) Math.min(Integer.MAX_VALUE, BYTES_PER_SLICE + counts.bytes());
     }
   }
 

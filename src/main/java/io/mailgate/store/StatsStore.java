@@ -10,7 +10,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -124,13 +123,19 @@ public final class StatsStore {
     return counts(tenantId, begin, end, res, by, events, null);
   }
 
-  /**
-   * The same, of one group only (one sender domain, one tag) when {@code onlyGroup} is not null. With a cache, the
-   * range's closed part (hours before the mark; for day and month resolution, days before the mark's day) comes from
-   * it at the summaries' generation, read first; the rest from the database. In time order, then group order.
-   */
+  /** The same, of one group only (one sender domain, one tag) when {@code onlyGroup} is not null. */
   public Future<List<Count>> counts(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
                                     List<String> events, String onlyGroup) {
+    return columns(tenantId, begin, end, res, by, events, onlyGroup).map(CountColumns::toList);
+  }
+
+  /**
+   * The same as columns, in time order. With a cache, the range's closed part (hours before the mark; for day and
+   * month resolution, days before the mark's day) comes from it at the summaries' generation, read first; the rest
+   * from the database.
+   */
+  public Future<CountColumns> columns(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
+                                      List<String> events, String onlyGroup) {
     if (cache == null) {
       return read(tenantId, begin, end, res, by, events, onlyGroup);
     }
@@ -152,10 +157,10 @@ public final class StatsStore {
           Instant b = begin.toInstant();
           Instant e = closedEnd;
           Future<StatsCache.Slice> closed = closed(key, generation, b, e, daily ? Resolution.DAY : Resolution.HOUR);
-          Future<List<Count>> open = e.isBefore(end.toInstant())
+          Future<CountColumns> open = e.isBefore(end.toInstant())
               ? read(tenantId, OffsetDateTime.ofInstant(e, ZoneOffset.UTC), end, res, by, events, onlyGroup)
-              : Future.succeededFuture(List.of());
-          return Future.all(closed, open).map(x -> merged(closed.result().between(b, e), open.result(), res));
+              : Future.succeededFuture(CountColumns.EMPTY);
+          return Future.all(closed, open).map(x -> merged(closed.result().counts(), b, e, open.result(), res));
         });
   }
 
@@ -165,45 +170,46 @@ public final class StatsStore {
     if (have != null && have.covers(begin, end)) {
       return Future.succeededFuture(have);
     }
-    boolean grow = have != null && !begin.isBefore(have.from) && !end.isBefore(have.to);
-    Instant from = grow ? have.to : begin;
+    boolean grow = have != null && !begin.isBefore(have.from()) && !end.isBefore(have.to());
+    Instant from = grow ? have.to() : begin;
     return read(key.tenant(), OffsetDateTime.ofInstant(from, ZoneOffset.UTC), OffsetDateTime.ofInstant(end, ZoneOffset.UTC),
         base, key.by(), key.events(), key.onlyGroup()).map(rows -> {
-          StatsCache.Slice s = grow ? have.extended(end, rows) : StatsCache.Slice.of(generation, begin, end, rows);
+          StatsCache.Slice s = grow ? have.extended(end, rows) : new StatsCache.Slice(generation, begin, end, rows.trimmed());
           cache.put(key, s);
           return s;
         });
   }
 
   /**
-   * The closed part's counts (at its base resolution; a month's days are summed into the month) and the open part's,
-   * summed where both have a bucket (a month across the mark's day), in time order, then group order.
+   * The closed part's counters of [begin, end) (at its base resolution: a month's days are summed into the month)
+   * followed by the open part's, whose buckets come after them (but a month across the mark's day, summed), in time
+   * order.
    */
-  private static List<Count> merged(List<Count> closed, List<Count> open, Resolution res) {
-    if (res != Resolution.MONTH && open.isEmpty()) {
-      return closed;
+  private static CountColumns merged(CountColumns closed, Instant begin, Instant end, CountColumns open, Resolution res) {
+    int lo = closed.lowerBound(begin.getEpochSecond());
+    int hi = closed.lowerBound(end.getEpochSecond());
+    if (res != Resolution.MONTH) {
+      return new CountColumns(hi - lo + open.size()).append(closed, lo, hi).append(open, 0, open.size());
     }
     record K(long t, String g, String event, String severity) {}
-    Map<K, long[]> sums = new HashMap<>();
-    for (List<Count> part : List.of(closed, open)) {
-      for (Count c : part) {
-        OffsetDateTime t = res == Resolution.MONTH
-            ? c.time().withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.DAYS).withDayOfMonth(1)
-            : c.time();
-        sums.computeIfAbsent(new K(t.toEpochSecond(), c.group(), c.event(), c.severity()), k -> new long[1])[0] += c.n();
-      }
+    Map<K, long[]> sums = new java.util.LinkedHashMap<>();
+    for (int i = lo; i < hi; i++) {
+      long month = OffsetDateTime.ofInstant(Instant.ofEpochSecond(closed.time(i)), ZoneOffset.UTC)
+          .truncatedTo(ChronoUnit.DAYS).withDayOfMonth(1).toEpochSecond();
+      sums.computeIfAbsent(new K(month, closed.group(i), closed.event(i), closed.severity(i)), k -> new long[1])[0] += closed.n(i);
     }
-    List<Count> out = new ArrayList<>(sums.size());
-    sums.forEach((k, n) -> out.add(new Count(OffsetDateTime.ofInstant(Instant.ofEpochSecond(k.t()), ZoneOffset.UTC),
-        k.g(), k.event(), k.severity(), n[0])));
-    out.sort(java.util.Comparator.comparing(Count::time)
-        .thenComparing(Count::group, java.util.Comparator.nullsLast(java.util.Comparator.naturalOrder())));
+    for (int i = 0; i < open.size(); i++) {
+      sums.computeIfAbsent(new K(open.time(i), open.group(i), open.event(i), open.severity(i)), k -> new long[1])[0] += open.n(i);
+    }
+    // months in time order: the closed days' months come first, the open part's (the mark's month, or later) after
+    CountColumns out = new CountColumns(sums.size());
+    sums.forEach((k, n) -> out.add(k.t(), k.g(), k.event(), k.severity(), n[0]));
     return out;
   }
 
-  /** Counters in [begin, end) from the database. */
-  private Future<List<Count>> read(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
-                                   List<String> events, String onlyGroup) {
+  /** Counters in [begin, end) from the database, in time order. */
+  private Future<CountColumns> read(UUID tenantId, OffsetDateTime begin, OffsetDateTime end, Resolution res, GroupBy by,
+                                    List<String> events, String onlyGroup) {
     boolean daily = res != Resolution.HOUR;
     Tuple args = Tuple.of(begin, end);
     String tenant = null;
@@ -237,15 +243,11 @@ public final class StatsStore {
     if (!where.isEmpty()) {
       sql.append(" WHERE ").append(String.join(" AND ", where));
     }
-    sql.append(" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2");
-    return pool.preparedQuery(sql.toString()).execute(args).recover(StatsStore::timedOut).map(rows -> {
-      List<Count> out = new ArrayList<>(rows.size());
-      for (Row r : rows) {
-        out.add(new Count(r.getOffsetDateTime("t"), r.getString("g"), r.getString("event"), r.getString("severity"),
-            r.getLong("n")));
-      }
-      return out;
-    });
+    // in time order only: the answers order groups themselves, and a text sort in the database's collation is the
+    // dearer half of this sort
+    sql.append(" GROUP BY 1, 2, 3, 4 ORDER BY 1");
+    return pool.preparedQuery(sql.toString()).collecting(CountColumns.COLLECTOR).execute(args)
+        .recover(StatsStore::timedOut).map(io.vertx.sqlclient.SqlResult::value);
   }
 
   /** Totals per sender domain (and per tenant when {@code tenantId} is null) of the hours since {@code since}. */

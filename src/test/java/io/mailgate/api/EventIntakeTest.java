@@ -4,6 +4,7 @@ import static io.mailgate.support.TestJobs.counts;
 import static io.mailgate.support.TestJobs.recipientsByEmail;
 import static io.mailgate.support.TestJobs.submit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -127,6 +128,18 @@ class EventIntakeTest {
     assertEquals(2, hourly.getJsonObject("totals").getLong("delivered"));
     assertEquals(2, hourly.getJsonObject("totals").getLong("bounced.soft"));
     assertEquals(3, hourly.getJsonObject("totals").getLong("bounced"));
+    // one item (not grouped), whose points sum to the totals, each at the start of its hour
+    assertEquals(1, hourly.getJsonArray("items").size(), hourly.encode());
+    JsonObject only = hourly.getJsonArray("items").getJsonObject(0);
+    assertFalse(only.containsKey("group"));
+    assertEquals(only.getJsonObject("totals"), hourly.getJsonObject("totals"));
+    long pointsSent = 0;
+    for (Object o : only.getJsonArray("points")) {
+      JsonObject point = (JsonObject) o;
+      assertTrue(java.time.Instant.parse(point.getString("time")).getEpochSecond() % 3600 == 0, point.encode());
+      pointsSent += point.getJsonObject("counts").getLong("sent", 0L);
+    }
+    assertEquals(6, pointsSent);
     JsonObject byDomain = api.get("/v1/stats?groupBy=recipientDomain&event=sent,complained", t.apiKey()).json();
     assertEquals("example.com", byDomain.getJsonArray("items").getJsonObject(0).getString("group"), byDomain.encode());
     assertEquals(new JsonObject().put("sent", 6L).put("complained", 1L), byDomain.getJsonObject("totals"));
