@@ -85,24 +85,37 @@ public final class StatsStore {
    * the counts; a key may have several rows (from both sides of the mark, or shards).
    */
   public static String source(char dim, boolean daily, String tenant, String begin, String end) {
+    return String.join(" UNION ALL ", parts(dim, daily, tenant, begin, end).stream().map(Part::sql).toList());
+  }
+
+  /**
+   * A part of a source: its rows, and the resolution at which they are already one row per key (summaries are one
+   * row per tenant, group, bucket, event and severity), or null (counters: shards, other dimensions).
+   */
+  private record Part(String sql, Resolution uniqueAt) {}
+
+  /** The parts of {@link #source}, in time order of their ranges. */
+  private static List<Part> parts(char dim, boolean daily, String tenant, String begin, String end) {
     String of = tenant == null ? "" : "tenant_id = " + tenant + " AND ";
     if (daily) {
-      return "SELECT tenant_id, (day::timestamp AT TIME ZONE 'UTC') AS t, grp AS g, event, severity, n FROM stats_summary_daily"
+      List<Part> out = new ArrayList<>();
+      out.add(new Part("SELECT tenant_id, (day::timestamp AT TIME ZONE 'UTC') AS t, grp AS g, event, severity, n FROM stats_summary_daily"
           + " WHERE " + of + "dim = '" + dim + "' AND day >= (" + begin + " AT TIME ZONE 'UTC')::date"
-          + " AND day < least((" + end + " AT TIME ZONE 'UTC')::date, (" + MARK + " AT TIME ZONE 'UTC')::date)"
-          + " UNION ALL " + source(dim, false, tenant, "greatest(" + begin + ", date_trunc('day', " + MARK + ", 'UTC'))", end);
+          + " AND day < least((" + end + " AT TIME ZONE 'UTC')::date, (" + MARK + " AT TIME ZONE 'UTC')::date)", Resolution.DAY));
+      out.addAll(parts(dim, false, tenant, "greatest(" + begin + ", date_trunc('day', " + MARK + ", 'UTC'))", end));
+      return out;
     }
     if (dim == 't') {
-      return "SELECT tenant_id, hour AS t, tag AS g, event, severity, n FROM stats_tags_hourly WHERE " + of
-          + "hour >= " + begin + " AND hour < " + end;
+      return List.of(new Part("SELECT tenant_id, hour AS t, tag AS g, event, severity, n FROM stats_tags_hourly WHERE " + of
+          + "hour >= " + begin + " AND hour < " + end, null));
     }
     String counters = "SELECT tenant_id, hour AS t, " + rawGroup(dim) + " AS g, event, severity, n FROM stats_hourly WHERE " + of;
     if (HOURLY_DIMS.indexOf(dim) < 0) {
-      return counters + "hour >= " + begin + " AND hour < " + end;
+      return List.of(new Part(counters + "hour >= " + begin + " AND hour < " + end, null));
     }
-    return "SELECT tenant_id, hour AS t, grp AS g, event, severity, n FROM stats_summary_hourly WHERE " + of
-        + "dim = '" + dim + "' AND hour >= " + begin + " AND hour < least(" + end + ", " + MARK + ")"
-        + " UNION ALL " + counters + "hour >= greatest(" + begin + ", " + MARK + ") AND hour < " + end;
+    return List.of(new Part("SELECT tenant_id, hour AS t, grp AS g, event, severity, n FROM stats_summary_hourly WHERE " + of
+            + "dim = '" + dim + "' AND hour >= " + begin + " AND hour < least(" + end + ", " + MARK + ")", Resolution.HOUR),
+        new Part(counters + "hour >= greatest(" + begin + ", " + MARK + ") AND hour < " + end, null));
   }
 
   /**
@@ -222,15 +235,8 @@ public final class StatsStore {
       case DAY -> "date_trunc('day', s.t, 'UTC')";
       case MONTH -> "date_trunc('month', s.t, 'UTC')";
     };
-    StringBuilder sql = new StringBuilder("SELECT ").append(bucket).append(" AS t, ").append(by.expr)
-        .append(" AS g, s.event, s.severity, sum(s.n)::bigint AS n FROM (")
-        .append(source(by.dim, daily, tenant, "$1::timestamptz", "$2::timestamptz")).append(") s");
-    if (by == GroupBy.BACKEND) {
-      sql.append(" LEFT JOIN backends b ON b.id = s.g::uuid");
-    }
-    if (by == GroupBy.TENANT) {
-      sql.append(" LEFT JOIN tenants t ON t.id = s.tenant_id");
-    }
+    String join = by == GroupBy.BACKEND ? " LEFT JOIN backends b ON b.id = s.g::uuid"
+        : by == GroupBy.TENANT ? " LEFT JOIN tenants t ON t.id = s.tenant_id" : "";
     List<String> where = new ArrayList<>();
     if (!events.isEmpty()) {
       args.addValue(events.toArray(String[]::new));
@@ -240,13 +246,21 @@ public final class StatsStore {
       args.addValue(onlyGroup);
       where.add("s.g = $" + args.size());
     }
-    if (!where.isEmpty()) {
-      sql.append(" WHERE ").append(String.join(" AND ", where));
+    String filter = where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where);
+    // A summary at the resolution asked for is already one row per key of a tenant: its rows are taken as they are
+    // (summing them again was ~60 % of a week by hour and recipient domain: 85 ms against 18 ms for its 27,000 rows,
+    // measured on the busiest of StatsBench's tenants). The other parts are summed. A key may then come in more
+    // than one row (a tenant's name shared, a bucket on both sides of the mark): every reader sums by key.
+    List<String> selects = new ArrayList<>();
+    for (Part part : parts(by.dim, daily, tenant, "$1::timestamptz", "$2::timestamptz")) {
+      boolean asIs = part.uniqueAt() == res && (tenantId != null || by == GroupBy.TENANT);
+      selects.add("SELECT " + bucket + " AS t, " + by.expr + " AS g, s.event, s.severity, "
+          + (asIs ? "s.n" : "sum(s.n)::bigint") + " AS n FROM (" + part.sql() + ") s" + join + filter
+          + (asIs ? "" : " GROUP BY 1, 2, 3, 4"));
     }
-    // in time order only: the answers order groups themselves, and a text sort in the database's collation is the
-    // dearer half of this sort
-    sql.append(" GROUP BY 1, 2, 3, 4 ORDER BY 1");
-    return pool.preparedQuery(sql.toString()).collecting(CountColumns.COLLECTOR).execute(args)
+    // in time order only: the answers order groups themselves
+    String sql = "SELECT * FROM (" + String.join(" UNION ALL ", selects) + ") x ORDER BY 1";
+    return pool.preparedQuery(sql).collecting(CountColumns.COLLECTOR).execute(args)
         .recover(StatsStore::timedOut).map(io.vertx.sqlclient.SqlResult::value);
   }
 
