@@ -16,8 +16,8 @@ import java.util.UUID;
  * polling a month by hour reads one or two hours of counters per poll instead of the month.
  *
  * <p>A slice is kept per tenant (null: the operators' view), grouping, base resolution (hours; days for day and month
- * resolution, months are summed from days), event filter and single group; it covers one range, grows at its end as
- * the mark moves, and is read again whole when a request reaches before it. Bounded by {@code maxBytes}
+ * resolution, months are summed from days), event filter and single group; it covers one range and grows by what a
+ * request asks for before or after it (at its end as the mark moves). Bounded by {@code maxBytes}
  * ({@code MAILGATE_STATS_CACHE_BYTES}) by the slices' estimated size (least recently used go first); a slice over a
  * quarter of the bound is not kept.
  */
@@ -30,10 +30,10 @@ public final class StatsCache {
   /** Counters of [{@code from}, {@code to}) at a base resolution, in time order, read at {@code generation}. */
   record Slice(long generation, Instant from, Instant to, CountColumns counts) {
 
-    /** This slice and the counters of [this.to, newTo) after it. */
-    Slice extended(Instant newTo, CountColumns more) {
-      return new Slice(generation, from, newTo,
-          new CountColumns(counts.size() + more.size()).append(counts, 0, counts.size()).append(more, 0, more.size()));
+    /** {@code before} (the counters of [newFrom, from)), this slice, and {@code after} (those of [to, newTo)). */
+    Slice spliced(CountColumns before, CountColumns after, Instant newFrom, Instant newTo) {
+      return new Slice(generation, newFrom, newTo, new CountColumns(before.size() + counts.size() + after.size())
+          .append(before, 0, before.size()).append(counts, 0, counts.size()).append(after, 0, after.size()));
     }
 
     boolean covers(Instant begin, Instant end) {

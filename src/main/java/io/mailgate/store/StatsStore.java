@@ -177,20 +177,38 @@ public final class StatsStore {
         });
   }
 
-  /** The slice of [begin, end) at its base resolution: the cached one, the cached one grown to end, or read anew. */
+  /**
+   * The slice of [begin, end) at its base resolution: the cached one; the cached one grown by what it lacks before
+   * and after it (a dashboard going from a day to a week to a month reads each day once); or read anew where it
+   * would not touch the cached one.
+   */
   private Future<StatsCache.Slice> closed(StatsCache.Key key, long generation, Instant begin, Instant end, Resolution base) {
     StatsCache.Slice have = cache.get(key, generation);
     if (have != null && have.covers(begin, end)) {
       return Future.succeededFuture(have);
     }
-    boolean grow = have != null && !begin.isBefore(have.from()) && !end.isBefore(have.to());
-    Instant from = grow ? have.to() : begin;
-    return read(key.tenant(), OffsetDateTime.ofInstant(from, ZoneOffset.UTC), OffsetDateTime.ofInstant(end, ZoneOffset.UTC),
-        base, key.by(), key.events(), key.onlyGroup()).map(rows -> {
-          StatsCache.Slice s = grow ? have.extended(end, rows) : new StatsCache.Slice(generation, begin, end, rows.trimmed());
-          cache.put(key, s);
-          return s;
-        });
+    if (have == null || end.isBefore(have.from()) || begin.isAfter(have.to())) {
+      return readRange(key, begin, end, base).map(rows -> {
+        StatsCache.Slice s = new StatsCache.Slice(generation, begin, end, rows.trimmed());
+        cache.put(key, s);
+        return s;
+      });
+    }
+    Future<CountColumns> before = begin.isBefore(have.from()) ? readRange(key, begin, have.from(), base)
+        : Future.succeededFuture(CountColumns.EMPTY);
+    Future<CountColumns> after = end.isAfter(have.to()) ? readRange(key, have.to(), end, base)
+        : Future.succeededFuture(CountColumns.EMPTY);
+    return Future.all(before, after).map(x -> {
+      StatsCache.Slice s = have.spliced(before.result(), after.result(),
+          begin.isBefore(have.from()) ? begin : have.from(), end.isAfter(have.to()) ? end : have.to());
+      cache.put(key, s);
+      return s;
+    });
+  }
+
+  private Future<CountColumns> readRange(StatsCache.Key key, Instant begin, Instant end, Resolution base) {
+    return read(key.tenant(), OffsetDateTime.ofInstant(begin, ZoneOffset.UTC), OffsetDateTime.ofInstant(end, ZoneOffset.UTC),
+        base, key.by(), key.events(), key.onlyGroup());
   }
 
   /**

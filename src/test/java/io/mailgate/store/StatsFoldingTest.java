@@ -159,7 +159,26 @@ class StatsFoldingTest {
     Map<String, Long> plain = everyView(stats, tenant, begin, end, dayBegin, dayEnd);
     sameViews(plain, everyView(cached, tenant, begin, end, dayBegin, dayEnd));
     sameViews(plain, everyView(cached, tenant, begin, end, dayBegin, dayEnd));
+    // a cache asked for a later range, then a wider one, then one inside: grown before and after, never twice counted
+    StatsStore growing = new StatsStore(pool, new StatsCache(8L * 1024 * 1024));
+    OffsetDateTime mid = begin.plusHours(20);
+    for (OffsetDateTime[] r : new OffsetDateTime[][] {{mid, mid.plusHours(4)}, {begin.plusHours(2), mid.plusHours(6)},
+        {begin, end}, {begin.plusHours(3), mid}}) {
+      for (GroupBy by : List.of(GroupBy.NONE, GroupBy.RECIPIENT_DOMAIN)) {
+        assertEquals(byKey(await(stats.counts(tenant, r[0], r[1], Resolution.HOUR, by, List.of()))),
+            byKey(await(growing.counts(tenant, r[0], r[1], Resolution.HOUR, by, List.of()))), by + " " + r[0] + " " + r[1]);
+      }
+    }
     return plain;
+  }
+
+  /** Counts summed by time, group, event and severity. */
+  private static Map<String, Long> byKey(List<Count> counts) {
+    Map<String, Long> out = new TreeMap<>();
+    for (Count c : counts) {
+      out.merge(c.time().toInstant() + "/" + c.group() + "/" + c.event() + "/" + c.severity(), c.n(), Long::sum);
+    }
+    return out;
   }
 
   /** Every grouping at every resolution, summed per resolution, group and event: what a reader sees. */
