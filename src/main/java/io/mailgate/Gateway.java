@@ -166,7 +166,8 @@ public final class Gateway {
         publicEndpoints.rateBurst(), publicEndpoints.rateClients());
     // one statistics cache for the event loops: a slice read on one serves them all
     io.mailgate.store.StatsStore stats = new io.mailgate.store.StatsStore(statsPool,
-        config.events().statsCacheBytes() == 0 ? null : new io.mailgate.store.StatsCache(config.events().statsCacheBytes()));
+        config.events().statsCacheBytes() == 0 ? null : new io.mailgate.store.StatsCache(config.events().statsCacheBytes()),
+        config.events().statsCacheCheckInterval());
     for (int i = 0; i < config.http().instances(); i++) {
       HttpVerticle v = new HttpVerticle(config, pool, stats, admin, adminToken, intake, jobs, metrics, databaseHealth,
           unsubscribe, providerHooks, publicRate);

@@ -153,7 +153,7 @@ public record GatewayConfig(
                              java.util.List<String> statsRecipientDomains, int softBounceLimit, Duration softBounceWindow,
                              io.mailgate.events.Reputation.Thresholds thresholds, Duration reputationCheckInterval,
                              int maxTenantSeries, int statsPoolSize, Duration statsQueryTimeout,
-                             long statsCacheBytes) {}
+                             long statsCacheBytes, Duration statsCacheCheckInterval) {}
 
   /**
    * CSV import and export of suppressions: the longest line, the largest body and the most lines of an import, how
@@ -322,7 +322,8 @@ public record GatewayConfig(
             s.integer("MAILGATE_METRICS_MAX_TENANT_SERIES", 50, 0, 10_000),
             s.integer("MAILGATE_STATS_POOL_SIZE", 4, 1, 1000),
             s.duration("MAILGATE_STATS_QUERY_TIMEOUT", Duration.ofSeconds(10)),
-            s.bytes("MAILGATE_STATS_CACHE_BYTES", 32L * 1024 * 1024)),
+            s.bytes("MAILGATE_STATS_CACHE_BYTES", 32L * 1024 * 1024),
+            s.duration("MAILGATE_STATS_CACHE_CHECK_INTERVAL", Duration.ofSeconds(1))),
         new SuppressionCsvConfig(
             (int) s.bytes("MAILGATE_SUPPRESSION_IMPORT_MAX_LINE", 4 * 1024, 1024 * 1024),
             s.bytes("MAILGATE_SUPPRESSION_IMPORT_MAX_BODY", 1024L * 1024 * 1024),
