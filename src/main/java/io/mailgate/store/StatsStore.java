@@ -199,40 +199,41 @@ public final class StatsStore {
           StatsCache.Key key = new StatsCache.Key(tenantId, by, daily, events.stream().sorted().distinct().toList(), onlyGroup);
           Instant b = begin.toInstant();
           Instant e = closedEnd;
-          Future<StatsCache.Slice> closed = closed(key, generation, b, e, daily ? Resolution.DAY : Resolution.HOUR);
-          Future<CountColumns> open = e.isBefore(end.toInstant())
-              ? read(tenantId, OffsetDateTime.ofInstant(e, ZoneOffset.UTC), end, res, by, events, onlyGroup)
-              : Future.succeededFuture(CountColumns.EMPTY);
-          return Future.all(closed, open).map(x -> merged(closed.result().counts(), b, e, open.result(), res));
+          return closedAndOpen(key, generation, b, e, end.toInstant(), daily ? Resolution.DAY : Resolution.HOUR)
+              .map(parts -> merged(parts[0], b, e, parts[1], res));
         });
   }
 
   /**
-   * The slice of [begin, end) at its base resolution: the cached one; the cached one grown by what it lacks before
-   * and after it (a dashboard going from a day to a week to a month reads each day once); or read anew where it
-   * would not touch the cached one.
+   * The slice holding the closed part [begin, closedEnd) and the open part's counters [closedEnd, end), both at the
+   * base resolution, in one statement where one will do: all of it when nothing cached touches the range (the
+   * slice is then cut from it), what lies after the cached slice (its growth and the open part together), and a
+   * second statement only for what a request asks for before the slice. @return {slice's counters, open part}
    */
-  private Future<StatsCache.Slice> closed(StatsCache.Key key, long generation, Instant begin, Instant end, Resolution base) {
+  private Future<CountColumns[]> closedAndOpen(StatsCache.Key key, long generation, Instant begin, Instant closedEnd,
+                                               Instant end, Resolution base) {
     StatsCache.Slice have = cache.get(key, generation);
-    if (have != null && have.covers(begin, end)) {
-      return Future.succeededFuture(have);
-    }
-    if (have == null || end.isBefore(have.from()) || begin.isAfter(have.to())) {
+    if (have == null || closedEnd.isBefore(have.from()) || begin.isAfter(have.to())) {
       return readRange(key, begin, end, base).map(rows -> {
-        StatsCache.Slice s = new StatsCache.Slice(generation, begin, end, rows.trimmed());
-        cache.put(key, s);
-        return s;
+        CountColumns closed = rows.between(begin, closedEnd);
+        cache.put(key, new StatsCache.Slice(generation, begin, closedEnd, closed));
+        return new CountColumns[] {closed, rows.between(closedEnd, end)};
       });
     }
+    // the slice's end is at or before the mark; the request's closed part ends at the mark or at its own end
+    Instant tail = have.to().isBefore(closedEnd) ? have.to() : closedEnd;
     Future<CountColumns> before = begin.isBefore(have.from()) ? readRange(key, begin, have.from(), base)
         : Future.succeededFuture(CountColumns.EMPTY);
-    Future<CountColumns> after = end.isAfter(have.to()) ? readRange(key, have.to(), end, base)
-        : Future.succeededFuture(CountColumns.EMPTY);
+    Future<CountColumns> after = tail.isBefore(end) ? readRange(key, tail, end, base) : Future.succeededFuture(CountColumns.EMPTY);
     return Future.all(before, after).map(x -> {
-      StatsCache.Slice s = have.spliced(before.result(), after.result(),
-          begin.isBefore(have.from()) ? begin : have.from(), end.isAfter(have.to()) ? end : have.to());
-      cache.put(key, s);
-      return s;
+      CountColumns later = after.result();
+      StatsCache.Slice s = have;
+      if (before.result().size() > 0 || begin.isBefore(have.from()) || closedEnd.isAfter(have.to())) {
+        s = have.spliced(before.result(), closedEnd.isAfter(have.to()) ? later.between(have.to(), closedEnd) : CountColumns.EMPTY,
+            begin.isBefore(have.from()) ? begin : have.from(), closedEnd.isAfter(have.to()) ? closedEnd : have.to());
+        cache.put(key, s);
+      }
+      return new CountColumns[] {s.counts(), later.between(closedEnd, end)};
     });
   }
 
@@ -242,9 +243,8 @@ public final class StatsStore {
   }
 
   /**
-   * The closed part's counters of [begin, end) (at its base resolution: a month's days are summed into the month)
-   * followed by the open part's, whose buckets come after them (but a month across the mark's day, summed), in time
-   * order.
+   * The closed part's counters of [begin, end) followed by the open part's, both at the base resolution (for month
+   * resolution the days are summed into their months), in time order.
    */
   private static CountColumns merged(CountColumns closed, Instant begin, Instant end, CountColumns open, Resolution res) {
     int lo = closed.lowerBound(begin.getEpochSecond());
@@ -260,7 +260,9 @@ public final class StatsStore {
       sums.computeIfAbsent(new K(month, closed.group(i), closed.event(i), closed.severity(i)), k -> new long[1])[0] += closed.n(i);
     }
     for (int i = 0; i < open.size(); i++) {
-      sums.computeIfAbsent(new K(open.time(i), open.group(i), open.event(i), open.severity(i)), k -> new long[1])[0] += open.n(i);
+      long month = OffsetDateTime.ofInstant(Instant.ofEpochSecond(open.time(i)), ZoneOffset.UTC)
+          .truncatedTo(ChronoUnit.DAYS).withDayOfMonth(1).toEpochSecond();
+      sums.computeIfAbsent(new K(month, open.group(i), open.event(i), open.severity(i)), k -> new long[1])[0] += open.n(i);
     }
     // months in time order: the closed days' months come first, the open part's (the mark's month, or later) after
     CountColumns out = new CountColumns(sums.size());
