@@ -82,6 +82,9 @@ public class StatsBench {
     pb.environment().put("MAILGATE_HTTP_PORT", Integer.toString(port));
     pb.environment().put("MAILGATE_ADMIN_TOKEN", admin);
     pb.environment().put("MAILGATE_DEMO", "false");
+    // the gateway summarizes closed hours when it starts and every maintenance interval (an hour by default): hours
+    // seeded while it runs are summarized by its next pass, a minute later here
+    pb.environment().putIfAbsent("MAILGATE_EVENT_MAINTENANCE_INTERVAL", "1m");
     Path log = dir.resolve("gateway.log");
     Process gw = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
