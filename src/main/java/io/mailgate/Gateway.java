@@ -165,8 +165,12 @@ public final class Gateway {
     io.mailgate.api.ClientRateLimit publicRate = new io.mailgate.api.ClientRateLimit(publicEndpoints.ratePerClient(),
         publicEndpoints.rateBurst(), publicEndpoints.rateClients());
     // one statistics cache for the event loops: a slice read on one serves them all
-    io.mailgate.store.StatsStore stats = new io.mailgate.store.StatsStore(statsPool,
-        config.events().statsCacheBytes() == 0 ? null : new io.mailgate.store.StatsCache(config.events().statsCacheBytes()),
+    io.mailgate.store.StatsCache statsCache = config.events().statsCacheBytes() == 0 ? null
+        : new io.mailgate.store.StatsCache(config.events().statsCacheBytes());
+    if (statsCache != null) {
+      metrics.statsCache(statsCache);
+    }
+    io.mailgate.store.StatsStore stats = new io.mailgate.store.StatsStore(statsPool, statsCache,
         config.events().statsCacheCheckInterval());
     for (int i = 0; i < config.http().instances(); i++) {
       HttpVerticle v = new HttpVerticle(config, pool, stats, admin, adminToken, intake, jobs, metrics, databaseHealth,

@@ -96,6 +96,18 @@ public final class GatewayMetrics {
         .description("Chunks this process took over after another dispatcher's lease expired").register(registry);
   }
 
+  /** The statistics cache's reads by what it held of their closed part, and its estimated size. */
+  public void statsCache(io.mailgate.store.StatsCache cache) {
+    io.micrometer.core.instrument.FunctionCounter.builder("mailgate_stats_cache_reads_total", cache, io.mailgate.store.StatsCache::covered)
+        .tag("result", "hit").description("Statistics reads by what the cache held of their closed part").register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("mailgate_stats_cache_reads_total", cache, io.mailgate.store.StatsCache::grown)
+        .tag("result", "grown").description("Statistics reads by what the cache held of their closed part").register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("mailgate_stats_cache_reads_total", cache, io.mailgate.store.StatsCache::missed)
+        .tag("result", "miss").description("Statistics reads by what the cache held of their closed part").register(registry);
+    Gauge.builder("mailgate_stats_cache_bytes", cache, io.mailgate.store.StatsCache::estimatedBytes)
+        .description("The statistics cache's estimated size").register(registry);
+  }
+
   public void jobsByState(Map<String, Long> counts) {
     jobs.forEach((k, v) -> v.set(counts.getOrDefault(k, 0L)));
   }

@@ -45,6 +45,23 @@ public final class StatsCache {
     }
   }
 
+  /** Reads whose closed part the cache held, grew (read the rest), or did not hold (read it all). */
+  final java.util.concurrent.atomic.LongAdder covered = new java.util.concurrent.atomic.LongAdder();
+  final java.util.concurrent.atomic.LongAdder grown = new java.util.concurrent.atomic.LongAdder();
+  final java.util.concurrent.atomic.LongAdder missed = new java.util.concurrent.atomic.LongAdder();
+
+  public long covered() {
+    return covered.sum();
+  }
+
+  public long grown() {
+    return grown.sum();
+  }
+
+  public long missed() {
+    return missed.sum();
+  }
+
   private final Cache<Key, Slice> slices;
   private final long maxSliceBytes;
 

@@ -214,6 +214,7 @@ public final class StatsStore {
                                                Instant end, Resolution base) {
     StatsCache.Slice have = cache.get(key, generation);
     if (have == null || closedEnd.isBefore(have.from()) || begin.isAfter(have.to())) {
+      cache.missed.increment();
       return readRange(key, begin, end, base).map(rows -> {
         CountColumns closed = rows.between(begin, closedEnd);
         cache.put(key, new StatsCache.Slice(generation, begin, closedEnd, closed));
@@ -228,7 +229,9 @@ public final class StatsStore {
     return Future.all(before, after).map(x -> {
       CountColumns later = after.result();
       StatsCache.Slice s = have;
-      if (before.result().size() > 0 || begin.isBefore(have.from()) || closedEnd.isAfter(have.to())) {
+      boolean grows = begin.isBefore(have.from()) || closedEnd.isAfter(have.to());
+      (grows ? cache.grown : cache.covered).increment();
+      if (grows) {
         s = have.spliced(before.result(), closedEnd.isAfter(have.to()) ? later.between(have.to(), closedEnd) : CountColumns.EMPTY,
             begin.isBefore(have.from()) ? begin : have.from(), closedEnd.isAfter(have.to()) ? closedEnd : have.to());
         cache.put(key, s);

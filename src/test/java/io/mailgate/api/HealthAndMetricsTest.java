@@ -74,6 +74,8 @@ class HealthAndMetricsTest {
     Api.Response r = awaitMetrics(text -> value(text, "mailgate_events_today", Map.of("type", "sent", "severity", "none")) == 2.0
         && value(text, "mailgate_events_today", Map.of("type", "failed", "severity", "hard")) == 1.0
         && value(text, "mailgate_jobs", Map.of("state", "running")) == 0.0
+        // a small job goes from queued to completed when its chunk is released, after its events are written
+        && value(text, "mailgate_jobs", Map.of("state", "queued")) == 0.0
         && value(text, "mailgate_recipients", Map.of("state", "sending")) == 0.0, Duration.ofSeconds(15));
 
     assertEquals(200, r.status());
@@ -83,6 +85,8 @@ class HealthAndMetricsTest {
     String text = r.text();
     assertTrue(text.contains("# TYPE mailgate_jobs gauge"), text);
     assertTrue(text.contains("# TYPE mailgate_backend_sends_total counter"), text);
+    assertTrue(text.contains("mailgate_stats_cache_reads_total{result=\"miss\"}"), text);
+    assertTrue(text.contains("# TYPE mailgate_stats_cache_bytes gauge"), text);
 
     for (String state : new String[] {"queued", "running", "paused"}) {
       assertEquals(0.0, value(text, "mailgate_jobs", Map.of("state", state)), state + "\n" + text);
