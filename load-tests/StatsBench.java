@@ -144,6 +144,12 @@ public class StatsBench {
         report("GET /v1/stats, paced", wrk(tenantStats, conns, seconds, rate));
         report("GET /v1/reputation, paced", wrk(tenantRep, conns, seconds, rate));
       }
+      // what the statistics cache held of the reads so far (absent when MAILGATE_STATS_CACHE_BYTES=0)
+      for (String line : adminCall("GET", "/metrics", "", 200).split("\n")) {
+        if (line.startsWith("mailgate_stats_cache_")) {
+          System.out.println("  " + line);
+        }
+      }
       report("GET /v1/admin/stats   (" + adminStats.size() + " shapes)", wrk(adminStats, adminConns, seconds));
       report("GET /v1/admin/reputation", wrk(adminRep, adminConns, seconds));
       if (Boolean.parseBoolean(opt.get("--shapes"))) {
