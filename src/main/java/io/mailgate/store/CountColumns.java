@@ -134,11 +134,6 @@ public final class CountColumns {
     return (long) time.length * BYTES_PER_COUNT;
   }
 
-  /** A copy whose arrays are exactly its size (what a cache keeps). */
-  CountColumns trimmed() {
-    return time.length == size ? this : new CountColumns(size).append(this, 0, size);
-  }
-
   /** As records (for callers that sum a few buckets). */
   public List<Count> toList() {
     List<Count> out = new ArrayList<>(size);

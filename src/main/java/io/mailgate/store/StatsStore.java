@@ -252,22 +252,18 @@ public final class StatsStore {
   private static CountColumns merged(CountColumns closed, Instant begin, Instant end, CountColumns open, Resolution res) {
     int lo = closed.lowerBound(begin.getEpochSecond());
     int hi = closed.lowerBound(end.getEpochSecond());
+    CountColumns both = new CountColumns(hi - lo + open.size()).append(closed, lo, hi).append(open, 0, open.size());
     if (res != Resolution.MONTH) {
-      return new CountColumns(hi - lo + open.size()).append(closed, lo, hi).append(open, 0, open.size());
+      return both;
     }
     record K(long t, String g, String event, String severity) {}
     Map<K, long[]> sums = new java.util.LinkedHashMap<>();
-    for (int i = lo; i < hi; i++) {
-      long month = OffsetDateTime.ofInstant(Instant.ofEpochSecond(closed.time(i)), ZoneOffset.UTC)
+    // the closed days, then the open ones: their months come in time order
+    for (int i = 0; i < both.size(); i++) {
+      long month = OffsetDateTime.ofInstant(Instant.ofEpochSecond(both.time(i)), ZoneOffset.UTC)
           .truncatedTo(ChronoUnit.DAYS).withDayOfMonth(1).toEpochSecond();
-      sums.computeIfAbsent(new K(month, closed.group(i), closed.event(i), closed.severity(i)), k -> new long[1])[0] += closed.n(i);
+      sums.computeIfAbsent(new K(month, both.group(i), both.event(i), both.severity(i)), k -> new long[1])[0] += both.n(i);
     }
-    for (int i = 0; i < open.size(); i++) {
-      long month = OffsetDateTime.ofInstant(Instant.ofEpochSecond(open.time(i)), ZoneOffset.UTC)
-          .truncatedTo(ChronoUnit.DAYS).withDayOfMonth(1).toEpochSecond();
-      sums.computeIfAbsent(new K(month, open.group(i), open.event(i), open.severity(i)), k -> new long[1])[0] += open.n(i);
-    }
-    // months in time order: the closed days' months come first, the open part's (the mark's month, or later) after
     CountColumns out = new CountColumns(sums.size());
     sums.forEach((k, n) -> out.add(k.t(), k.g(), k.event(), k.severity(), n[0]));
     return out;
