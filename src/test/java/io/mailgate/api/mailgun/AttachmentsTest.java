@@ -9,12 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.ServerSetup;
 import com.mailgun.api.v3.MailgunMessagesApi;
-import com.mailgun.client.MailgunClient;
 import com.mailgun.model.message.Message;
 import com.mailgun.model.message.MessageResponse;
 import feign.FeignException;
-import feign.Logger;
-import feign.Retryer;
 import io.mailgate.support.Api;
 import io.mailgate.support.Api.TenantKey;
 import io.mailgate.support.DkimVerifiers;
@@ -36,8 +33,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,7 +49,6 @@ import org.junit.jupiter.api.io.TempDir;
 class AttachmentsTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
-  private static final Pattern ID = Pattern.compile("<([0-9a-f-]{36})@[a-z.]+>");
   private static final int MAX_JSON_FILES = 256 * 1024;
   private static final int MAX_FILES = 5;
   /** Small parts, so that a file of a few megabytes is stored in many. */
@@ -105,19 +99,15 @@ class AttachmentsTest {
   }
 
   static void domains(TenantKey t, String domain) {
-    Api.expect(api.put("/v1/admin/tenants/" + t.id() + "/domains", TestGateway.ADMIN_TOKEN,
-        new JsonObject().put("domains", new JsonArray().add(domain))), 200);
+    MailgunCalls.domains(api, t, domain);
   }
 
   static MailgunMessagesApi messages(TenantKey t) {
-    return MailgunClient.config(api.base(), t.apiKey()).retryer(Retryer.NEVER_RETRY).logLevel(Logger.Level.NONE)
-        .createApi(MailgunMessagesApi.class);
+    return MailgunCalls.messages(api, t);
   }
 
   static String jobId(MessageResponse r) {
-    Matcher m = ID.matcher(r.getId());
-    assertTrue(m.matches(), r.getId());
-    return m.group(1);
+    return MailgunCalls.jobId(r);
   }
 
   static File file(String name, byte[] data) throws Exception {
@@ -344,9 +334,7 @@ class AttachmentsTest {
     Api.Response r = api.postRaw("/v3/acme.example/messages", null, "multipart/form-data; boundary=" + boundary, body,
         Map.of("Authorization", "Basic " + Base64.getEncoder().encodeToString(("api:" + acme.apiKey()).getBytes(StandardCharsets.UTF_8))));
     assertEquals(200, r.status(), r.text());
-    Matcher m = ID.matcher(r.json().getString("id"));
-    assertTrue(m.matches(), r.text());
-    api.awaitState(acme, m.group(1), "completed", TIMEOUT);
+    api.awaitState(acme, MailgunCalls.jobId(r.json().getString("id")), "completed", TIMEOUT);
     List<MimeParts.Leaf> leaves = MimeParts.leaves(receivedBy("mg-path@example.com"));
     MimeParts.Leaf file = MimeParts.byName(leaves, "passwd.bin");
     assertEquals("application/octet-stream", file.type());

@@ -6,13 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mailgun.api.v3.MailgunMessagesApi;
-import com.mailgun.client.MailgunClient;
 import com.mailgun.model.message.MailgunMimeMessage;
 import com.mailgun.model.message.Message;
 import com.mailgun.model.message.MessageResponse;
 import feign.FeignException;
-import feign.Logger;
-import feign.Retryer;
 import io.mailgate.support.Api;
 import io.mailgate.support.Api.TenantKey;
 import io.mailgate.support.DkimVerifiers;
@@ -53,7 +50,6 @@ import org.junit.jupiter.api.io.TempDir;
 class MailgunSharedAndMimeTest {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
-  private static final Pattern ID = Pattern.compile("<([0-9a-f-]{36})@[a-z.]+>");
   /** A small limit, so that a message over it is cheap to send. */
   private static final int MAX_MIME = 512 * 1024;
   /** Small parts, so that a message of a few hundred kilobytes is stored in many. */
@@ -107,19 +103,15 @@ class MailgunSharedAndMimeTest {
   }
 
   static void domains(TenantKey t, String domain) {
-    Api.expect(api.put("/v1/admin/tenants/" + t.id() + "/domains", TestGateway.ADMIN_TOKEN,
-        new JsonObject().put("domains", new JsonArray().add(domain))), 200);
+    MailgunCalls.domains(api, t, domain);
   }
 
   static MailgunMessagesApi messages(TenantKey t) {
-    return MailgunClient.config(api.base(), t.apiKey()).retryer(Retryer.NEVER_RETRY).logLevel(Logger.Level.NONE)
-        .createApi(MailgunMessagesApi.class);
+    return MailgunCalls.messages(api, t);
   }
 
   static String jobId(MessageResponse r) {
-    Matcher m = ID.matcher(r.getId());
-    assertTrue(m.matches(), r.getId());
-    return m.group(1);
+    return MailgunCalls.jobId(r);
   }
 
   static List<ScriptedSmtpServer.Received> receivedBy(String address) {
