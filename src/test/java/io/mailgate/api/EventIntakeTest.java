@@ -43,7 +43,9 @@ class EventIntakeTest {
   @BeforeAll
   static void start() {
     db = TestDatabase.fresh();
-    gw = TestGateway.start(db, Map.of("MAILGATE_SOFT_BOUNCE_LIMIT", "2", "MAILGATE_STATS_RECIPIENT_DOMAINS", "example.com",
+    gw = TestGateway.start(db, Map.of("MAILGATE_SOFT_BOUNCE_LIMIT", "2", "MAILGATE_STATS_RECIPIENT_DOMAINS",
+        "example.com,d01.example,d02.example,d03.example,d04.example,d05.example,d06.example,d07.example,d08.example,"
+            + "d09.example,d10.example,d11.example,d12.example",
         "MAILGATE_REPUTATION_MIN_VOLUME", "5", "MAILGATE_REPUTATION_CHECK_INTERVAL", "200ms"));
     api = gw.api;
     smtp = new ScriptedSmtpServer().start();
@@ -285,5 +287,50 @@ class EventIntakeTest {
         .put("type", "delivered").put("source", "inbound")), 404);
     Api.expect(api.post("/v1/admin/events", t.apiKey(), new JsonObject().put("events", new JsonArray())), 403);
     assertEquals(events, TestDatabase.count(db, "SELECT count(*) FROM events"));
+  }
+
+  @Test
+  void groupedStatisticsListTheBusiestGroupsFirstAndSumTheRest() {
+    TenantKey t = api.tenantOnSmtp("intake-ranked", smtp.port(), null);
+    // d01.example gets 12 deliveries, d02 11, ... d12 1; d05 and d06 tie with d04 at 9 (names break the tie)
+    List<JsonObject> events = new java.util.ArrayList<>();
+    long all = 0;
+    for (int d = 1; d <= 12; d++) {
+      int n = d == 5 || d == 6 ? 9 : 13 - d;
+      for (int i = 0; i < n; i++) {
+        events.add(new JsonObject().put("tenant", t.id()).put("email", "u" + i + "@d" + String.format("%02d", d) + ".example")
+            .put("type", "delivered").put("source", "inbound"));
+        all++;
+      }
+    }
+    Api.expect(feed(events.toArray(JsonObject[]::new)), 200);
+
+    JsonObject top = api.get("/v1/stats?groupBy=recipientDomain&resolution=hour", t.apiKey()).json();
+    List<String> groups = top.getJsonArray("items").stream().map(o -> ((JsonObject) o).getString("group")).toList();
+    // ten by default, the most events first, ties in name order
+    assertEquals(List.of("d01.example", "d02.example", "d03.example", "d04.example", "d05.example", "d06.example",
+        "d07.example", "d08.example", "d09.example", "d10.example"), groups, top.encode());
+    assertEquals(9, top.getJsonArray("items").getJsonObject(4).getJsonObject("totals").getLong("delivered"));
+    JsonObject rest = top.getJsonObject("rest");
+    assertEquals(2, rest.getInteger("groups"), top.encode());
+    assertEquals(2 + 1, rest.getJsonObject("totals").getLong("delivered"));
+    long restPoints = 0;
+    for (Object o : rest.getJsonArray("points")) {
+      restPoints += ((JsonObject) o).getJsonObject("counts").getLong("delivered");
+    }
+    assertEquals(3, restPoints);
+    assertEquals(all, top.getJsonObject("totals").getLong("delivered"));
+
+    JsonObject three = api.get("/v1/stats?groupBy=recipientDomain&limit=3", t.apiKey()).json();
+    assertEquals(3, three.getJsonArray("items").size());
+    assertEquals(9, three.getJsonObject("rest").getInteger("groups"));
+    assertEquals(all - 12 - 11 - 10, three.getJsonObject("rest").getJsonObject("totals").getLong("delivered"));
+    // all of them: no rest
+    JsonObject every = api.get("/v1/stats?groupBy=recipientDomain&limit=12", t.apiKey()).json();
+    assertEquals(12, every.getJsonArray("items").size());
+    assertFalse(every.containsKey("rest"), every.encode());
+    for (String bad : new String[] {"0", "1001", "ten", "-1"}) {
+      assertEquals("invalid_parameter", api.get("/v1/stats?groupBy=recipientDomain&limit=" + bad, t.apiKey()).errorCode(), bad);
+    }
   }
 }
