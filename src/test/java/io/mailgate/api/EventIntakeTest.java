@@ -168,6 +168,14 @@ class EventIntakeTest {
     assertEquals("invalid_parameter", api.get("/v1/stats?resolution=hour&groupBy=recipientDomain" + tenDays, t.apiKey()).errorCode());
     assertEquals("invalid_parameter", api.get("/v1/stats?resolution=hour&groupBy=tag" + tenDays, t.apiKey()).errorCode());
     Api.expect(api.get("/v1/stats?resolution=hour&groupBy=senderDomain" + tenDays, t.apiKey()), 200);
+    // across tenants, sender domains and tenants are as many groups: a week by hour at most there too
+    for (String g : new String[] {"senderDomain", "tenant", "recipientDomain", "tag"}) {
+      assertEquals("invalid_parameter", api.get("/v1/admin/stats?resolution=hour&groupBy=" + g + tenDays,
+          TestGateway.ADMIN_TOKEN).errorCode(), g);
+    }
+    Api.expect(api.get("/v1/admin/stats?resolution=hour&groupBy=backend" + tenDays, TestGateway.ADMIN_TOKEN), 200);
+    Api.expect(api.get("/v1/admin/stats?resolution=hour&groupBy=tenant&begin=2026-01-01T00:00:00Z&end=2026-01-08T00:00:00Z",
+        TestGateway.ADMIN_TOKEN), 200);
     Api.expect(api.get("/v1/stats?resolution=hour&groupBy=recipientDomain&begin=2026-01-01T00:00:00Z&end=2026-01-08T00:00:00Z",
         t.apiKey()), 200);
     // "the last 7 days" from now: rounded to whole hours it spans a little more, and is still a week
