@@ -165,6 +165,11 @@ public class StatsBench {
         System.out.printf("paced: the same %d connections offering %d requests/s in all%n", conns, rate);
         report("GET /v1/stats, paced", wrk(tenantStats, conns, seconds, rate));
         report("GET /v1/reputation, paced", wrk(tenantRep, conns, seconds, rate));
+        // the same offered load, open loop: no first-request burst, and a late answer counts from when its request
+        // was due, not from when it was sent
+        System.out.printf("open loop: a request due every %.1f ms, each from its due time to its answer's last byte%n", 1000.0 / rate);
+        report("GET /v1/stats, open loop", openLoop(tenantStats, seconds, rate));
+        report("GET /v1/reputation, open loop", openLoop(tenantRep, seconds, rate));
       }
       // what the statistics cache held of the reads so far (absent when MAILGATE_STATS_CACHE_BYTES=0)
       for (String line : adminCall("GET", "/metrics", "", 200).split("\n")) {
@@ -521,6 +526,52 @@ public class StatsBench {
     if (m.isEmpty()) {
       throw new IllegalStateException("wrk: " + out);
     }
+    return m;
+  }
+
+  /**
+   * {@code rate} requests a second for {@code seconds}, the i-th due at start + i / rate whatever the answers before
+   * it; latency from the due time to the whole answer. The same format as {@link #wrk}'s results.
+   */
+  static Map<String, String> openLoop(List<String[]> requests, int seconds, int rate) throws Exception {
+    int total = seconds * rate;
+    long[] latency = new long[total];
+    java.util.concurrent.atomic.AtomicInteger non2xx = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+    List<java.util.concurrent.CompletableFuture<?>> all = new ArrayList<>(total);
+    long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+    for (int i = 0; i < total; i++) {
+      long due = start + i * 1_000_000_000L / rate;
+      long wait = due - System.nanoTime();
+      if (wait > 0) {
+        TimeUnit.NANOSECONDS.sleep(wait);
+      }
+      String[] r = requests.get(i % requests.size());
+      int k = i;
+      all.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create(base + r[1])).header("Authorization", "Bearer " + r[0])
+              .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.discarding())
+          .handle((resp, e) -> {
+            latency[k] = System.nanoTime() - due;
+            if (e != null) {
+              failed.incrementAndGet();
+            } else if (resp.statusCode() / 100 != 2) {
+              non2xx.incrementAndGet();
+            }
+            return null;
+          }));
+    }
+    java.util.concurrent.CompletableFuture.allOf(all.toArray(java.util.concurrent.CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    double secs = (System.nanoTime() - start) / 1e9;
+    long[] sorted = latency.clone();
+    java.util.Arrays.sort(sorted);
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("requests", Integer.toString(total));
+    m.put("seconds", String.format("%.2f", secs));
+    m.put("p50", String.format("%.1f", sorted[total / 2] / 1e6));
+    m.put("p99", String.format("%.1f", sorted[(int) Math.min(total - 1, Math.ceil(total * 0.99) - 1)] / 1e6));
+    m.put("max", String.format("%.1f", sorted[total - 1] / 1e6));
+    m.put("non2xx", Integer.toString(non2xx.get()));
+    m.put("socket", Integer.toString(failed.get()));
     return m;
   }
 
