@@ -23,9 +23,14 @@ final class Params {
   }
 
   static int limit(RoutingContext ctx, int max) {
+    return limit(ctx, Math.min(100, max), max);
+  }
+
+  /** The {@code limit} parameter, 1 to {@code max}; {@code dflt} when absent. */
+  static int limit(RoutingContext ctx, int dflt, int max) {
     String v = ctx.request().getParam("limit");
     if (v == null) {
-      return Math.min(100, max);
+      return dflt;
     }
     try {
       int n = Integer.parseInt(v);

@@ -100,7 +100,7 @@ final class StatsRoutes {
     if (by == null) {
       throw new InvalidInputException("invalid_parameter", "groupBy must be one of " + groups.keySet(), "groupBy");
     }
-    int limit = groupLimit(req.getParam("limit"));
+    int limit = Params.limit(ctx, DEFAULT_GROUPS, MAX_GROUPS);
     List<String> events = new ArrayList<>();
     for (String v : req.params().getAll("event")) {
       for (String e : v.split(",")) {
@@ -144,25 +144,9 @@ final class StatsRoutes {
   }
 
   /**
-   * How many groups an answer lists, at most ({@code limit}, default {@value #DEFAULT_GROUPS}): the ones with the
-   * most events; the others are summed into {@code rest}. A dashboard draws the top few; a week by hour of all 41
-   * recipient domains is a 0.7 MB answer.
+   * How many groups an answer lists, at most ({@code limit}): the ones with the most events; the others are summed
+   * into {@code rest}. A dashboard draws the top few; a week by hour of all 41 recipient domains is a 0.7 MB answer.
    */
-  static int groupLimit(String v) {
-    if (v == null) {
-      return DEFAULT_GROUPS;
-    }
-    try {
-      int n = Integer.parseInt(v);
-      if (n >= 1 && n <= MAX_GROUPS) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // fall through
-    }
-    throw new InvalidInputException("invalid_parameter", "limit must be an integer from 1 to " + MAX_GROUPS, "limit");
-  }
-
   static final int DEFAULT_GROUPS = 10;
   static final int MAX_GROUPS = 1000;
 
